@@ -1,0 +1,57 @@
+# Two commands matter: `make demo` (main job) and `make test` (tests). Both set themselves up.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEB_PACKAGES := python3-qgis qgis xvfb python3-venv python3-cairo
+VERSION := $(shell sed -n 's/^version=//p' sar_eo_coreg/metadata.txt)
+export QT_QPA_PLATFORM ?= offscreen
+export PYTHONHASHSEED := 0
+
+.PHONY: setup system-packages test lint demo bench bench-speed package clean
+
+setup: system-packages $(STAMP)
+
+system-packages:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian packages: $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "Missing Debian packages. Run: sudo apt-get update && sudo apt-get install -y $$missing"; exit 1; \
+	  fi; \
+	fi
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || /usr/bin/python3 -m venv --system-site-packages $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip check
+	touch $(STAMP)
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(PY) -m ruff check sar_eo_coreg tests bench
+
+demo: setup
+	$(PY) -m sar_eo_coreg demo --out demo_output
+
+bench: setup
+	$(PY) bench/accuracy.py --out bench/results
+
+bench-speed: setup
+	$(PY) bench/speed.py --out bench/results
+
+package: setup
+	@rm -rf dist && mkdir -p dist && tmp=$$(mktemp -d) && \
+	git clone --quiet . $$tmp/src && \
+	(cd $$tmp/src && $(abspath $(VENV))/bin/qgis-plugin-ci package $(VERSION) >/dev/null) && \
+	mv $$tmp/src/sar_eo_coreg.$(VERSION).zip dist/ && rm -rf $$tmp
+	@echo "Built from the last commit (uncommitted changes are not packaged)."
+	$(PY) tools/check_plugin_zip.py dist/sar_eo_coreg.$(VERSION).zip
+
+clean:
+	rm -rf dist demo_output .pytest_cache

@@ -1,0 +1,13 @@
+"""SAR-EO coregistration: a QGIS plugin with a QGIS-free engine.
+
+Importing this package is cheap: it needs neither QGIS, torch nor rasterio.
+"""
+
+__version__ = "0.1.0"
+
+
+def classFactory(iface):  # noqa: N802 (QGIS's name)
+    """QGIS entry point."""
+    from .plugin import SarEoCoregPlugin
+
+    return SarEoCoregPlugin(iface)

@@ -1,0 +1,1 @@
+"""The coregistration engine. Pure Python: it never imports qgis."""

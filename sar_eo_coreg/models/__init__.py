@@ -1,0 +1,1 @@
+"""Torch networks for learned matching (the heatmap U-Net family). Never imports qgis."""

@@ -1,0 +1,1 @@
+"""Processing provider and algorithms: thin shells over the engine pipeline."""

@@ -1,0 +1,53 @@
+"""QGIS test helpers: pytest-qgis's iface, completed with real Qt menus, toolbars and docks."""
+
+import pytest
+from qgis.PyQt.QtWidgets import QMainWindow, QMenu, QToolBar
+
+
+class IfaceWithRasterMenu:
+    """Gives the pytest-qgis iface the raster menu, toolbar and dock calls that QgisApp has."""
+
+    def __init__(self, iface):
+        self._iface = iface
+        self.window: QMainWindow = iface.mainWindow()
+        self.raster_menu = QMenu("&Raster", self.window)
+        self.window.menuBar().addMenu(self.raster_menu)
+        self.raster_toolbar = QToolBar("Raster Toolbar", self.window)
+        self.window.addToolBar(self.raster_toolbar)
+
+    def __getattr__(self, name):
+        return getattr(self._iface, name)
+
+    def _submenu(self, name):
+        for action in self.raster_menu.actions():
+            if action.menu() is not None and action.text() == name:
+                return action.menu()
+        return None
+
+    def addPluginToRasterMenu(self, name, action):  # noqa: N802
+        menu = self._submenu(name) or self.raster_menu.addMenu(name)
+        menu.addAction(action)
+
+    def removePluginRasterMenu(self, name, action):  # noqa: N802
+        menu = self._submenu(name)
+        if menu is not None:
+            menu.removeAction(action)
+            if not menu.actions():
+                self.raster_menu.removeAction(menu.menuAction())
+
+    def addRasterToolBarIcon(self, action):  # noqa: N802
+        self.raster_toolbar.addAction(action)
+
+    def removeRasterToolBarIcon(self, action):  # noqa: N802
+        self.raster_toolbar.removeAction(action)
+
+    def addDockWidget(self, area, dock):  # noqa: N802
+        self.window.addDockWidget(area, dock)
+
+    def removeDockWidget(self, dock):  # noqa: N802
+        self.window.removeDockWidget(dock)
+
+
+@pytest.fixture()
+def iface(qgis_iface):
+    return IfaceWithRasterMenu(qgis_iface)
