@@ -1,0 +1,174 @@
+"""Accuracy benchmark (DESIGN.md protocol) on every aligned pair in ../shared/data.
+
+For each pair: write eo.tif and a displaced sar.tif (known field: global shift up to ±10% of the size,
+smooth warp of 1.5% amplitude and half-image wavelength, seeded by the pair's index), run every
+method, and score offsets at truth tie points. Methods: zero shift, OpenCV SIFT + RANSAC affine, and
+our structural matcher (the full CLI pipeline). Results: bench/results/accuracy.{json,md}.
+
+    python bench/accuracy.py [--sources s1s2_volkov,srif_optsar] [--limit N] [--methods zero,sift,structural]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import rasterio
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from sar_eo_coreg.core import metrics, pipeline, synthetic  # noqa: E402
+from sar_eo_coreg.core.errors import CoregError  # noqa: E402
+
+SHARED = REPO.parent / "shared" / "data"
+FAILURE_MEDIAN_PX = 5.0  # a scene whose median error exceeds this (or that errors out) counts as failed
+
+
+def build_scene(row, index, work: Path):
+    scene = work / f"{row['source']}_{row['id']}"
+    scene.mkdir(parents=True, exist_ok=True)
+    width, height = int(row["width"]), int(row["height"])
+    field = synthetic.DisplacementField.random(width, height, seed=1000 + index)
+    gsd = float(row["gsd_m"]) if row["gsd_m"] not in ("", "nan") else 1.0
+    if not (scene / "sar.tif").exists():
+        synthetic.write_pair(SHARED / row["eo"], SHARED / row["sar"], scene / "eo.tif", scene / "sar.tif", field,
+                             gsd_m=gsd)
+    points, truth = synthetic.truth_points(field, width, height, width, height)
+    return scene, points, truth
+
+
+def _luminance(path):
+    with rasterio.open(path) as ds:
+        data = ds.read().astype(np.float32)
+    img = data[:3].mean(0) if data.shape[0] >= 3 else data[0]
+    lo, hi = np.percentile(img, [1, 99])
+    return np.clip((img - lo) / max(hi - lo, 1e-6) * 255, 0, 255).astype(np.uint8)
+
+
+def sift_offsets(scene, points):
+    """OpenCV SIFT + ratio test + RANSAC affine: the classical baseline (zero shift when it cannot fit)."""
+    eo, sar = _luminance(scene / "eo.tif"), _luminance(scene / "sar.tif")
+    sift = cv2.SIFT_create(nfeatures=4000)
+    ke, de = sift.detectAndCompute(eo, None)
+    ks, ds = sift.detectAndCompute(sar, None)
+    if de is None or ds is None or len(ke) < 3 or len(ks) < 3:
+        return np.zeros_like(points), False
+    pairs = cv2.BFMatcher().knnMatch(de, ds, k=2)
+    good = [m for m, n in (p for p in pairs if len(p) == 2) if m.distance < 0.8 * n.distance]
+    if len(good) < 3:
+        return np.zeros_like(points), False
+    src = np.float32([ke[m.queryIdx].pt for m in good])
+    dst = np.float32([ks[m.trainIdx].pt for m in good])
+    affine, _ = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=3.0)
+    if affine is None:
+        return np.zeros_like(points), False
+    mapped = points @ affine[:, :2].T + affine[:, 2]
+    return mapped - points, True
+
+
+def run_method(method, scene, points):
+    start = time.perf_counter()
+    ok = True
+    if method == "zero":
+        predicted = np.zeros_like(points)
+    elif method == "sift":
+        predicted, ok = sift_offsets(scene, points)
+    else:
+        try:
+            pipeline.coregister(scene / "eo.tif", scene / "sar.tif", scene / method, pipeline.CoregParams(matcher=method))
+            predicted = metrics.sample_offsets(scene / method / "offsets.tif", points)
+        except CoregError as exc:
+            print(f"    {method}: {exc}", flush=True)
+            predicted, ok = np.zeros_like(points), False
+    return predicted, ok, time.perf_counter() - start
+
+
+def aggregate(records):
+    """Per source and method: pooled tie-point errors, failures, seconds per scene."""
+    table = {}
+    for rec in records:
+        key = (rec["source"], rec["method"])
+        table.setdefault(key, []).append(rec)
+    rows = []
+    for (source, method), recs in sorted(table.items()):
+        errors = np.concatenate([np.asarray(r["errors"]) for r in recs])
+        rows.append({
+            "source": source, "method": method, "scenes": len(recs), "points": int(errors.size),
+            "mean": float(errors.mean()), "median": float(np.median(errors)),
+            **{f"pck{k}": float((errors <= k).mean()) for k in metrics.PCK_THRESHOLDS},
+            "failures": int(sum(1 for r in recs if not r["ok"] or r["median"] > FAILURE_MEDIAN_PX)),
+            "seconds_per_scene": float(np.mean([r["seconds"] for r in recs])),
+        })
+    return rows
+
+
+def markdown(rows):
+    lines = ["| source | method | scenes | mean px | median px | PCK@1 | PCK@3 | PCK@5 | failures | s/scene |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['source']} | {r['method']} | {r['scenes']} | {r['mean']:.2f} | {r['median']:.2f} | "
+                     f"{r['pck1']:.1%} | {r['pck3']:.1%} | {r['pck5']:.1%} | {r['failures']} | {r['seconds_per_scene']:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=str(REPO / "bench" / "results"))
+    parser.add_argument("--work", default=str(REPO / "bench" / "work"))
+    parser.add_argument("--sources", default="")
+    parser.add_argument("--limit", type=int, default=0, help="at most N pairs per source (0: all)")
+    parser.add_argument("--methods", default="zero,sift,structural")
+    args = parser.parse_args(argv)
+    out, work = Path(args.out), Path(args.work)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(SHARED / "aligned" / "index.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    sources = set(filter(None, args.sources.split(",")))
+    methods = args.methods.split(",")
+    cache_path = out / "accuracy_scenes.jsonl"
+    cache = {}
+    if cache_path.exists():
+        for line in cache_path.read_text().splitlines():
+            rec = json.loads(line)
+            cache[(rec["source"], rec["id"], rec["method"])] = rec
+    per_source = {}
+    records = []
+    for index, row in enumerate(rows):
+        if sources and row["source"] not in sources:
+            continue
+        per_source[row["source"]] = per_source.get(row["source"], 0) + 1
+        if args.limit and per_source[row["source"]] > args.limit:
+            continue
+        scene, points, truth = build_scene(row, index, work)
+        for method in methods:
+            key = (row["source"], row["id"], method)
+            if key not in cache:
+                predicted, ok, seconds = run_method(method, scene, points)
+                predicted = np.where(np.isfinite(predicted), predicted, 0.0)
+                errors = np.hypot(*(predicted - truth).T)
+                cache[key] = {"source": row["source"], "id": row["id"], "method": method, "ok": bool(ok),
+                              "seconds": seconds, "median": float(np.median(errors)), "mean": float(errors.mean()),
+                              "errors": np.round(errors, 3).tolist()}
+                with open(cache_path, "a") as fh:
+                    fh.write(json.dumps(cache[key]) + "\n")
+            rec = cache[key]
+            records.append(rec)
+            print(f"{row['source']:>15} {row['id']:>8} {method:>10}: mean {rec['mean']:7.2f} median {rec['median']:7.2f}"
+                  f" {'ok' if rec['ok'] else 'FAILED'} {rec['seconds']:.1f}s", flush=True)
+    # all sources pooled, per method
+    pooled = [dict(r, source="all") for r in records]
+    rows_out = aggregate(records) + aggregate(pooled)
+    (out / "accuracy.json").write_text(json.dumps(rows_out, indent=2))
+    (out / "accuracy.md").write_text(markdown(rows_out) + "\n")
+    print(markdown(rows_out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,258 @@
+"""The one pipeline behind the CLI, the dock and the Processing algorithms.
+
+coregister(): validate -> read both rasters onto the working grid -> coarse-to-fine matching ->
+robust fit -> outputs. apply(): re-fit from an edited tie-point file and rewrite the outputs.
+Outputs go to a temporary folder next to the target and are moved into place only when complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional, Tuple
+
+import numpy as np
+
+from .. import __version__
+from .errors import CoregError
+from .matchers import get_matcher
+from .matching import match_coarse_to_fine, plan_passes
+from .progress import Reporter
+from .raster import (
+    RasterInfo, eo_grid, eo_radiometry, open_info, read_display, read_on_grid, sar_radiometry, stretch_limits,
+)
+from .tiepoints import TiePoints, read_any, write_csv, write_gpkg, write_points
+from .transforms import MIN_POINTS, TRANSFORMS, auto_transform, fit_model
+from .warp import RESAMPLINGS, write_aligned_outputs
+
+OUTPUT_FILES = ("offsets.tif", "aligned_sar.tif", "tiepoints.gpkg", "tiepoints.csv", "tiepoints.points", "report.json")
+DEFAULT_RADIUS_FRACTION = 0.15  # automatic search radius: this share of the overlap's larger side
+
+
+@dataclass
+class CoregParams:
+    matcher: str = "structural"
+    transform: str = "auto"  # auto: grid where the points allow, else tps, poly2, affine
+    device: str = "auto"
+    seed: int = 0
+    search_radius_m: Optional[float] = None  # None: DEFAULT_RADIUS_FRACTION of the overlap
+    resampling: str = "bilinear"
+    working_gsd_m: Optional[float] = None  # None: the coarser of the two pixel sizes
+    eo_bands: Optional[Tuple[int, ...]] = None
+    sar_scale: str = "auto"
+    max_points: int = 1500
+    template_size: int = 48
+
+    def validate(self) -> None:
+        if self.transform != "auto" and self.transform not in TRANSFORMS:
+            raise CoregError(f"Unknown transform '{self.transform}'. Choose auto or one of: {', '.join(TRANSFORMS)}.")
+        if self.resampling not in RESAMPLINGS:
+            raise CoregError(f"Unknown resampling '{self.resampling}'. Choose one of: {', '.join(RESAMPLINGS)}.")
+        if self.search_radius_m is not None and self.search_radius_m <= 0:
+            raise CoregError("The search radius must be positive (metres), or left out for automatic.")
+        if self.template_size < 16 or self.template_size % 2:
+            raise CoregError("The template size must be an even number of pixels, 16 or more.")
+
+
+@dataclass
+class CoregResult:
+    out_dir: str
+    report: dict
+    tiepoints: TiePoints = field(repr=False)
+
+
+def _validate_pair(eo_path, sar_path) -> Tuple[RasterInfo, RasterInfo]:
+    eo = open_info(eo_path, "EO")
+    sar = open_info(sar_path, "SAR")
+    if os.path.realpath(eo.path) == os.path.realpath(sar.path):
+        raise CoregError("The EO and SAR inputs are the same file. Give the optical image as --eo and the radar as --sar.")
+    ex0, ey0, ex1, ey1 = eo.bounds_in(eo.crs)
+    sx0, sy0, sx1, sy1 = sar.bounds_in(eo.crs)
+    if min(ex1, sx1) <= max(ex0, sx0) or min(ey1, sy1) <= max(ey0, sy0):
+        raise CoregError(
+            "The EO and SAR rasters do not overlap (checked in the EO CRS). Check that both georeferences "
+            "are right and that they cover the same area."
+        )
+    return eo, sar
+
+
+def _prepare_output(out_dir) -> Path:
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise CoregError(f"Output path exists and is not a folder: {out}. Choose a folder.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(out.parent, os.W_OK):
+        raise CoregError(f"Cannot write to {out.parent}. Choose a writable output folder.")
+    return out
+
+
+def _commit(tmp: Path, out: Path) -> None:
+    """Move finished outputs into the target folder (replacing earlier outputs of ours only)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name in os.listdir(tmp):
+        os.replace(tmp / name, out / name)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _versions() -> dict:
+    import cv2
+    import rasterio
+    import scipy
+    import torch
+
+    return {"sar_eo_coreg": __version__, "python": platform.python_version(), "numpy": np.__version__,
+            "rasterio": rasterio.__version__, "gdal": rasterio.__gdal_version__, "opencv": cv2.__version__,
+            "scipy": scipy.__version__, "torch": torch.__version__}
+
+
+def _file_digest(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        h.update(fh.read(1 << 20))
+    h.update(str(os.path.getsize(path)).encode())
+    return h.hexdigest()[:16]
+
+
+def _fit_final(tp: TiePoints, kind: str, eo: RasterInfo):
+    n_used = int(tp.used.sum())
+    chosen = auto_transform(n_used) if kind == "auto" else kind
+    if n_used < MIN_POINTS[chosen]:
+        raise CoregError(
+            f"Too few matches: {n_used} usable tie points, the '{chosen}' transform needs {MIN_POINTS[chosen]}. "
+            "Check that the rasters show the same area, or try a larger --search-radius-m."
+        )
+    extent = (0.0, 0.0, float(eo.width - 1), float(eo.height - 1))
+    model = fit_model(chosen, tp.eo_px[tp.used], tp.disp[tp.used], extent)
+    tp.residual[:] = np.nan
+    tp.residual[tp.used] = model.loo
+    return model
+
+
+def _write_all(tmp: Path, model, tp: TiePoints, eo, sar, resampling, report: Reporter):
+    write_gpkg(tmp / "tiepoints.gpkg", tp, eo)
+    write_csv(tmp / "tiepoints.csv", tp, eo, sar)
+    write_points(tmp / "tiepoints.points", tp, eo, sar)
+    write_aligned_outputs(model, eo, sar, tmp / "offsets.tif", tmp / "aligned_sar.tif", resampling,
+                          progress=report, cancel=report.check)
+
+
+def _summary(tp: TiePoints, model) -> dict:
+    used = tp.used
+    loo = tp.residual_norm[used]
+    return {"tiepoints": len(tp), "inliers": int(tp.inlier.sum()), "used": int(used.sum()), "transform": model.kind,
+            "residual_rmse_px": float(np.sqrt(np.mean(loo**2))) if loo.size else None,
+            "residual_median_px": float(np.median(loo)) if loo.size else None}
+
+
+def _run_in_tmp(out: Path, work):
+    tmp = Path(tempfile.mkdtemp(prefix=".sar_eo_coreg-", dir=out.parent))
+    try:
+        result = work(tmp)
+        _commit(tmp, out)
+        return result
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def coregister(eo_path, sar_path, out_dir, params: Optional[CoregParams] = None, progress=None, cancelled=None
+               ) -> CoregResult:
+    params = params or CoregParams()
+    params.validate()
+    timings = {}
+    clock = time.perf_counter()
+    report = Reporter(progress, cancelled)
+    eo, sar = _validate_pair(eo_path, sar_path)
+    out = _prepare_output(out_dir)
+    matcher = get_matcher(params.matcher, params.device)
+
+    # working grid: the EO grid, decimated to the working GSD
+    gsd = params.working_gsd_m or max(eo.pixel_size_m, sar.pixel_size_m)
+    factor = max(1, int(round(gsd / eo.pixel_size_m)))
+    grid = eo_grid(eo).decimated(factor)
+    eo_rad, sar_rad = eo_radiometry(eo, params.eo_bands), sar_radiometry(sar, params.sar_scale)
+    report.stage(0.0, 0.25)(0.0, "Reading EO and SAR")
+    sample_grid = grid.decimated(max(1, math.ceil(max(grid.width, grid.height) / 1024)))
+    eo_limits = stretch_limits(read_on_grid(eo.path, eo_rad, sample_grid), "EO", eo.path)
+    sar_limits = stretch_limits(read_on_grid(sar.path, sar_rad, sample_grid), "SAR", sar.path)
+    eo_img = read_display(eo.path, eo_rad, grid, eo_limits, report.check)
+    report(0.5, "Reading SAR")
+    sar_img = read_display(sar.path, sar_rad, grid, sar_limits, report.check)
+    if not (sar_img > 0).any() or not (eo_img > 0).any():
+        raise CoregError("The EO and SAR rasters have no valid pixels in common (all nodata over the overlap).")
+    timings["read_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    gsd_work = eo.pixel_size_m * factor
+    radius_m = params.search_radius_m or DEFAULT_RADIUS_FRACTION * max(grid.width, grid.height) * gsd_work
+    passes = plan_passes(grid.width, grid.height, radius_m / gsd_work, params.max_points, params.template_size // 2)
+    tp_work, _, pass_log = match_coarse_to_fine(eo_img, sar_img, matcher, passes, params.seed,
+                                                report.stage(0.25, 0.65))
+    del eo_img, sar_img
+    tp = TiePoints((tp_work.eo_px + 0.5) * factor - 0.5, tp_work.disp * factor, tp_work.score, tp_work.inlier)
+    timings["match_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    model = _fit_final(tp, params.transform, eo)
+    timings["fit_s"] = time.perf_counter() - clock
+
+    def work(tmp: Path):
+        clock = time.perf_counter()
+        _write_all(tmp, model, tp, eo, sar, params.resampling, report.stage(0.7, 1.0))
+        timings["write_s"] = time.perf_counter() - clock
+        summary = {
+            "command": "coregister", "eo": os.path.abspath(eo.path), "sar": os.path.abspath(sar.path),
+            "eo_digest": _file_digest(eo.path), "sar_digest": _file_digest(sar.path),
+            "parameters": asdict(params), "working_gsd_m": gsd_work, "working_grid": [grid.width, grid.height],
+            "search_radius_m": radius_m, "matcher": matcher.name, "device": str(getattr(matcher, "device", "cpu")),
+            "model_hash": None, "passes": pass_log, **_summary(tp, model), "timings_s": timings,
+            "versions": _versions(),
+        }
+        summary["timings_s"]["total_s"] = sum(timings.values())
+        (tmp / "report.json").write_text(json.dumps(summary, indent=2, default=_json_default))
+        return summary
+
+    summary = _run_in_tmp(out, work)
+    return CoregResult(str(out), summary, tp)
+
+
+def apply(tiepoints_path, eo_path, sar_path, out_dir, transform: str = "auto", resampling: str = "bilinear",
+          progress=None, cancelled=None) -> CoregResult:
+    """Re-fit from an edited tie-point file (only enabled points) and rewrite all outputs."""
+    CoregParams(transform=transform, resampling=resampling).validate()
+    report = Reporter(progress, cancelled)
+    eo, sar = _validate_pair(eo_path, sar_path)
+    out = _prepare_output(out_dir)
+    tp = read_any(tiepoints_path, eo, sar)
+    tp.inlier = tp.enabled.copy()  # in a reviewed file, enabled is the analyst's verdict
+    model = _fit_final(tp, transform, eo)
+
+    def work(tmp: Path):
+        clock = time.perf_counter()
+        _write_all(tmp, model, tp, eo, sar, resampling, report.stage(0.0, 1.0))
+        summary = {"command": "apply", "tiepoints_file": os.path.abspath(os.fspath(tiepoints_path)),
+                   "eo": os.path.abspath(eo.path), "sar": os.path.abspath(sar.path),
+                   "parameters": {"transform": transform, "resampling": resampling}, **_summary(tp, model),
+                   "timings_s": {"write_s": time.perf_counter() - clock}, "versions": _versions()}
+        (tmp / "report.json").write_text(json.dumps(summary, indent=2, default=_json_default))
+        return summary
+
+    summary = _run_in_tmp(out, work)
+    return CoregResult(str(out), summary, tp)
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

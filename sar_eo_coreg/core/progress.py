@@ -1,0 +1,32 @@
+"""Progress and cancellation, passed as plain callbacks so any front end can drive the pipeline."""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from .errors import CoregCancelled
+
+ProgressFn = Callable[[float, str], None]
+CancelFn = Callable[[], bool]
+
+
+class Reporter:
+    """Maps stage-local progress into an overall fraction and checks for cancellation."""
+
+    def __init__(self, progress: Optional[ProgressFn] = None, cancelled: Optional[CancelFn] = None):
+        self._progress = progress
+        self._cancelled = cancelled
+        self._start, self._span = 0.0, 1.0
+
+    def stage(self, start: float, end: float) -> "Reporter":
+        self._start, self._span = start, end - start
+        return self
+
+    def check(self) -> None:
+        if self._cancelled is not None and self._cancelled():
+            raise CoregCancelled("Cancelled by the user.")
+
+    def __call__(self, fraction: float, message: str) -> None:
+        self.check()
+        if self._progress is not None:
+            self._progress(min(1.0, self._start + self._span * fraction), message)

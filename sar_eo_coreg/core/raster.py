@@ -1,0 +1,202 @@
+"""Opening and validating rasters, and reading them onto a working grid in windows.
+
+The working grid is the EO grid, or a coarser grid with the same origin and orientation. Reading onto
+it goes through GDAL's warper (rasterio.warp.reproject), which handles rotated geotransforms, CRS
+differences and nodata, and reads only the source blocks it needs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.enums import Resampling
+from rasterio.errors import RasterioError, RasterioIOError
+from rasterio.warp import reproject, transform_bounds
+
+from .errors import CoregError
+
+STRIP_ROWS = 512  # rows per strip when materialising a level image
+
+
+@dataclass(frozen=True)
+class RasterInfo:
+    path: str
+    width: int
+    height: int
+    count: int
+    dtype: str
+    crs: CRS
+    transform: Affine
+    nodata: Optional[float]
+
+    @property
+    def pixel_size(self) -> float:
+        """Pixel size in CRS units (the mean of the two axes; works for rotated transforms)."""
+        t = self.transform
+        return (math.hypot(t.a, t.d) + math.hypot(t.b, t.e)) / 2.0
+
+    @property
+    def pixel_size_m(self) -> float:
+        """Pixel size in metres; geographic CRSs are converted at the raster's centre latitude."""
+        if self.crs.is_geographic:
+            _, lat = self.transform * (self.width / 2.0, self.height / 2.0)
+            metres_per_degree = 111_320.0 * math.sqrt((1 + math.cos(math.radians(lat)) ** 2) / 2.0)
+            return self.pixel_size * metres_per_degree
+        return self.pixel_size * (self.crs.linear_units_factor[1] if self.crs.linear_units_factor else 1.0)
+
+    def bounds_in(self, crs: CRS) -> Tuple[float, float, float, float]:
+        xs, ys = zip(*(self.transform * c for c in [(0, 0), (self.width, 0), (0, self.height), (self.width, self.height)]))
+        bounds = (min(xs), min(ys), max(xs), max(ys))
+        return bounds if crs == self.crs else transform_bounds(self.crs, crs, *bounds, densify_pts=21)
+
+
+def open_info(path, role: str) -> RasterInfo:
+    """Validate a raster and return its description. `role` ("EO" or "SAR") goes into error messages."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise CoregError(f"{role} file not found: {path}. Check the path.")
+    if os.path.isdir(path):
+        raise CoregError(f"{role} path is a folder, not a raster: {path}. Give a GeoTIFF or another GDAL raster.")
+    try:
+        with rasterio.open(path) as ds:
+            info = RasterInfo(
+                path=path, width=ds.width, height=ds.height, count=ds.count, dtype=ds.dtypes[0] if ds.count else "",
+                crs=ds.crs, transform=ds.transform, nodata=ds.nodata,
+            )
+            if ds.count == 0 or ds.width == 0 or ds.height == 0:
+                raise CoregError(f"{role} raster is empty (no bands or no pixels): {path}.")
+            if ds.crs is None:
+                raise CoregError(
+                    f"{role} raster has no CRS: {path}. Assign one first (QGIS: Raster > Projections > Assign "
+                    "Projection, or gdal_edit.py -a_srs)."
+                )
+            if ds.transform == Affine.identity() and not ds.gcps[0]:
+                raise CoregError(f"{role} raster has no geotransform: {path}. Georeference it first.")
+    except CoregError:
+        raise
+    except (RasterioIOError, RasterioError) as exc:
+        raise CoregError(f"{role} file is not a readable raster: {path} ({_first_line(exc)}).") from None
+    return info
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A north-up-or-rotated pixel grid: the EO grid at some integer decimation."""
+
+    crs: CRS
+    transform: Affine
+    width: int
+    height: int
+
+    def decimated(self, factor: int) -> "Grid":
+        return Grid(
+            self.crs, self.transform * Affine.scale(factor), math.ceil(self.width / factor), math.ceil(self.height / factor)
+        )
+
+
+def eo_grid(info: RasterInfo) -> Grid:
+    return Grid(info.crs, info.transform, info.width, info.height)
+
+
+def to_display_range(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Map values linearly from [lo, hi] to 1..255; NaN becomes 0 (the invalid marker)."""
+    scaled = (values - lo) * (254.0 / max(hi - lo, 1e-12)) + 1.0
+    out = np.clip(np.nan_to_num(scaled, nan=0.0), 1.0, 255.0).astype(np.uint8)
+    out[~np.isfinite(values)] = 0
+    return out
+
+
+@dataclass(frozen=True)
+class Radiometry:
+    """How raw values become one float channel (before the display stretch)."""
+
+    bands: Tuple[int, ...]
+    weights: Tuple[float, ...]
+    log: bool
+
+    def apply(self, stack: np.ndarray) -> np.ndarray:
+        """stack: (bands, h, w) float32 with NaN for nodata -> (h, w) float32."""
+        value = np.tensordot(np.asarray(self.weights, np.float32), stack, axes=1)
+        if self.log:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                value = np.where(value > 0, 10.0 * np.log10(np.maximum(value, 1e-10)), np.nan)
+        return value.astype(np.float32)
+
+
+def eo_radiometry(info: RasterInfo, bands: Optional[Sequence[int]] = None) -> Radiometry:
+    """Default: RGB (bands 1-3) to luminance when there are 3 or 4 bands, else band 1."""
+    if bands:
+        bad = [b for b in bands if not 1 <= b <= info.count]
+        if bad:
+            raise CoregError(f"EO band {bad[0]} does not exist: the EO raster has {info.count} band(s).")
+        return Radiometry(tuple(bands), tuple(1.0 / len(bands) for _ in bands), log=False)
+    if info.count >= 3:
+        return Radiometry((1, 2, 3), (0.299, 0.587, 0.114), log=False)
+    return Radiometry((1,), (1.0,), log=False)
+
+
+def sar_radiometry(info: RasterInfo, scale: str = "auto") -> Radiometry:
+    """SAR to a log (dB-like) scale. `auto`: 8-bit is taken as already display-scaled, float with negative
+    values as dB, other 16-bit/float data as linear amplitude or intensity (log-transformed)."""
+    if scale == "auto":
+        scale = "display" if info.dtype == "uint8" else "linear"
+        if info.dtype.startswith("float"):
+            with rasterio.open(info.path) as ds:
+                sample = ds.read(1, out_shape=(min(256, ds.height), min(256, ds.width)), masked=True)
+            scale = "db" if np.ma.min(sample) < 0 else "linear"
+    if scale not in ("display", "db", "linear"):
+        raise CoregError(f"Unknown SAR scale '{scale}'. Use auto, linear, db or display.")
+    return Radiometry((1,), (1.0,), log=(scale == "linear"))
+
+
+def read_on_grid(
+    path: str, radiometry: Radiometry, grid: Grid, row0: int = 0, rows: Optional[int] = None,
+    resampling: Resampling = Resampling.average,
+) -> np.ndarray:
+    """Read rows [row0, row0+rows) of `grid` from the raster; float32 (h, w), NaN where there is no data."""
+    rows = grid.height - row0 if rows is None else rows
+    transform = grid.transform * Affine.translation(0, row0)
+    stack = np.full((len(radiometry.bands), rows, grid.width), np.nan, np.float32)
+    try:
+        with rasterio.open(path) as src:
+            for i, band in enumerate(radiometry.bands):
+                reproject(
+                    source=rasterio.band(src, band), destination=stack[i], dst_transform=transform, dst_crs=grid.crs,
+                    dst_nodata=np.nan, resampling=resampling, num_threads=2,
+                )
+    except (RasterioIOError, RasterioError) as exc:
+        raise CoregError(f"Could not read {path}: {_first_line(exc)}. The file may be truncated or corrupt.") from None
+    return radiometry.apply(stack)
+
+
+def stretch_limits(sample: np.ndarray, role: str, path: str) -> Tuple[float, float]:
+    finite = sample[np.isfinite(sample)]
+    if finite.size < 64:
+        raise CoregError(f"{role} raster has no valid pixels over the overlap (all nodata?): {path}.")
+    lo, hi = np.percentile(finite, [1.0, 99.0])
+    if hi - lo <= 1e-9:
+        raise CoregError(f"{role} raster is constant over the overlap (value {lo:g}): {path}. Nothing to match.")
+    return float(lo), float(hi)
+
+
+def read_display(path: str, radiometry: Radiometry, grid: Grid, limits: Tuple[float, float], cancel=None) -> np.ndarray:
+    """The whole grid as uint8 (1..255 valid, 0 nodata), read in strips so memory stays bounded."""
+    out = np.zeros((grid.height, grid.width), np.uint8)
+    for row0 in range(0, grid.height, STRIP_ROWS):
+        if cancel is not None:
+            cancel()
+        rows = min(STRIP_ROWS, grid.height - row0)
+        out[row0:row0 + rows] = to_display_range(read_on_grid(path, radiometry, grid, row0, rows), *limits)
+    return out

@@ -1,0 +1,117 @@
+"""Known displacements for demos, tests and benchmarks (the DESIGN.md protocol).
+
+From a pixel-aligned EO/SAR pair, write eo.tif and sar.tif with the same nominal georeference while
+the SAR content is displaced by a known field: a global shift plus a smooth sinusoidal warp. The
+truth at EO pixel p is D(p), the SAR location (EO pixel frame) showing p's ground, minus p.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.crs import CRS
+
+LOCAL_CRS = CRS.from_epsg(3857)  # for pairs that carry no georeference: a nominal metric CRS
+ROWS_PER_BLOCK = 1024
+
+
+@dataclass
+class DisplacementField:
+    """The sampling field U: SAR content at q comes from the aligned SAR at q + U(q) (EO pixels)."""
+
+    shift: np.ndarray  # (2,)
+    directions: np.ndarray  # (K, 2) unit wave vectors
+    amplitudes: np.ndarray  # (K, 2) displacement vector of each component
+    phases: np.ndarray  # (K,)
+    wavelength: float
+
+    @classmethod
+    def random(cls, width, height, seed, shift_fraction=0.10, warp_fraction=0.015, wavelength_fraction=0.5,
+               components=3):
+        rng = np.random.default_rng(seed)
+        size = max(width, height)
+        shift = rng.uniform(-shift_fraction, shift_fraction, 2) * np.array([width, height])
+        angles = rng.uniform(0, 2 * np.pi, components)
+        directions = np.c_[np.cos(angles), np.sin(angles)]
+        amp_angles = rng.uniform(0, 2 * np.pi, components)
+        amplitudes = np.c_[np.cos(amp_angles), np.sin(amp_angles)]
+        field = cls(shift, directions, amplitudes, rng.uniform(0, 2 * np.pi, components), wavelength_fraction * size)
+        # scale the warp so that its largest displacement over the image is warp_fraction of the size
+        ys, xs = np.mgrid[0:height:max(1, height // 64), 0:width:max(1, width // 64)]
+        peak = np.hypot(*field.warp(xs.ravel(), ys.ravel()).T).max()
+        field.amplitudes = amplitudes * (warp_fraction * size / max(peak, 1e-9))
+        return field
+
+    def warp(self, x, y):
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        phase = (np.multiply.outer(x, self.directions[:, 0]) + np.multiply.outer(y, self.directions[:, 1]))
+        wave = np.sin(2 * np.pi * phase / self.wavelength + self.phases)
+        return np.stack([wave @ self.amplitudes[:, 0], wave @ self.amplitudes[:, 1]], axis=-1)
+
+    def sampling(self, x, y):
+        """U(q): where the displaced SAR at q samples the aligned SAR, relative to q."""
+        return self.warp(x, y) + self.shift
+
+    def truth(self, x, y, iterations=30):
+        """D(p), solving p + D = q with q + U(q) = p by fixed-point iteration."""
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        d = -self.sampling(x, y)
+        for _ in range(iterations):
+            d = -self.sampling(x + d[..., 0], y + d[..., 1])
+        return d
+
+
+def _georef(src):
+    if src.crs is not None:
+        return src.crs, src.transform
+    return LOCAL_CRS, Affine(1.0, 0, 500000.0, 0, -1.0, 5000000.0)
+
+
+def write_pair(eo_src, sar_src, eo_out, sar_out, field: DisplacementField, sar_pixel_scale: float = 1.0,
+               gsd_m: float = None):
+    """Write the EO unchanged (with a georeference) and the displaced SAR, optionally on a grid whose pixel
+    is `sar_pixel_scale` EO pixels. The SAR gets nodata=0 (valid zeros are raised to 1)."""
+    with rasterio.open(eo_src) as eo, rasterio.open(sar_src) as sar:
+        crs, transform = _georef(eo)
+        if eo.crs is None and gsd_m:
+            transform = transform * Affine.scale(gsd_m)
+        profile = {"driver": "GTiff", "crs": crs, "transform": transform, "width": eo.width, "height": eo.height,
+                   "count": eo.count, "dtype": eo.dtypes[0], "compress": "deflate", "tiled": True}
+        with rasterio.open(eo_out, "w", **profile) as dst:
+            for _, window in eo.block_windows(1):
+                dst.write(eo.read(window=window), window=window)
+        aligned = sar.read(1)
+        width, height = int(math.ceil(eo.width / sar_pixel_scale)), int(math.ceil(eo.height / sar_pixel_scale))
+        sar_profile = dict(profile, count=1, dtype=aligned.dtype.name, width=width, height=height, nodata=0,
+                           transform=transform * Affine.scale(sar_pixel_scale))
+        with rasterio.open(sar_out, "w", **sar_profile) as dst:
+            for row0 in range(0, height, ROWS_PER_BLOCK):
+                rows = min(ROWS_PER_BLOCK, height - row0)
+                jj, ii = np.mgrid[row0:row0 + rows, 0:width].astype(np.float64)
+                qx = (ii + 0.5) * sar_pixel_scale - 0.5  # SAR pixel centre in the EO pixel frame
+                qy = (jj + 0.5) * sar_pixel_scale - 0.5
+                u = field.sampling(qx, qy)
+                src_x, src_y = (qx + u[..., 0]).astype(np.float32), (qy + u[..., 1]).astype(np.float32)
+                lifted = np.maximum(aligned, 1) if np.issubdtype(aligned.dtype, np.integer) else aligned
+                block = cv2.remap(lifted, src_x, src_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                dst.write(block[None], window=((row0, row0 + rows), (0, width)))
+
+
+def truth_points(field: DisplacementField, width, height, sar_width, sar_height, sar_pixel_scale=1.0, step=None,
+                 margin=0):
+    """Tie points on a regular lattice of EO pixels where the displaced SAR has content."""
+    step = step or max(4, min(width, height) // 40)
+    ys, xs = np.mgrid[margin:height - margin:step, margin:width - margin:step]
+    points = np.c_[xs.ravel(), ys.ravel()].astype(np.float64)
+    truth = field.truth(points[:, 0], points[:, 1])
+    q = (points + truth + 0.5) / sar_pixel_scale - 0.5
+    inside = (q[:, 0] >= 1) & (q[:, 0] <= sar_width - 2) & (q[:, 1] >= 1) & (q[:, 1] <= sar_height - 2)
+    # the SAR must also show aligned content there (sampling stays inside the source)
+    src = points + truth + field.sampling(points[:, 0] + truth[:, 0], points[:, 1] + truth[:, 1])
+    inside &= (src[:, 0] >= 0) & (src[:, 0] <= width - 1) & (src[:, 1] >= 0) & (src[:, 1] <= height - 1)
+    return points[inside], truth[inside]

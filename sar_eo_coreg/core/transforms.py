@@ -1,0 +1,243 @@
+"""Transform models: a displacement d(p) from EO pixel p to the SAR location showing the same ground.
+
+Every model is fitted on points P (N, 2) and displacements D (N, 2), both in EO pixels, predicts D for
+any P, and gives leave-one-out (LOO) residuals. Linear smoothers (polynomials, thin-plate spline,
+displacement grid) get exact LOO residuals from the hat matrix: r_i / (1 - h_ii).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import splu
+
+from .errors import CoregError
+
+MIN_POINTS: Dict[str, int] = {
+    "affine": 3, "poly1": 3, "poly2": 6, "poly3": 10, "projective": 4, "tps": 6, "grid": 12,
+}
+TRANSFORMS = ("grid", "tps", "affine", "poly1", "poly2", "poly3", "projective")
+GRID_BENDING = 7e-4  # weight of the bending penalty of the displacement grid (resolution-independent form)
+TPS_SMOOTHING = 1.0  # regularisation of the thin-plate spline, in units of the normalised kernel
+
+
+class _Normaliser:
+    """Centre and scale coordinates so that fits are well conditioned."""
+
+    def __init__(self, points: np.ndarray):
+        self.centre = points.mean(axis=0)
+        self.scale = max(float(np.abs(points - self.centre).max()), 1.0)
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        return (np.asarray(points, np.float64) - self.centre) / self.scale
+
+
+class Model:
+    kind = ""
+
+    def predict(self, points: np.ndarray) -> np.ndarray:  # pragma: no cover - overridden
+        raise TypeError(f"{type(self).__name__} does not predict")
+
+    loo: np.ndarray  # (N, 2) leave-one-out residual vectors at the fitted points
+
+    @property
+    def loo_norm(self) -> np.ndarray:
+        return np.hypot(self.loo[:, 0], self.loo[:, 1])
+
+
+def _loo_from_hat(residual, hat_diag):
+    return residual / np.maximum(1.0 - hat_diag, 1e-3)[:, None]
+
+
+# ---- polynomials ---------------------------------------------------------------------------------
+def _monomials(xy: np.ndarray, degree: int) -> np.ndarray:
+    x, y = xy[:, 0], xy[:, 1]
+    cols = [x**i * y**j for total in range(degree + 1) for i in range(total, -1, -1) for j in [total - i]]
+    return np.stack(cols, axis=1)
+
+
+class PolynomialModel(Model):
+    def __init__(self, points, disp, degree):
+        self.kind = f"poly{degree}"
+        self.degree = degree
+        self.norm = _Normaliser(points)
+        a = _monomials(self.norm(points), degree)
+        self.coef, *_ = np.linalg.lstsq(a, disp, rcond=None)
+        pinv = np.linalg.pinv(a)
+        hat = np.einsum("ij,ji->i", a, pinv)
+        self.loo = _loo_from_hat(disp - a @ self.coef, hat)
+
+    def predict(self, points):
+        return _monomials(self.norm(points), self.degree) @ self.coef
+
+
+# ---- projective ----------------------------------------------------------------------------------
+def _homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    rows = []
+    for (x, y), (u, v) in zip(src, dst):
+        rows.append([-x, -y, -1, 0, 0, 0, u * x, u * y, u])
+        rows.append([0, 0, 0, -x, -y, -1, v * x, v * y, v])
+    _, _, vt = np.linalg.svd(np.asarray(rows))
+    return vt[-1].reshape(3, 3)
+
+
+def _apply_h(h, xy):
+    p = np.c_[xy, np.ones(len(xy))] @ h.T
+    return p[:, :2] / p[:, 2:3]
+
+
+class ProjectiveModel(Model):
+    kind = "projective"
+
+    def __init__(self, points, disp):
+        self.norm = _Normaliser(points)
+        src = self.norm(points)
+        dst = self.norm(points + disp)
+        self.h = _homography(src, dst)
+        loo = np.zeros_like(disp)
+        for i in range(len(points)):  # explicit refits: the model is not linear
+            keep = np.arange(len(points)) != i
+            h = _homography(src[keep], dst[keep])
+            loo[i] = (dst[i] - _apply_h(h, src[i:i + 1])[0]) * self.norm.scale
+        self.loo = loo
+
+    def predict(self, points):
+        src = self.norm(points)
+        return _apply_h(self.h, src) * self.norm.scale + self.norm.centre - np.asarray(points, np.float64)
+
+
+# ---- thin-plate spline ---------------------------------------------------------------------------
+def _tps_kernel(a, b):
+    d2 = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.where(d2 > 0, 0.5 * d2 * np.log(d2), 0.0)
+    return k
+
+
+class TpsModel(Model):
+    kind = "tps"
+
+    def __init__(self, points, disp, smoothing=TPS_SMOOTHING):
+        self.norm = _Normaliser(points)
+        xy = self.norm(points)
+        n = len(xy)
+        k = _tps_kernel(xy, xy)
+        lam = smoothing * np.abs(k).mean() / max(n, 1) * 10.0
+        p = np.c_[np.ones(n), xy]
+        system = np.zeros((n + 3, n + 3))
+        system[:n, :n] = k + lam * np.eye(n)
+        system[:n, n:] = p
+        system[n:, :n] = p.T
+        inverse = np.linalg.pinv(system)
+        rhs = np.vstack([disp, np.zeros((3, 2))])
+        self.coef = inverse @ rhs
+        self.centres = xy
+        basis = np.c_[k, p]  # fitted values = basis @ coef
+        hat = np.einsum("ij,ji->i", basis, inverse[:, :n])
+        self.loo = _loo_from_hat(disp - basis @ self.coef, hat)
+
+    def predict(self, points):
+        xy = self.norm(points)
+        out = np.zeros((len(xy), 2))
+        for start in range(0, len(xy), 4096):
+            part = xy[start:start + 4096]
+            out[start:start + 4096] = np.c_[_tps_kernel(part, self.centres), np.ones(len(part)), part] @ self.coef
+        return out
+
+
+# ---- smooth displacement grid --------------------------------------------------------------------
+class GridModel(Model):
+    """A bilinear displacement grid over the point extent, fitted by least squares with a bending
+    (second-difference) penalty. Beyond the points it continues linearly, like an affine."""
+
+    kind = "grid"
+
+    def __init__(self, points, disp, extent, nodes=None, bending=None):
+        x0, y0, x1, y1 = extent
+        n = len(points)
+        if nodes is None:  # about one point per cell, 6..32 nodes per side
+            aspect = (x1 - x0) / max(y1 - y0, 1.0)
+            per_side = np.sqrt(n)
+            nodes = (int(np.clip(per_side * np.sqrt(aspect), 6, 32)), int(np.clip(per_side / np.sqrt(aspect), 6, 32)))
+        bending = GRID_BENDING if bending is None else bending
+        self.nx, self.ny = nodes
+        self.x0, self.y0 = x0, y0
+        self.sx = max(x1 - x0, 1.0) / (self.nx - 1)
+        self.sy = max(y1 - y0, 1.0) / (self.ny - 1)
+        phi = self._weights(points)
+        reg = self._bending()
+        data_weight = 1.0 / max(n, 1)
+        # second differences shrink with the node spacing squared: scale so the penalty means the same
+        reg_weight = bending * ((self.nx - 1) ** 2 + (self.ny - 1) ** 2) / 2.0 / (self.nx * self.ny)
+        normal = (phi.T @ phi) * data_weight + (reg.T @ reg) * reg_weight + sp.identity(self.nx * self.ny) * 1e-9
+        lu = splu(normal.tocsc())
+        self.values = lu.solve(np.asarray(phi.T @ disp) * data_weight)
+        # hat diagonal: h_ii = w * phi_i N^-1 phi_i^T
+        solved = lu.solve(np.asarray(phi.T.todense()))
+        hat = np.asarray(phi.multiply(solved.T).sum(axis=1)).ravel() * data_weight
+        self.loo = _loo_from_hat(disp - phi @ self.values, hat)
+
+    def _weights(self, points):
+        pts = np.asarray(points, np.float64)
+        fx = np.clip((pts[:, 0] - self.x0) / self.sx, 0, None)
+        fy = np.clip((pts[:, 1] - self.y0) / self.sy, 0, None)
+        ix = np.clip(np.floor(fx).astype(int), 0, self.nx - 2)
+        iy = np.clip(np.floor(fy).astype(int), 0, self.ny - 2)
+        wx, wy = fx - ix, fy - iy  # may exceed 1 outside the grid: linear extrapolation
+        rows = np.repeat(np.arange(len(pts)), 4)
+        cols = np.stack([iy * self.nx + ix, iy * self.nx + ix + 1, (iy + 1) * self.nx + ix, (iy + 1) * self.nx + ix + 1], 1)
+        vals = np.stack([(1 - wx) * (1 - wy), wx * (1 - wy), (1 - wx) * wy, wx * wy], 1)
+        return sp.csr_matrix((vals.ravel(), (rows, cols.ravel())), shape=(len(pts), self.nx * self.ny))
+
+    def _bending(self):
+        def second_diff(m):
+            return sp.diags([1.0, -2.0, 1.0], [0, 1, 2], shape=(max(m - 2, 0), m))
+
+        ix, iy = sp.identity(self.nx), sp.identity(self.ny)
+        dxx = sp.kron(iy, second_diff(self.nx))
+        dyy = sp.kron(second_diff(self.ny), ix)
+        first_x = sp.diags([-1.0, 1.0], [0, 1], shape=(self.nx - 1, self.nx))
+        first_y = sp.diags([-1.0, 1.0], [0, 1], shape=(self.ny - 1, self.ny))
+        dxy = sp.kron(first_y, first_x) * np.sqrt(2.0)
+        return sp.vstack([dxx, dyy, dxy]).tocsr()
+
+    def predict(self, points):
+        return np.asarray(self._weights(points) @ self.values)
+
+
+def fit_model(kind: str, points: np.ndarray, disp: np.ndarray, extent=None) -> Model:
+    """Fit a transform model. `extent` (x0, y0, x1, y1) is the area the grid model covers."""
+    if kind not in MIN_POINTS:
+        raise CoregError(f"Unknown transform '{kind}'. Choose one of: {', '.join(TRANSFORMS)}.")
+    n = len(points)
+    if n < MIN_POINTS[kind]:
+        raise CoregError(
+            f"Too few tie points for the '{kind}' transform: {n}, it needs at least {MIN_POINTS[kind]}. "
+            "Enable more points or choose a simpler transform (affine needs 3)."
+        )
+    points = np.asarray(points, np.float64)
+    disp = np.asarray(disp, np.float64)
+    if kind in ("affine", "poly1"):
+        model = PolynomialModel(points, disp, 1)
+        model.kind = kind
+        return model
+    if kind in ("poly2", "poly3"):
+        return PolynomialModel(points, disp, int(kind[-1]))
+    if kind == "projective":
+        return ProjectiveModel(points, disp)
+    if kind == "tps":
+        return TpsModel(points, disp)
+    if extent is None:
+        extent = (*points.min(axis=0), *points.max(axis=0))
+    return GridModel(points, disp, extent)
+
+
+def auto_transform(n_points: int) -> str:
+    """The default: the smooth grid where the points allow it, then simpler models."""
+    for kind, needed in (("grid", 150), ("tps", 12), ("poly2", 8), ("affine", 3)):
+        if n_points >= needed:
+            return kind
+    return "affine"

@@ -1,0 +1,129 @@
+"""Block-wise writing of offsets.tif and aligned_sar.tif in one pass over the EO grid.
+
+Per block, the displacement model and the EO->SAR pixel mapping are evaluated exactly on a lattice
+every LATTICE_STEP pixels and interpolated bilinearly in between (as GDAL's approximate transformer
+does), so cost grows with area and memory stays bounded by the block size.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.windows import Window
+
+from .geometry import eo_pixel_to_sar_pixel
+from .raster import RasterInfo
+
+BLOCK = 512
+LATTICE_STEP = 16
+INTERPOLATION = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
+RESAMPLINGS = tuple(INTERPOLATION)
+
+
+def _lattice(col0, row0, w, h):
+    xs = col0 + np.arange(0, w + LATTICE_STEP, LATTICE_STEP, dtype=np.float64)
+    ys = row0 + np.arange(0, h + LATTICE_STEP, LATTICE_STEP, dtype=np.float64)
+    return np.meshgrid(xs, ys)
+
+
+def _upsample(values, w, h):
+    """Bilinear interpolation of lattice values (ny, nx) onto the (h, w) block."""
+    map_x, map_y = np.meshgrid(np.arange(w, dtype=np.float32) / LATTICE_STEP, np.arange(h, dtype=np.float32) / LATTICE_STEP)
+    return cv2.remap(values.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _profile(eo: RasterInfo, count, dtype, nodata):
+    return {
+        "driver": "GTiff", "width": eo.width, "height": eo.height, "count": count, "dtype": dtype, "crs": eo.crs,
+        "transform": eo.transform, "nodata": nodata, "tiled": True, "blockxsize": BLOCK, "blockysize": BLOCK,
+        "compress": "deflate", "zlevel": 1, "predictor": 3 if dtype.startswith("float") else 2, "BIGTIFF": "IF_SAFER",
+    }
+
+
+def _sar_nodata(sar: RasterInfo):
+    if sar.nodata is not None:
+        return sar.nodata
+    return float("nan") if sar.dtype.startswith("float") else 0
+
+
+def write_aligned_outputs(model, eo: RasterInfo, sar: RasterInfo, offsets_path, aligned_path, resampling="bilinear",
+                          progress=None, cancel=None):
+    """Write offsets.tif (float32 dx, dy in EO pixels) and the SAR resampled onto the EO grid."""
+    interpolation = INTERPOLATION[resampling]
+    nodata = _sar_nodata(sar)
+    blocks = [(c, r) for r in range(0, eo.height, BLOCK) for c in range(0, eo.width, BLOCK)]
+    with rasterio.open(sar.path) as src, \
+            rasterio.open(offsets_path, "w", **_profile(eo, 2, "float32", float("nan"))) as off, \
+            rasterio.open(aligned_path, "w", **_profile(eo, sar.count, sar.dtype, nodata)) as out:
+        off.set_band_description(1, "dx (EO pixels, SAR minus EO)")
+        off.set_band_description(2, "dy (EO pixels, SAR minus EO)")
+        sar_px_per_eo_px = _scale_ratio(eo, sar)
+        for i, (col0, row0) in enumerate(blocks):
+            if cancel is not None:
+                cancel()
+            w, h = min(BLOCK, eo.width - col0), min(BLOCK, eo.height - row0)
+            window = Window(col0, row0, w, h)
+            gx, gy = _lattice(col0, row0, w, h)
+            disp = model.predict(np.c_[gx.ravel(), gy.ravel()]).reshape(*gx.shape, 2)
+            sc, sr = eo_pixel_to_sar_pixel(eo, sar, gx + disp[..., 0], gy + disp[..., 1])
+            dx, dy = _upsample(disp[..., 0], w, h), _upsample(disp[..., 1], w, h)
+            sar_c, sar_r = _upsample(sc, w, h), _upsample(sr, w, h)
+            inside = (sar_c > -0.5) & (sar_c < sar.width - 0.5) & (sar_r > -0.5) & (sar_r < sar.height - 0.5)
+            dx[~inside], dy[~inside] = np.nan, np.nan
+            off.write(np.stack([dx, dy]), window=window)
+            out.write(_resample_block(src, sar, sar_c, sar_r, inside, interpolation, nodata, sar_px_per_eo_px),
+                      window=window)
+            if progress is not None:
+                progress((i + 1) / len(blocks), "Writing aligned SAR and offsets")
+    _build_overviews(aligned_path)
+
+
+def _scale_ratio(eo: RasterInfo, sar: RasterInfo) -> float:
+    cx, cy = eo.width / 2.0, eo.height / 2.0
+    c, r = eo_pixel_to_sar_pixel(eo, sar, np.array([cx, cx + 1.0, cx]), np.array([cy, cy, cy + 1.0]))
+    return float(max(math.hypot(c[1] - c[0], r[1] - r[0]), math.hypot(c[2] - c[0], r[2] - r[0])))
+
+
+def _resample_block(src, sar: RasterInfo, sar_c, sar_r, inside, interpolation, nodata, ratio):
+    h, w = sar_c.shape
+    out = np.full((sar.count, h, w), nodata, dtype=sar.dtype)
+    if not inside.any():
+        return out
+    c0 = max(int(np.floor(sar_c[inside].min())) - 3, 0)
+    r0 = max(int(np.floor(sar_r[inside].min())) - 3, 0)
+    c1 = min(int(np.ceil(sar_c[inside].max())) + 4, sar.width)
+    r1 = min(int(np.ceil(sar_r[inside].max())) + 4, sar.height)
+    factor = max(1, int(ratio))  # SAR much finer than EO: read a decimated window (uses overviews)
+    shape = (sar.count, max(1, math.ceil((r1 - r0) / factor)), max(1, math.ceil((c1 - c0) / factor)))
+    data = src.read(window=Window(c0, r0, c1 - c0, r1 - r0), out_shape=shape,
+                    resampling=Resampling.average if factor > 1 else Resampling.nearest, masked=True)
+    map_x = ((sar_c - c0 + 0.5) / factor - 0.5).astype(np.float32)
+    map_y = ((sar_r - r0 + 0.5) / factor - 0.5).astype(np.float32)
+    valid = (~np.ma.getmaskarray(data[0])).astype(np.uint8)
+    valid_out = cv2.remap(valid, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
+    valid_out &= inside
+    for b in range(sar.count):
+        band = np.ma.filled(data[b].astype(np.float32), np.nan)
+        band = np.where(np.isfinite(band), band, np.nanmean(band) if np.isfinite(band).any() else 0.0)
+        resampled = cv2.remap(band.astype(np.float32), map_x, map_y, interpolation, borderMode=cv2.BORDER_REPLICATE)
+        if np.issubdtype(np.dtype(sar.dtype), np.integer):
+            info = np.iinfo(sar.dtype)
+            resampled = np.clip(np.rint(resampled), info.min, info.max)
+        out[b][valid_out] = resampled[valid_out].astype(sar.dtype)
+    return out
+
+
+def _build_overviews(path):
+    with rasterio.open(path, "r+") as ds:
+        factors = []
+        factor = 2
+        while max(ds.width, ds.height) / factor >= 256:
+            factors.append(factor)
+            factor *= 2
+        if factors:
+            ds.build_overviews(factors, Resampling.average)
+            ds.update_tags(ns="rio_overview", resampling="average")
