@@ -31,6 +31,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 test: setup
+	$(PY) -m ruff check sar_eo_coreg tests bench tools
 	$(PY) -m pytest
 
 lint: setup

@@ -1,19 +1,128 @@
-"""The plain command line. Every subcommand calls the same engine as the plugin."""
+"""The plain command line. Every subcommand calls the same engine pipeline as the plugin.
+
+User mistakes exit with code 2 and one line on stderr ("error: ..."), never a traceback.
+`--progress jsonl` prints one JSON object per line on stdout for the plugin's worker:
+{"type": "progress", "fraction": 0.42, "message": "..."}, then {"type": "result", ...} or
+{"type": "error", "message": "..."}.
+"""
+
+from __future__ import annotations
 
 import argparse
+import json
+import os
+import signal
 import sys
+import warnings
 
 from . import __version__
 
+EXIT_USER_ERROR = 2
+EXIT_CANCELLED = 130
+
+
+def _add_coregister_args(p):
+    from .core.matchers.base import MATCHERS
+    from .core.transforms import TRANSFORMS
+    from .core.warp import RESAMPLINGS
+
+    p.add_argument("--eo", required=True, help="EO (optical) raster")
+    p.add_argument("--sar", required=True, help="SAR raster")
+    p.add_argument("--out", required=True, help="output folder (created; our files in it are replaced)")
+    p.add_argument("--matcher", default="structural", choices=MATCHERS)
+    p.add_argument("--transform", default="auto", choices=("auto",) + TRANSFORMS,
+                   help="auto: the smooth grid where the points allow, else tps, poly2, affine")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--search-radius-m", type=float, default=None,
+                   help="largest expected misregistration in metres (default: 15%% of the overlap)")
+    p.add_argument("--resampling", default="bilinear", choices=RESAMPLINGS)
+    p.add_argument("--working-gsd-m", type=float, default=None, help="matching resolution (default: coarser input)")
+    p.add_argument("--eo-bands", default=None, help="comma-separated EO bands to average (default: RGB luminance)")
+    p.add_argument("--sar-scale", default="auto", choices=("auto", "linear", "db", "display"))
+    p.add_argument("--max-points", type=int, default=1500, help="tie points at the finest level, at most")
+    p.add_argument("--template-size", type=int, default=48, help="matching template, working pixels (even)")
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m sar_eo_coreg",
-        description="Coregister SAR imagery to EO (optical) imagery.",
-    )
+    parser = argparse.ArgumentParser(prog="python -m sar_eo_coreg", description="Coregister SAR imagery to EO imagery.")
     parser.add_argument("--version", action="version", version=f"sar_eo_coreg {__version__}")
-    parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
+
+    p = sub.add_parser("coregister", help="match, fit and write the aligned SAR, offsets and tie points")
+    _add_coregister_args(p)
+    p.add_argument("--progress", default="bar", choices=("bar", "jsonl", "none"))
+
+    p = sub.add_parser("apply", help="re-fit from an edited tie-point file and rewrite the outputs")
+    p.add_argument("--tiepoints", required=True, help="tiepoints.gpkg, .points or SpaceNet 9 .csv (enabled rows)")
+    p.add_argument("--eo", required=True)
+    p.add_argument("--sar", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--transform", default="auto")
+    p.add_argument("--resampling", default="bilinear")
+    p.add_argument("--progress", default="bar", choices=("bar", "jsonl", "none"))
+
+    p = sub.add_parser("demo", help="coregister the bundled Sentinel-1/2 sample with a known displacement")
+    p.add_argument("--out", default="demo_output")
+    p.add_argument("--seed", type=int, default=7)
     return parser
+
+
+class _Output:
+    """Progress as a tqdm bar on a terminal, JSON lines for the worker, or nothing."""
+
+    def __init__(self, mode: str):
+        self.mode = mode
+        self.bar = None
+        if mode == "bar" and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=1000, unit="‰", bar_format="{l_bar}{bar}| {elapsed}", file=sys.stderr)
+
+    def progress(self, fraction: float, message: str) -> None:
+        if self.mode == "jsonl":
+            print(json.dumps({"type": "progress", "fraction": round(fraction, 4), "message": message}), flush=True)
+        elif self.bar is not None:
+            self.bar.set_description(message[:48])
+            self.bar.update(int(fraction * 1000) - self.bar.n)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+    def result(self, payload: dict) -> None:
+        if self.mode == "jsonl":
+            print(json.dumps({"type": "result", **payload}), flush=True)
+
+    def error(self, message: str) -> None:
+        if self.mode == "jsonl":
+            print(json.dumps({"type": "error", "message": message}), flush=True)
+        print(f"error: {message}", file=sys.stderr)
+
+
+def _params(args):
+    from .core.pipeline import CoregParams
+
+    bands = None
+    if args.eo_bands:
+        try:
+            bands = tuple(int(b) for b in args.eo_bands.split(","))
+        except ValueError:
+            from .core.errors import CoregError
+
+            raise CoregError(f"--eo-bands must be comma-separated band numbers, got '{args.eo_bands}'.") from None
+    return CoregParams(
+        matcher=args.matcher, transform=args.transform, device=args.device, seed=args.seed,
+        search_radius_m=args.search_radius_m, resampling=args.resampling, working_gsd_m=args.working_gsd_m,
+        eo_bands=bands, sar_scale=args.sar_scale, max_points=args.max_points, template_size=args.template_size,
+    )
+
+
+def _print_summary(report: dict, out_dir: str) -> None:
+    rmse = report.get("residual_rmse_px")
+    print(f"{report['used']} of {report['tiepoints']} tie points used, transform {report['transform']}, "
+          f"leave-one-out RMSE {rmse:.2f} px" if rmse is not None else "")
+    print(f"outputs in {os.path.abspath(out_dir)}")
 
 
 def main(argv=None) -> int:
@@ -21,5 +130,44 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
-        return 2
-    return 0
+        return EXIT_USER_ERROR
+    warnings.filterwarnings("ignore", module="rasterio")
+    os.environ.setdefault("CPL_LOG", os.devnull)  # GDAL's own messages; the user gets our one-line errors
+    if args.command == "demo":
+        from .demo import run_demo
+
+        return _guarded(lambda: run_demo(args.out, args.seed), _Output("none"))
+
+    out = _Output(args.progress)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+
+    def work():
+        from .core import pipeline
+
+        if args.command == "coregister":
+            result = pipeline.coregister(args.eo, args.sar, args.out, _params(args), progress=out.progress)
+        else:
+            result = pipeline.apply(args.tiepoints, args.eo, args.sar, args.out, args.transform, args.resampling,
+                                    progress=out.progress)
+        out.close()
+        out.result({"out_dir": result.out_dir, "report": result.report})
+        if args.progress != "jsonl":
+            _print_summary(result.report, result.out_dir)
+        return 0
+
+    return _guarded(work, out)
+
+
+def _guarded(work, out: _Output) -> int:
+    from .core.errors import CoregCancelledError, CoregError
+
+    try:
+        return work()
+    except CoregError as exc:
+        out.close()
+        out.error(str(exc))
+        return EXIT_USER_ERROR
+    except (CoregCancelledError, KeyboardInterrupt):
+        out.close()
+        out.error("Cancelled; no outputs were written.")
+        return EXIT_CANCELLED

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .errors import CoregError
 
 
-def resolve_device(name: str = "auto") -> "torch.device":  # noqa: F821
+def resolve_device(name: str = "auto") -> torch.device:  # noqa: F821
     import torch
 
     if name == "auto":

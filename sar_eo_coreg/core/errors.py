@@ -5,5 +5,5 @@ class CoregError(Exception):
     """A problem with the input or the data that the user can act on (exit code 2, no traceback)."""
 
 
-class CoregCancelled(Exception):
+class CoregCancelledError(Exception):
     """The run was cancelled through the cancel callback."""

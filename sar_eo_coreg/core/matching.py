@@ -15,15 +15,17 @@ from typing import List, Optional
 
 import cv2
 import numpy as np
+from scipy.spatial import cKDTree
 
 from .candidates import pick_candidates
 from .errors import CoregError
-from .matchers.base import MARGIN, Matcher
+from .matchers.base import MARGIN, Matcher, find_peaks
 from .robust import reject_outliers
 from .tiepoints import TiePoints
 from .transforms import Model, auto_transform, fit_model
 
 COARSE_MAX_SIDE = 512
+AGGREGATE_NEIGHBOURS = 6
 LOCAL_WARP_FRACTION = 0.035  # local warp the first local pass allows for, as a share of the level size
 
 
@@ -48,10 +50,8 @@ def plan_passes(width: int, height: int, radius_px: float, max_points: int, fine
         top *= 2
     lw, lh = math.ceil(width / top), math.ceil(height / top)
     short = min(lw, lh)
-    coarse_radius = int(math.ceil(radius_px / top)) + 2
-    big_half = max(12, min(short // 5, 64))
-    if coarse_radius > short // 2 - big_half - MARGIN:
-        coarse_radius = max(4, short // 2 - big_half - MARGIN)
+    coarse_radius = min(int(math.ceil(radius_px / top)) + 2, short // 3)
+    big_half = max(12, min(short // 2 - coarse_radius - MARGIN - 1, 96))
     local_radius = int(math.ceil(LOCAL_WARP_FRACTION * max(lw, lh))) + 3
     passes = [Pass(top, big_half, coarse_radius, 25), Pass(top, fine_half, local_radius, max_points // 2)]
     scale = top
@@ -97,7 +97,7 @@ def _chips(image: np.ndarray, centres: np.ndarray, half: int) -> np.ndarray:
     return out
 
 
-def run_pass(eo_work, sar_work, model: Model, step: Pass, matcher: Matcher, seed: int, global_threshold=None):
+def run_pass(eo_work, sar_work, model: Model, step: Pass, matcher: Matcher, seed: int):
     """One matching pass. Returns tie points in working pixels, or None when nothing matched."""
     eo = level_image(eo_work, step.scale)
     sar = level_image(sar_work, step.scale)
@@ -110,18 +110,60 @@ def run_pass(eo_work, sar_work, model: Model, step: Pass, matcher: Matcher, seed
     points_work, (sx, sy) = _to_work(points.astype(np.float64), shape_w, shape_l)
     predicted = model.predict(points_work) / np.array([sx, sy])
     target = np.rint(points + predicted).astype(int)
-    result = matcher.match(
+    surfaces, usable = matcher.surfaces(
         _chips(eo, points, step.half + MARGIN), _chips(sar, target, step.half + step.radius + MARGIN),
         step.half, step.radius,
     )
+    result = find_peaks(surfaces, step.radius, usable, guide=aggregate_surfaces(points, surfaces, usable))
     disp_level = target + result.shift - points
     ok = result.valid
     if ok.sum() < 3:
         return None
     pts, disp = points[ok].astype(np.float64), disp_level[ok]
-    global_threshold = global_threshold or max(3.0, 0.06 * max(shape_l))
+    global_threshold = max(3.0, 0.06 * max(shape_l))
     inlier, _ = reject_outliers(pts, disp, global_threshold, min_threshold=1.0 if step.scale > 1 else 1.5, seed=seed)
     return TiePoints(_to_work(pts, shape_w, shape_l)[0], disp * np.array([sx, sy]), result.score[ok], inlier)
+
+
+def aggregate_surfaces(points, surfaces, usable, neighbours=AGGREGATE_NEIGHBOURS):
+    """Each surface plus the mean of its nearest neighbours' surfaces. All surfaces are relative to the
+    predicted positions, and the residual displacement is smooth, so true peaks add up and false ones
+    average out."""
+    ok = np.flatnonzero(usable)
+    if len(ok) <= neighbours:
+        return surfaces
+    _, nearest = cKDTree(points[ok]).query(points, k=neighbours + 1)
+    neighbour_mean = surfaces[ok[nearest[:, 1:]]].mean(axis=1)
+    return surfaces + neighbour_mean
+
+
+def global_pass(eo_work, sar_work, step: Pass, matcher: Matcher):
+    """Big templates on a lattice (one central template on small scenes) searched over the full radius;
+    the consensus translation wins. Returns tie points in working pixels, or None."""
+    eo = level_image(eo_work, step.scale)
+    sar = level_image(sar_work, step.scale)
+    h, w = eo.shape
+    lo, hi_x, hi_y = step.half + MARGIN, w - step.half - MARGIN, h - step.half - MARGIN
+    xs = np.unique(np.linspace(lo, hi_x, 3).astype(int)) if hi_x - lo > step.half else np.array([w // 2])
+    ys = np.unique(np.linspace(lo, hi_y, 3).astype(int)) if hi_y - lo > step.half else np.array([h // 2])
+    points = np.array([(x, y) for y in ys for x in xs])
+    eo_chips = _chips(eo, points, step.half + MARGIN)
+    keep = (eo_chips[:, MARGIN:-MARGIN, MARGIN:-MARGIN] > 0).mean(axis=(1, 2)) > 0.999
+    if not keep.any():
+        return None
+    points, eo_chips = points[keep], eo_chips[keep]
+    result = matcher.match(eo_chips, _chips(sar, points, step.half + step.radius + MARGIN), step.half, step.radius)
+    if not result.valid.any():
+        return None
+    disp = result.shift
+    # consensus: the valid match whose shift is shared (within 2 px) by the most score
+    support = np.array([(result.score * result.valid * (np.hypot(*(disp - d).T) <= 2.0)).sum() for d in disp])
+    support[~result.valid] = -1
+    best = disp[int(np.argmax(support))]
+    inlier = result.valid & (np.hypot(*(disp - best).T) <= 2.0)
+    shape_w, shape_l = eo_work.shape, eo.shape
+    work_pts, (sx, sy) = _to_work(points.astype(np.float64), shape_w, shape_l)
+    return TiePoints(work_pts, disp * np.array([sx, sy]), result.score, inlier)
 
 
 def _predicted_sar_valid(sar_level, model, shape_w, shape_l):
@@ -147,26 +189,23 @@ def match_coarse_to_fine(eo_work, sar_work, matcher: Matcher, passes: List[Pass]
     for i, step in enumerate(passes):
         if report is not None:
             report(i / len(passes), f"Matching: level 1/{step.scale}, pass {i + 1} of {len(passes)}")
-        # the first pass sees the whole misregistration through big templates: a tight global test
-        first_threshold = max(3.0, 0.015 * max(eo_work.shape) / step.scale) if i == 0 else None
-        tp = run_pass(eo_work, sar_work, model, step, matcher, seed, first_threshold)
+        tp = global_pass(eo_work, sar_work, step, matcher) if i == 0 else run_pass(
+            eo_work, sar_work, model, step, matcher, seed)
         n_in = 0 if tp is None else int(tp.inlier.sum())
         log.append({"scale": step.scale, "template": 2 * step.half, "radius": step.radius,
                     "matched": 0 if tp is None else len(tp), "inliers": n_in})
-        if n_in < 3:
-            if i == 0:
+        if i == 0:
+            if n_in == 0:
                 raise CoregError(
-                    "Too few matches between EO and SAR (the coarse pass found fewer than 3 consistent points). "
-                    "Check that the rasters overlap and show the same area; try a larger --search-radius-m."
+                    "No match between EO and SAR in the coarse pass. Check that the rasters overlap and show the "
+                    "same area; try a larger --search-radius-m."
                 )
+            model = _Translation(np.median(tp.disp[tp.inlier], axis=0))
             continue
-        if i == 0:  # a few big templates: they support a translation, or an affine when there are enough
-            used = tp.inlier
-            model = (fit_model("affine", tp.eo_px[used], tp.disp[used]) if n_in >= 8
-                     else _Translation(np.median(tp.disp[used], axis=0)))
-        else:
-            used = tp.inlier
-            model = fit_model(auto_transform(n_in), tp.eo_px[used], tp.disp[used], extent)
+        if n_in < 3:
+            continue
+        used = tp.inlier
+        model = fit_model(auto_transform(n_in), tp.eo_px[used], tp.disp[used], extent)
         last = tp
     if last is None:
         raise CoregError("Too few matches between EO and SAR. Check the overlap, or try a larger --search-radius-m.")

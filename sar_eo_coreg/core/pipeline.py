@@ -27,7 +27,14 @@ from .matchers import get_matcher
 from .matching import match_coarse_to_fine, plan_passes
 from .progress import Reporter
 from .raster import (
-    RasterInfo, eo_grid, eo_radiometry, open_info, read_display, read_on_grid, sar_radiometry, stretch_limits,
+    RasterInfo,
+    eo_grid,
+    eo_radiometry,
+    open_info,
+    read_display,
+    read_on_grid,
+    sar_radiometry,
+    stretch_limits,
 )
 from .tiepoints import TiePoints, read_any, write_csv, write_gpkg, write_points
 from .transforms import MIN_POINTS, TRANSFORMS, auto_transform, fit_model

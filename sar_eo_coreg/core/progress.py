@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from .errors import CoregCancelled
+from .errors import CoregCancelledError
 
 ProgressFn = Callable[[float, str], None]
 CancelFn = Callable[[], bool]
@@ -18,13 +18,13 @@ class Reporter:
         self._cancelled = cancelled
         self._start, self._span = 0.0, 1.0
 
-    def stage(self, start: float, end: float) -> "Reporter":
+    def stage(self, start: float, end: float) -> Reporter:
         self._start, self._span = start, end - start
         return self
 
     def check(self) -> None:
         if self._cancelled is not None and self._cancelled():
-            raise CoregCancelled("Cancelled by the user.")
+            raise CoregCancelledError("Cancelled by the user.")
 
     def __call__(self, fraction: float, message: str) -> None:
         self.check()

@@ -79,11 +79,25 @@ def open_info(path, role: str) -> RasterInfo:
                 )
             if ds.transform == Affine.identity() and not ds.gcps[0]:
                 raise CoregError(f"{role} raster has no geotransform: {path}. Georeference it first.")
+            _read_last_block(ds)
     except CoregError:
         raise
     except (RasterioIOError, RasterioError) as exc:
         raise CoregError(f"{role} file is not a readable raster: {path} ({_first_line(exc)}).") from None
     return info
+
+
+def _read_last_block(ds) -> None:
+    """A truncated file fails on its last block; reading it is cheap."""
+    block_h, block_w = ds.block_shapes[0]
+    row0 = (ds.height - 1) // block_h * block_h
+    col0 = (ds.width - 1) // block_w * block_w
+    try:
+        ds.read(1, window=((row0, ds.height), (col0, ds.width)))
+    except (RasterioIOError, RasterioError) as exc:
+        raise CoregError(
+            f"Could not read {ds.name}: {_first_line(exc)}. The file may be truncated or corrupt; copy or export it again."
+        ) from None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -100,7 +114,7 @@ class Grid:
     width: int
     height: int
 
-    def decimated(self, factor: int) -> "Grid":
+    def decimated(self, factor: int) -> Grid:
         return Grid(
             self.crs, self.transform * Affine.scale(factor), math.ceil(self.width / factor), math.ceil(self.height / factor)
         )

@@ -13,6 +13,7 @@ import os
 import sqlite3
 import struct
 from dataclasses import dataclass, field
+
 import numpy as np
 
 from .errors import CoregError

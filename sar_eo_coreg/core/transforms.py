@@ -7,7 +7,6 @@ displacement grid) get exact LOO residuals from the hat matrix: r_i / (1 - h_ii)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Dict
 
 import numpy as np
@@ -20,8 +19,15 @@ MIN_POINTS: Dict[str, int] = {
     "affine": 3, "poly1": 3, "poly2": 6, "poly3": 10, "projective": 4, "tps": 6, "grid": 12,
 }
 TRANSFORMS = ("grid", "tps", "affine", "poly1", "poly2", "poly3", "projective")
-GRID_BENDING = 7e-4  # weight of the bending penalty of the displacement grid (resolution-independent form)
-TPS_SMOOTHING = 1.0  # regularisation of the thin-plate spline, in units of the normalised kernel
+# Smoothing of the grid and the thin-plate spline is chosen per fit by generalised cross-validation
+# (GCV) among these weights: noisy matches get a smoother field, clean ones a more local one.
+GRID_BENDING_CHOICES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+TPS_SMOOTHING_CHOICES = (0.01, 0.1, 1.0, 10.0, 100.0)
+
+
+def _gcv(residual: np.ndarray, hat: np.ndarray) -> float:
+    n = len(residual)
+    return float((residual**2).sum() / n / max(1.0 - hat.sum() / n, 1e-3) ** 2)
 
 
 class _Normaliser:
@@ -120,24 +126,35 @@ def _tps_kernel(a, b):
 class TpsModel(Model):
     kind = "tps"
 
-    def __init__(self, points, disp, smoothing=TPS_SMOOTHING):
-        self.norm = _Normaliser(points)
+    def __init__(self, points, disp, smoothing=None, lam=None, norm=None):
+        """`lam` (absolute regulariser) and `norm` override the GCV choice and the coordinate scaling, to refit
+        the same smoother."""
+        self.norm = norm or _Normaliser(points)
         xy = self.norm(points)
         n = len(xy)
         k = _tps_kernel(xy, xy)
-        lam = smoothing * np.abs(k).mean() / max(n, 1) * 10.0
         p = np.c_[np.ones(n), xy]
-        system = np.zeros((n + 3, n + 3))
-        system[:n, :n] = k + lam * np.eye(n)
-        system[:n, n:] = p
-        system[n:, :n] = p.T
-        inverse = np.linalg.pinv(system)
-        rhs = np.vstack([disp, np.zeros((3, 2))])
-        self.coef = inverse @ rhs
-        self.centres = xy
         basis = np.c_[k, p]  # fitted values = basis @ coef
-        hat = np.einsum("ij,ji->i", basis, inverse[:, :n])
-        self.loo = _loo_from_hat(disp - basis @ self.coef, hat)
+        rhs = np.vstack([disp, np.zeros((3, 2))])
+        best = None
+        scale = np.abs(k).mean() / max(n, 1) * 10.0
+        lams = [lam] if lam is not None else [c * scale for c in (TPS_SMOOTHING_CHOICES if smoothing is None else (smoothing,))]
+        for choice in lams:
+            system = np.zeros((n + 3, n + 3))
+            system[:n, :n] = k + choice * np.eye(n)
+            system[:n, n:] = p
+            system[n:, :n] = p.T
+            inverse = np.linalg.pinv(system)
+            coef = inverse @ rhs
+            hat = np.einsum("ij,ji->i", basis, inverse[:, :n])
+            residual = disp - basis @ coef
+            score = _gcv(residual, hat)
+            if best is None or score < best[0]:
+                best = (score, choice, coef, residual, hat)
+        _, self.lam, self.coef, residual, hat = best
+        self.smoothing = self.lam / scale
+        self.centres = xy
+        self.loo = _loo_from_hat(residual, hat)
 
     def predict(self, points):
         xy = self.norm(points)
@@ -155,30 +172,36 @@ class GridModel(Model):
 
     kind = "grid"
 
-    def __init__(self, points, disp, extent, nodes=None, bending=None):
+    def __init__(self, points, disp, extent, nodes=None, bending=None, data_weight=None):
         x0, y0, x1, y1 = extent
         n = len(points)
         if nodes is None:  # about one point per cell, 6..32 nodes per side
             aspect = (x1 - x0) / max(y1 - y0, 1.0)
             per_side = np.sqrt(n)
             nodes = (int(np.clip(per_side * np.sqrt(aspect), 6, 32)), int(np.clip(per_side / np.sqrt(aspect), 6, 32)))
-        bending = GRID_BENDING if bending is None else bending
         self.nx, self.ny = nodes
         self.x0, self.y0 = x0, y0
         self.sx = max(x1 - x0, 1.0) / (self.nx - 1)
         self.sy = max(y1 - y0, 1.0) / (self.ny - 1)
         phi = self._weights(points)
         reg = self._bending()
-        data_weight = 1.0 / max(n, 1)
+        self.data_weight = data_weight = 1.0 / max(n, 1) if data_weight is None else data_weight
         # second differences shrink with the node spacing squared: scale so the penalty means the same
-        reg_weight = bending * ((self.nx - 1) ** 2 + (self.ny - 1) ** 2) / 2.0 / (self.nx * self.ny)
-        normal = (phi.T @ phi) * data_weight + (reg.T @ reg) * reg_weight + sp.identity(self.nx * self.ny) * 1e-9
-        lu = splu(normal.tocsc())
-        self.values = lu.solve(np.asarray(phi.T @ disp) * data_weight)
-        # hat diagonal: h_ii = w * phi_i N^-1 phi_i^T
-        solved = lu.solve(np.asarray(phi.T.todense()))
-        hat = np.asarray(phi.multiply(solved.T).sum(axis=1)).ravel() * data_weight
-        self.loo = _loo_from_hat(disp - phi @ self.values, hat)
+        node_scale = ((self.nx - 1) ** 2 + (self.ny - 1) ** 2) / 2.0 / (self.nx * self.ny)
+        gram, rtr, phi_t = (phi.T @ phi) * data_weight, reg.T @ reg, np.asarray(phi.T.todense())
+        best = None
+        for choice in (GRID_BENDING_CHOICES if bending is None else (bending,)):
+            normal = gram + rtr * (choice * node_scale) + sp.identity(self.nx * self.ny) * 1e-9
+            lu = splu(normal.tocsc())
+            values = lu.solve(np.asarray(phi.T @ disp) * data_weight)
+            # hat diagonal: h_ii = w * phi_i N^-1 phi_i^T
+            hat = np.asarray(phi.multiply(lu.solve(phi_t).T).sum(axis=1)).ravel() * data_weight
+            residual = disp - phi @ values
+            score = _gcv(residual, hat)
+            if best is None or score < best[0]:
+                best = (score, choice, values, residual, hat)
+        _, self.bending, self.values, residual, hat = best
+        self.loo = _loo_from_hat(residual, hat)
 
     def _weights(self, points):
         pts = np.asarray(points, np.float64)

@@ -67,7 +67,10 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
 class CoregisterAlgorithm(_CoregAlgorithmBase):
     NAME = "coregister"
     DISPLAY = "Coregister SAR to EO"
-    HELP = "Finds tie points between an EO and a SAR raster, fits a local model, writes the aligned SAR raster, the SpaceNet 9 offset map and tie-point layers."
+    HELP = (
+        "Finds tie points between an EO and a SAR raster, fits a local model, and writes the aligned SAR raster, "
+        "the SpaceNet 9 offset map and tie-point layers."
+    )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS's name)
         self._add_layers()

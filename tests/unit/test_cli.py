@@ -1,24 +1,114 @@
-"""The command line entry point."""
+"""The command line: subcommands, bad input (exit 2, one line, no traceback, no outputs), JSON lines."""
 
+import json
+import shutil
 import subprocess
 import sys
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
 
 from tests.conftest import REPO
 
 
 def run_cli(*args, timeout=600):
     return subprocess.run(
-        [sys.executable, "-m", "sar_eo_coreg", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "sar_eo_coreg", *map(str, args)], cwd=REPO, capture_output=True, text=True,
+        timeout=timeout,
     )
 
 
 def test_help_lists_subcommands():
     result = run_cli("--help")
     assert result.returncode == 0
-    assert "usage: python -m sar_eo_coreg" in result.stdout
+    for command in ("coregister", "apply", "demo"):
+        assert command in result.stdout
 
 
 def test_no_subcommand_is_an_error_with_usage():
     result = run_cli()
     assert result.returncode == 2
     assert "usage:" in result.stderr
+
+
+GRID = Affine(10, 0, 500000, 0, -10, 5000000)
+
+
+def _write(path, data, crs="EPSG:32631", transform=GRID, nodata=None):
+    profile = {"driver": "GTiff", "width": data.shape[-1], "height": data.shape[-2], "count": 1, "dtype": data.dtype.name,
+               "transform": transform, "nodata": nodata}
+    if crs:
+        profile["crs"] = crs
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(data[None] if data.ndim == 2 else data)
+    return path
+
+
+@pytest.fixture()
+def bad_inputs(tmp_path, data_dir):
+    rng = np.random.default_rng(0)
+    noise = rng.integers(1, 255, (128, 128), dtype=np.uint8)
+    truncated = tmp_path / "truncated.tif"
+    truncated.write_bytes((data_dir / "s1s2_sar.tif").read_bytes()[:5000])
+    text = tmp_path / "notes.tif"
+    text.write_text("not a raster")
+    return {
+        "missing": (tmp_path / "nope.tif", "not found"),
+        "text": (text, "not a readable raster"),
+        "truncated": (truncated, "truncated or corrupt"),
+        "no_crs": (_write(tmp_path / "nocrs.tif", noise, crs=None), "has no CRS"),
+        "far_away": (_write(tmp_path / "far.tif", noise, transform=Affine(10, 0, 100000, 0, -10, 1000000)), "do not overlap"),
+        "all_nodata": (_write(tmp_path / "empty.tif", np.zeros((128, 128), np.uint8), nodata=0,
+                              transform=Affine(10, 0, 500000, 0, -10, 5000000)), "no valid pixels"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "text", "truncated", "no_crs", "far_away", "all_nodata"])
+def test_bad_sar_input_gives_one_line_and_no_outputs(case, bad_inputs, tmp_path, data_dir):
+    sar, expected = bad_inputs[case]
+    eo = data_dir / "s1s2_eo.tif"
+    if case in ("far_away", "all_nodata"):  # these need an EO on the same made-up grid
+        eo = _write(tmp_path / "eo_grid.tif", np.random.default_rng(1).integers(1, 255, (128, 128), dtype=np.uint8))
+    out = tmp_path / "out"
+    result = run_cli("coregister", "--eo", eo, "--sar", sar, "--out", out, "--progress", "none")
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_same_file_twice_is_refused(data_dir, tmp_path):
+    result = run_cli("coregister", "--eo", data_dir / "s1s2_eo.tif", "--sar", data_dir / "s1s2_eo.tif", "--out", tmp_path / "o")
+    assert result.returncode == 2 and "same file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unmatchable_pair_reports_too_few_matches(tmp_path):
+    rng = np.random.default_rng(0)
+    eo = _write(tmp_path / "eo.tif", rng.integers(1, 255, (300, 300), dtype=np.uint8))
+    flat = np.full((300, 300), 100, np.uint8)
+    flat[::50, :] = 200  # a few lines, no structure the EO noise shares
+    sar = _write(tmp_path / "sar.tif", flat)
+    result = run_cli("coregister", "--eo", eo, "--sar", sar, "--out", tmp_path / "out", "--progress", "none")
+    assert result.returncode == 2, result.stderr
+    assert "match" in result.stderr.lower() and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_jsonl_progress_ends_with_a_result(tmp_path, data_dir):
+    eo, sar = tmp_path / "eo.tif", tmp_path / "sar.tif"
+    shutil.copy(data_dir / "s1s2_eo.tif", eo)
+    shutil.copy(data_dir / "s1s2_sar.tif", sar)
+    result = run_cli("coregister", "--eo", eo, "--sar", sar, "--out", tmp_path / "out", "--progress", "jsonl",
+                     "--transform", "tps")
+    assert result.returncode == 0, result.stderr
+    messages = [json.loads(line) for line in result.stdout.splitlines()]
+    fractions = [m["fraction"] for m in messages if m["type"] == "progress"]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    assert messages[-1]["type"] == "result" and messages[-1]["report"]["transform"] == "tps"
+    # an aligned pair: the offsets found are small
+    with rasterio.open(tmp_path / "out" / "offsets.tif") as ds:
+        offsets = ds.read()
+    assert np.nanmedian(np.abs(offsets)) < 3.0

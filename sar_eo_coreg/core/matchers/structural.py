@@ -12,12 +12,11 @@ import math
 import numpy as np
 
 from ..device import resolve_device
-from .base import MARGIN, MatchBatch, Matcher
+from .base import MARGIN, Matcher
 
 NUM_ORIENTATIONS = 9
 PRE_SIGMA = 2.0
 FEATURE_SIGMA = 3.0
-SECOND_PEAK_EXCLUSION = 3  # px around the best peak ignored when looking for the runner-up
 BATCH = 256
 
 
@@ -65,28 +64,26 @@ class StructuralMatcher(Matcher):
         return feats / (feats.norm(dim=1, keepdim=True) + 1e-3)
 
     # ---- matching -------------------------------------------------------------------------------
-    def match(self, eo_chips, sar_chips, template_half, radius):
-        shifts, scores, valids = [], [], []
+    def surfaces(self, eo_chips, sar_chips, template_half, radius):
+        size = 2 * radius + 1
+        out = np.zeros((len(eo_chips), size, size), np.float32)
+        usable = np.zeros(len(eo_chips), bool)
         for start in range(0, len(eo_chips), BATCH):
-            s, c, v = self._match_batch(
-                eo_chips[start:start + BATCH], sar_chips[start:start + BATCH], template_half, radius
-            )
-            shifts.append(s), scores.append(c), valids.append(v)
-        if not shifts:
-            return MatchBatch(np.zeros((0, 2)), np.zeros(0), np.zeros(0, bool))
-        return MatchBatch(np.concatenate(shifts), np.concatenate(scores), np.concatenate(valids))
+            stop = start + BATCH
+            out[start:stop], usable[start:stop] = self._surfaces_batch(eo_chips[start:stop], sar_chips[start:stop])
+        return out, usable
 
-    def _match_batch(self, eo_chips, sar_chips, t, r):
+    def _surfaces_batch(self, eo_chips, sar_chips):
         torch = self.torch
         with torch.no_grad():
             eo = torch.from_numpy(np.ascontiguousarray(eo_chips)).to(self.device).float().unsqueeze(1)
             sar = torch.from_numpy(np.ascontiguousarray(sar_chips)).to(self.device).float().unsqueeze(1)
-            eo_valid = eo[:, 0, MARGIN:-MARGIN, MARGIN:-MARGIN] > 0
+            eo_valid = (eo[:, 0, MARGIN:-MARGIN, MARGIN:-MARGIN] > 0).flatten(1).all(dim=1)
             sar_invalid = (sar[:, :, MARGIN:-MARGIN, MARGIN:-MARGIN] == 0).float()
             template = self.features(eo / 255.0)[..., MARGIN:-MARGIN, MARGIN:-MARGIN]
             search = self.features(sar / 255.0)[..., MARGIN:-MARGIN, MARGIN:-MARGIN]
-            zncc = _zncc(template, search, sar_invalid, torch)  # (N, 2r+1, 2r+1)
-            return _peaks(zncc, eo_valid, r, torch)
+            zncc = _zncc(template, search, sar_invalid, torch)
+            return zncc.cpu().numpy(), eo_valid.cpu().numpy()
 
 
 def _correlate(search, kernel, torch):
@@ -113,33 +110,3 @@ def _zncc(template, search, sar_invalid, torch):
     zncc = numerator / (t_norm * variance.sqrt())
     blocked = _correlate(sar_invalid, ones, torch) > 0.5
     return zncc.masked_fill(blocked, -1.0).clamp(-1.0, 1.0)
-
-
-def _peaks(zncc, eo_valid, r, torch):
-    n, size, _ = zncc.shape
-    flat = zncc.flatten(1)
-    best, index = flat.max(dim=1)
-    by, bx = index // size, index % size
-    # runner-up outside a small exclusion zone
-    yy = torch.arange(size, device=zncc.device).view(1, -1, 1)
-    xx = torch.arange(size, device=zncc.device).view(1, 1, -1)
-    near = ((yy - by.view(-1, 1, 1)).abs() <= SECOND_PEAK_EXCLUSION) & (
-        (xx - bx.view(-1, 1, 1)).abs() <= SECOND_PEAK_EXCLUSION
-    )
-    second = zncc.masked_fill(near, -1.0).flatten(1).max(dim=1).values
-    # sub-pixel: 1-D parabola through the peak and its neighbours, per axis
-    inner = (bx > 0) & (bx < size - 1) & (by > 0) & (by < size - 1)
-    bxc, byc = bx.clamp(1, size - 2), by.clamp(1, size - 2)
-    rows = torch.arange(n, device=zncc.device)
-
-    def parabola(minus, centre, plus):
-        denom = minus - 2 * centre + plus
-        return torch.where(denom < -1e-9, 0.5 * (minus - plus) / denom, torch.zeros_like(denom)).clamp(-0.5, 0.5)
-
-    dx = parabola(zncc[rows, byc, bxc - 1], zncc[rows, byc, bxc], zncc[rows, byc, bxc + 1])
-    dy = parabola(zncc[rows, byc - 1, bxc], zncc[rows, byc, bxc], zncc[rows, byc + 1, bxc])
-    shift = torch.stack([bx.float() + dx - r, by.float() + dy - r], dim=1)
-    distinct = ((best - second) / (1.0 - second).clamp_min(1e-3)).clamp(0.0, 1.0)
-    score = (best.clamp(0.0, 1.0) * distinct).sqrt()
-    valid = inner & (best > 0.05) & eo_valid.flatten(1).all(dim=1)
-    return shift.cpu().numpy().astype(np.float64), score.cpu().numpy().astype(np.float64), valid.cpu().numpy()
