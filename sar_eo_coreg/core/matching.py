@@ -26,6 +26,7 @@ from .transforms import Model, auto_transform, fit_model
 
 COARSE_MAX_SIDE = 512
 AGGREGATE_NEIGHBOURS = 6
+LOCAL_TEMPLATE_FACTOR = 2.0  # the wide-radius local pass uses bigger, more distinctive templates
 LOCAL_WARP_FRACTION = 0.035  # local warp the first local pass allows for, as a share of the level size
 
 
@@ -53,7 +54,8 @@ def plan_passes(width: int, height: int, radius_px: float, max_points: int, fine
     coarse_radius = min(int(math.ceil(radius_px / top)) + 2, short // 3)
     big_half = max(12, min(short // 2 - coarse_radius - MARGIN - 1, 96))
     local_radius = int(math.ceil(LOCAL_WARP_FRACTION * max(lw, lh))) + 3
-    passes = [Pass(top, big_half, coarse_radius, 25), Pass(top, fine_half, local_radius, max_points // 2)]
+    local_half = min(int(fine_half * LOCAL_TEMPLATE_FACTOR), max(12, short // 2 - local_radius - MARGIN - 1))
+    passes = [Pass(top, big_half, coarse_radius, 25), Pass(top, local_half, local_radius, max_points // 2)]
     scale = top
     while scale > 1:
         ratio = 4 if scale >= 4 else 2
