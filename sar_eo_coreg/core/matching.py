@@ -22,11 +22,12 @@ from .errors import CoregError
 from .matchers.base import MARGIN, Matcher, find_peaks
 from .robust import reject_outliers
 from .tiepoints import TiePoints
-from .transforms import Model, auto_transform, fit_model
+from .transforms import Model, fit_model
 
 COARSE_MAX_SIDE = 512
 AGGREGATE_NEIGHBOURS = 6
 LOCAL_TEMPLATE_FACTOR = 2.0  # the wide-radius local pass uses bigger, more distinctive templates
+GLOBAL_AGREEMENT_FRACTION = 0.02  # lattice matches of the global pass agree within this share of the level size
 LOCAL_WARP_FRACTION = 0.035  # local warp the first local pass allows for, as a share of the level size
 
 
@@ -158,11 +159,13 @@ def global_pass(eo_work, sar_work, step: Pass, matcher: Matcher):
     if not result.valid.any():
         return None
     disp = result.shift
-    # consensus: the valid match whose shift is shared (within 2 px) by the most score
-    support = np.array([(result.score * result.valid * (np.hypot(*(disp - d).T) <= 2.0)).sum() for d in disp])
+    # consensus: the valid match whose shift is shared by the most score; the local warp spreads the
+    # true shifts of the lattice, so they agree within a share of the level size
+    tolerance = max(3.0, GLOBAL_AGREEMENT_FRACTION * max(h, w))
+    support = np.array([(result.score * result.valid * (np.hypot(*(disp - d).T) <= tolerance)).sum() for d in disp])
     support[~result.valid] = -1
     best = disp[int(np.argmax(support))]
-    inlier = result.valid & (np.hypot(*(disp - best).T) <= 2.0)
+    inlier = result.valid & (np.hypot(*(disp - best).T) <= tolerance)
     shape_w, shape_l = eo_work.shape, eo.shape
     work_pts, (sx, sy) = _to_work(points.astype(np.float64), shape_w, shape_l)
     return TiePoints(work_pts, disp * np.array([sx, sy]), result.score, inlier)
@@ -202,16 +205,23 @@ def match_coarse_to_fine(eo_work, sar_work, matcher: Matcher, passes: List[Pass]
                     "No match between EO and SAR in the coarse pass. Check that the rasters overlap and show the "
                     "same area; try a larger --search-radius-m."
                 )
-            model = _Translation(np.median(tp.disp[tp.inlier], axis=0))
+            used = tp.inlier
+            model = (fit_model("affine", tp.eo_px[used], tp.disp[used]) if n_in >= 5
+                     else _Translation(np.median(tp.disp[used], axis=0)))
             continue
         if n_in < 3:
             continue
         used = tp.inlier
-        model = fit_model(auto_transform(n_in), tp.eo_px[used], tp.disp[used], extent)
+        model = fit_model(_prediction_transform(n_in), tp.eo_px[used], tp.disp[used], extent)
         last = tp
     if last is None:
         raise CoregError("Too few matches between EO and SAR. Check the overlap, or try a larger --search-radius-m.")
     return last, model, log
+
+
+def _prediction_transform(n_points: int) -> str:
+    """Between passes: models that stay tame away from the points (no thin-plate spline)."""
+    return "grid" if n_points >= 150 else "poly2" if n_points >= 30 else "affine"
 
 
 class _Translation(Model):
