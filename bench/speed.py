@@ -112,7 +112,8 @@ def main(argv=None):
         rows.append(row)
         print(json.dumps(row), flush=True)
     (out / f"speed_{args.device}.json").write_text(json.dumps(rows, indent=2))
-    lines = ["| scene | device | seconds | s/MP | peak RSS MB | I/O floor s | read / match / fit / write s | mean px | median px |",
+    lines = ["| scene | device | seconds | s/MP | peak RSS MB | I/O floor s | read / match / fit / write s "
+             "| mean px | median px |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         t = r["stages_s"]
