@@ -7,6 +7,7 @@ displacement grid) get exact LOO residuals from the hat matrix: r_i / (1 - h_ii)
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Dict
 
 import numpy as np
@@ -41,13 +42,13 @@ class _Normaliser:
         return (np.asarray(points, np.float64) - self.centre) / self.scale
 
 
-class Model:
+class Model(ABC):
     kind = ""
-
-    def predict(self, points: np.ndarray) -> np.ndarray:  # pragma: no cover - overridden
-        raise TypeError(f"{type(self).__name__} does not predict")
-
     loo: np.ndarray  # (N, 2) leave-one-out residual vectors at the fitted points
+
+    @abstractmethod
+    def predict(self, points: np.ndarray) -> np.ndarray:
+        """Displacements (N, 2) at EO pixel positions (N, 2)."""
 
     @property
     def loo_norm(self) -> np.ndarray:
