@@ -31,7 +31,7 @@ def pick_candidates(eo: np.ndarray, sar_valid: np.ndarray, half: int, max_points
     empty = np.zeros((0, 2), int), np.zeros(0)
     if h < 2 * half + 2 or w < 2 * half + 2:
         return empty
-    cell = max(half, int(math.ceil(math.sqrt(h * w / max(max_points, 1)))))
+    cell = max(half // 2, 8, int(math.ceil(math.sqrt(h * w / max(max_points, 1)))))  # templates may overlap
     ny, nx = h // cell, w // cell
     if ny == 0 or nx == 0:
         return empty

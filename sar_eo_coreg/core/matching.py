@@ -22,7 +22,7 @@ from .errors import CoregError
 from .matchers.base import MARGIN, Matcher, find_peaks
 from .robust import reject_outliers
 from .tiepoints import TiePoints
-from .transforms import Model, fit_model
+from .transforms import Model, auto_transform, fit_model
 
 COARSE_MAX_SIDE = 512
 AGGREGATE_NEIGHBOURS = 6
@@ -200,10 +200,10 @@ def match_coarse_to_fine(eo_work, sar_work, matcher: Matcher, passes: List[Pass]
         log.append({"scale": step.scale, "template": 2 * step.half, "radius": step.radius,
                     "matched": 0 if tp is None else len(tp), "inliers": n_in})
         if i == 0:
-            if n_in == 0:
+            if n_in == 0 or (n_in < 2 and len(tp) >= 3):  # no two lattice matches agree
                 raise CoregError(
-                    "No match between EO and SAR in the coarse pass. Check that the rasters overlap and show the "
-                    "same area; try a larger --search-radius-m."
+                    "No consistent match between EO and SAR in the coarse pass (the large templates disagree). "
+                    "Check that the rasters show the same area; try a larger --search-radius-m."
                 )
             used = tp.inlier
             model = (fit_model("affine", tp.eo_px[used], tp.disp[used]) if n_in >= 5
@@ -212,16 +212,11 @@ def match_coarse_to_fine(eo_work, sar_work, matcher: Matcher, passes: List[Pass]
         if n_in < 3:
             continue
         used = tp.inlier
-        model = fit_model(_prediction_transform(n_in), tp.eo_px[used], tp.disp[used], extent)
+        model = fit_model(auto_transform(n_in), tp.eo_px[used], tp.disp[used], extent)
         last = tp
     if last is None:
         raise CoregError("Too few matches between EO and SAR. Check the overlap, or try a larger --search-radius-m.")
     return last, model, log
-
-
-def _prediction_transform(n_points: int) -> str:
-    """Between passes: models that stay tame away from the points (no thin-plate spline)."""
-    return "grid" if n_points >= 150 else "poly2" if n_points >= 30 else "affine"
 
 
 class _Translation(Model):
