@@ -42,6 +42,9 @@ demo: setup
 
 bench: setup
 	$(PY) bench/accuracy.py --out bench/results
+	$(PY) bench/speed.py --out bench/results
+	@echo; echo "Accuracy (bench/results/accuracy.md):"; cat bench/results/accuracy.md
+	@echo; echo "Speed (bench/results/speed_cpu.md):"; cat bench/results/speed_cpu.md
 
 bench-speed: setup
 	$(PY) bench/speed.py --out bench/results
