@@ -78,11 +78,6 @@ def level_image(img: np.ndarray, scale: int) -> np.ndarray:
     return small
 
 
-def _to_level(points_work, scale, shape_work, shape_level):
-    sy, sx = shape_work[0] / shape_level[0], shape_work[1] / shape_level[1]
-    return np.c_[(points_work[:, 0] + 0.5) / sx - 0.5, (points_work[:, 1] + 0.5) / sy - 0.5]
-
-
 def _to_work(points_level, shape_work, shape_level):
     sy, sx = shape_work[0] / shape_level[0], shape_work[1] / shape_level[1]
     return np.c_[(points_level[:, 0] + 0.5) * sx - 0.5, (points_level[:, 1] + 0.5) * sy - 0.5], (sx, sy)

@@ -22,6 +22,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from .. import __version__
+from .device import describe_device
 from .errors import CoregError
 from .matchers import get_matcher
 from .matching import match_coarse_to_fine, plan_passes
@@ -218,7 +219,7 @@ def coregister(eo_path, sar_path, out_dir, params: Optional[CoregParams] = None,
             "command": "coregister", "eo": os.path.abspath(eo.path), "sar": os.path.abspath(sar.path),
             "eo_digest": _file_digest(eo.path), "sar_digest": _file_digest(sar.path),
             "parameters": asdict(params), "working_gsd_m": gsd_work, "working_grid": [grid.width, grid.height],
-            "search_radius_m": radius_m, "matcher": matcher.name, "device": str(getattr(matcher, "device", "cpu")),
+            "search_radius_m": radius_m, "matcher": matcher.name, "device": describe_device(params.device),
             "model_hash": None, "passes": pass_log, **_summary(tp, model), "timings_s": timings,
             "versions": _versions(),
         }

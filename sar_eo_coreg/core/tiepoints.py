@@ -115,13 +115,13 @@ def write_gpkg(path, tp: TiePoints, eo: RasterInfo) -> None:
                 (table, table, "SAR-EO tie points" if table == "tiepoints" else "EO -> SAR links",
                  min(xs), min(ys), max(xs), max(ys), srs_id),
             )
-        placeholders = ", ".join("?" * (len(POINT_FIELDS) + 1))
+        bind = ", ".join("?" * (len(POINT_FIELDS) + 1))
         con.executemany(
-            f"INSERT INTO tiepoints (geom, {', '.join(POINT_FIELDS)}) VALUES ({placeholders})",
+            f"INSERT INTO tiepoints (geom, {', '.join(POINT_FIELDS)}) VALUES ({bind})",
             [(_point_blob(srs_id, r[1], r[2]), *r) for r in records],
         )
         con.executemany(
-            f"INSERT INTO links (geom, {', '.join(POINT_FIELDS)}) VALUES ({placeholders})",
+            f"INSERT INTO links (geom, {', '.join(POINT_FIELDS)}) VALUES ({bind})",
             [(_line_blob(srs_id, [r[1], r[3]], [r[2], r[4]]), *r) for r in records],
         )
         con.commit()
