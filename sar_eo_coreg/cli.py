@@ -118,10 +118,15 @@ def _params(args):
     )
 
 
+def _cancel_on_sigterm(signum, frame):
+    """The plugin's Cancel terminates the worker: unwind like Ctrl-C, so temporary outputs are removed."""
+    raise KeyboardInterrupt
+
+
 def _print_summary(report: dict, out_dir: str) -> None:
     rmse = report.get("residual_rmse_px")
-    print(f"{report['used']} of {report['tiepoints']} tie points used, transform {report['transform']}, "
-          f"leave-one-out RMSE {rmse:.2f} px" if rmse is not None else "")
+    rmse_text = f", leave-one-out RMSE {rmse:.2f} px" if rmse is not None else ""
+    print(f"{report['used']} of {report['tiepoints']} tie points used, transform {report['transform']}{rmse_text}")
     print(f"outputs in {os.path.abspath(out_dir)}")
 
 
@@ -139,7 +144,7 @@ def main(argv=None) -> int:
         return _guarded(lambda: run_demo(args.out, args.seed), _Output("none"))
 
     out = _Output(args.progress)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _cancel_on_sigterm)
 
     def work():
         from .core import pipeline

@@ -2,9 +2,10 @@
 
 Each pass picks candidates on the EO at one pyramid level, cuts chips around them (SAR chips around
 the position predicted by the model so far), matches them, rejects outliers and refits the
-prediction model. The first pass, at the coarsest level, uses large templates and the full search
-radius; the second, at the same level, small templates to catch the local warp; later passes step
-down the pyramid with small radii.
+prediction model. The first pass, at the coarsest level, matches a lattice of large templates over the
+full search radius; the second, at the same level, many mid-size templates with a radius that allows
+for the local warp; later passes step down the pyramid with small radii, and the last refines at full
+resolution within 3 px.
 """
 
 from __future__ import annotations

@@ -122,6 +122,7 @@ def _versions() -> dict:
 
 
 def _file_digest(path: str) -> str:
+    """A cheap fingerprint of an input: sha256 of its first MiB and its size (not a full-file hash)."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         h.update(fh.read(1 << 20))

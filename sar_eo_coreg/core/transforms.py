@@ -72,8 +72,8 @@ class PolynomialModel(Model):
         self.degree = degree
         self.norm = _Normaliser(points)
         a = _monomials(self.norm(points), degree)
-        self.coef, *_ = np.linalg.lstsq(a, disp, rcond=None)
         pinv = np.linalg.pinv(a)
+        self.coef = pinv @ disp
         hat = np.einsum("ij,ji->i", a, pinv)
         self.loo = _loo_from_hat(disp - a @ self.coef, hat)
 

@@ -112,3 +112,19 @@ def test_jsonl_progress_ends_with_a_result(tmp_path, data_dir):
     with rasterio.open(tmp_path / "out" / "offsets.tif") as ds:
         offsets = ds.read()
     assert np.nanmedian(np.abs(offsets)) < 3.0
+
+
+def test_sigterm_cancels_and_leaves_nothing(tmp_path, data_dir):
+    """The plugin's Cancel terminates the worker: exit 130, one line, no outputs or temporary folders."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sar_eo_coreg", "coregister", "--eo", str(data_dir / "s1s2_eo.tif"), "--sar",
+         str(data_dir / "s1s2_sar.tif"), "--out", str(tmp_path / "out"), "--progress", "jsonl"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    first = json.loads(proc.stdout.readline())  # the run has started
+    assert first["type"] == "progress"
+    proc.terminate()
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert stderr.strip().splitlines()[-1] == "error: Cancelled; no outputs were written."
+    assert list(tmp_path.iterdir()) == []
