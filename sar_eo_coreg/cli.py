@@ -22,9 +22,7 @@ EXIT_CANCELLED = 130
 
 
 def _add_coregister_args(p):
-    from .core.matchers.base import MATCHERS
-    from .core.transforms import TRANSFORMS
-    from .core.warp import RESAMPLINGS
+    from .core.choices import DEVICES, MATCHERS, RESAMPLINGS, TRANSFORMS
 
     p.add_argument("--eo", required=True, help="EO (optical) raster")
     p.add_argument("--sar", required=True, help="SAR raster")
@@ -32,7 +30,7 @@ def _add_coregister_args(p):
     p.add_argument("--matcher", default="structural", choices=MATCHERS)
     p.add_argument("--transform", default="auto", choices=("auto",) + TRANSFORMS,
                    help="auto: the smooth grid where the points allow, else tps, poly2, affine")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--search-radius-m", type=float, default=None,
                    help="largest expected misregistration in metres (default: 15%% of the overlap)")
@@ -42,6 +40,7 @@ def _add_coregister_args(p):
     p.add_argument("--sar-scale", default="auto", choices=("auto", "linear", "db", "display"))
     p.add_argument("--max-points", type=int, default=1500, help="tie points at the finest level, at most")
     p.add_argument("--template-size", type=int, default=48, help="matching template, working pixels (even)")
+    p.add_argument("--tiepoints-only", action="store_true", help="write tie points and report, no rasters")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--transform", default="auto")
     p.add_argument("--resampling", default="bilinear")
     p.add_argument("--progress", default="bar", choices=("bar", "jsonl", "none"))
+
+    p = sub.add_parser("convert", help="rewrite a tie-point file as .gpkg, SpaceNet 9 .csv or Georeferencer .points")
+    p.add_argument("--tiepoints", required=True, help="input tie points (.gpkg, .csv or .points)")
+    p.add_argument("--to", required=True, help="output file; its extension picks the format")
+    p.add_argument("--eo", required=True)
+    p.add_argument("--sar", required=True)
+    p.add_argument("--progress", default="bar", choices=("bar", "jsonl", "none"))
+
+    sub.add_parser("env", help="print versions, missing packages and the compute device as JSON")
 
     p = sub.add_parser("demo", help="coregister the bundled Sentinel-1/2 sample with a known displacement")
     p.add_argument("--out", default="demo_output")
@@ -115,6 +123,7 @@ def _params(args):
         matcher=args.matcher, transform=args.transform, device=args.device, seed=args.seed,
         search_radius_m=args.search_radius_m, resampling=args.resampling, working_gsd_m=args.working_gsd_m,
         eo_bands=bands, sar_scale=args.sar_scale, max_points=args.max_points, template_size=args.template_size,
+        tiepoints_only=args.tiepoints_only,
     )
 
 
@@ -142,6 +151,14 @@ def main(argv=None) -> int:
         from .demo import run_demo
 
         return _guarded(lambda: run_demo(args.out, args.seed), _Output("none"))
+    if args.command == "env":
+        from .core.environment import check_environment
+
+        print(json.dumps(check_environment(), indent=2))
+        return 0
+    if args.command == "convert":
+        out = _Output(args.progress)
+        return _guarded(lambda: _convert(args, out), out)
 
     out = _Output(args.progress)
     signal.signal(signal.SIGTERM, _cancel_on_sigterm)
@@ -161,6 +178,16 @@ def main(argv=None) -> int:
         return 0
 
     return _guarded(work, out)
+
+
+def _convert(args, out: _Output) -> int:
+    from .core.pipeline import convert_tiepoints
+
+    n = convert_tiepoints(args.tiepoints, args.to, args.eo, args.sar)
+    out.result({"out_dir": os.path.dirname(os.path.abspath(args.to)), "report": {"tiepoints": n, "file": args.to}})
+    if args.progress != "jsonl":
+        print(f"{n} tie points written to {os.path.abspath(args.to)}")
+    return 0
 
 
 def _guarded(work, out: _Output) -> int:

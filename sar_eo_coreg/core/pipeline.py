@@ -22,6 +22,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from .. import __version__
+from .choices import RESAMPLINGS
 from .device import describe_device
 from .errors import CoregError
 from .matchers import get_matcher
@@ -38,8 +39,8 @@ from .raster import (
     stretch_limits,
 )
 from .tiepoints import TiePoints, read_any, write_csv, write_gpkg, write_points
-from .transforms import MIN_POINTS, TRANSFORMS, auto_transform, fit_model
-from .warp import RESAMPLINGS, write_aligned_outputs
+from .transforms import MIN_POINTS, TRANSFORMS, auto_transform, fit_with_residuals
+from .warp import write_aligned_outputs
 
 OUTPUT_FILES = ("offsets.tif", "aligned_sar.tif", "tiepoints.gpkg", "tiepoints.csv", "tiepoints.points", "report.json")
 DEFAULT_RADIUS_FRACTION = 0.15  # automatic search radius: this share of the overlap's larger side
@@ -58,6 +59,7 @@ class CoregParams:
     sar_scale: str = "auto"
     max_points: int = 1500
     template_size: int = 48
+    tiepoints_only: bool = False  # skip offsets.tif and aligned_sar.tif (detect_tiepoints)
 
     def validate(self) -> None:
         if self.transform != "auto" and self.transform not in TRANSFORMS:
@@ -139,18 +141,17 @@ def _fit_final(tp: TiePoints, kind: str, eo: RasterInfo):
             "Check that the rasters show the same area, or try a larger --search-radius-m."
         )
     extent = (0.0, 0.0, float(eo.width - 1), float(eo.height - 1))
-    model = fit_model(chosen, tp.eo_px[tp.used], tp.disp[tp.used], extent)
-    tp.residual[:] = np.nan
-    tp.residual[tp.used] = model.loo
+    model, tp.residual = fit_with_residuals(chosen, tp.eo_px, tp.disp, tp.used, extent)
     return model
 
 
-def _write_all(tmp: Path, model, tp: TiePoints, eo, sar, resampling, report: Reporter):
+def _write_all(tmp: Path, model, tp: TiePoints, eo, sar, resampling, report: Reporter, rasters: bool = True):
     write_gpkg(tmp / "tiepoints.gpkg", tp, eo)
     write_csv(tmp / "tiepoints.csv", tp, eo, sar)
     write_points(tmp / "tiepoints.points", tp, eo, sar)
-    write_aligned_outputs(model, eo, sar, tmp / "offsets.tif", tmp / "aligned_sar.tif", resampling,
-                          progress=report, cancel=report.check)
+    if rasters:
+        write_aligned_outputs(model, eo, sar, tmp / "offsets.tif", tmp / "aligned_sar.tif", resampling,
+                              progress=report, cancel=report.check)
 
 
 def _summary(tp: TiePoints, model) -> dict:
@@ -214,7 +215,7 @@ def coregister(eo_path, sar_path, out_dir, params: Optional[CoregParams] = None,
 
     def work(tmp: Path):
         clock = time.perf_counter()
-        _write_all(tmp, model, tp, eo, sar, params.resampling, report.stage(0.7, 1.0))
+        _write_all(tmp, model, tp, eo, sar, params.resampling, report.stage(0.7, 1.0), not params.tiepoints_only)
         timings["write_s"] = time.perf_counter() - clock
         summary = {
             "command": "coregister", "eo": os.path.abspath(eo.path), "sar": os.path.abspath(sar.path),
@@ -265,3 +266,23 @@ def _json_default(value):
     if isinstance(value, tuple):
         return list(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def convert_tiepoints(src_path, dst_path, eo_path, sar_path) -> int:
+    """Rewrite a tie-point file as .gpkg, .csv (SpaceNet 9) or .points (QGIS Georeferencer), chosen by extension."""
+    eo, sar = _validate_pair(eo_path, sar_path)
+    tp = read_any(src_path, eo, sar)
+    dst = Path(dst_path)
+    writers = {".gpkg": lambda p: write_gpkg(p, tp, eo), ".csv": lambda p: write_csv(p, tp, eo, sar),
+               ".points": lambda p: write_points(p, tp, eo, sar)}
+    if dst.suffix.lower() not in writers:
+        raise CoregError(f"Unknown tie-point file type '{dst.suffix}'. Write a .gpkg, .csv or .points file.")
+    if not dst.parent.is_dir() or not os.access(dst.parent, os.W_OK):
+        raise CoregError(f"Cannot write to {dst.parent}. Choose an existing, writable folder.")
+    tmp = Path(tempfile.mkdtemp(prefix=".sar_eo_coreg-", dir=dst.parent))
+    try:
+        writers[dst.suffix.lower()](tmp / dst.name)
+        os.replace(tmp / dst.name, dst)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return len(tp)

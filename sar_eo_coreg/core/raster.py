@@ -79,7 +79,7 @@ def open_info(path, role: str) -> RasterInfo:
                 )
             if ds.transform == Affine.identity() and not ds.gcps[0]:
                 raise CoregError(f"{role} raster has no geotransform: {path}. Georeference it first.")
-            _read_last_block(ds)
+            _read_last_block(ds, role)
     except CoregError:
         raise
     except (RasterioIOError, RasterioError) as exc:
@@ -87,16 +87,16 @@ def open_info(path, role: str) -> RasterInfo:
     return info
 
 
-def _read_last_block(ds) -> None:
+def _read_last_block(ds, role: str) -> None:
     """A truncated file fails on its last block; reading it is cheap."""
     block_h, block_w = ds.block_shapes[0]
     row0 = (ds.height - 1) // block_h * block_h
     col0 = (ds.width - 1) // block_w * block_w
     try:
         ds.read(1, window=((row0, ds.height), (col0, ds.width)))
-    except (RasterioIOError, RasterioError) as exc:
+    except (RasterioIOError, RasterioError):
         raise CoregError(
-            f"Could not read {ds.name}: {_first_line(exc)}. The file may be truncated or corrupt; copy or export it again."
+            f"Could not read the {role} raster {ds.name}: it is truncated or corrupt. Copy or export it again."
         ) from None
 
 

@@ -265,3 +265,27 @@ def auto_transform(n_points: int) -> str:
         if n_points >= needed:
             return kind
     return "affine"
+
+
+def fit_with_residuals(kind: str, points: np.ndarray, disp: np.ndarray, used: np.ndarray, extent=None):
+    """Fit `kind` ('auto' allowed) on the used points; the one fit behind the engine and the review table.
+
+    Returns (model, residual (N, 2)): leave-one-out residuals at used points, and at the other points the
+    model's prediction error, so the analyst sees how far a rejected point lies from the fit.
+    """
+    used = np.asarray(used, bool)
+    n_used = int(used.sum())
+    chosen = auto_transform(n_used) if kind == "auto" else kind
+    if chosen in MIN_POINTS and n_used < MIN_POINTS[chosen]:
+        raise CoregError(
+            f"Too few tie points: {n_used} usable, the '{chosen}' transform needs {MIN_POINTS[chosen]}. "
+            "Enable more points, or choose a simpler transform (affine needs 3)."
+        )
+    model = fit_model(chosen, points[used], disp[used], extent)
+    residual = np.asarray(disp, np.float64) - model.predict(points) if len(points) else np.zeros((0, 2))
+    residual[used] = model.loo
+    return model, residual
+
+
+def rmse(residual: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.sum(residual**2, axis=1)))) if len(residual) else float("nan")

@@ -21,7 +21,6 @@ from .raster import RasterInfo
 BLOCK = 512
 LATTICE_STEP = 16
 INTERPOLATION = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
-RESAMPLINGS = tuple(INTERPOLATION)
 
 
 def _lattice(col0, row0, w, h):

@@ -1,8 +1,20 @@
-"""Processing algorithms. Parameters are defined here; they call the engine once it is wired in."""
+"""Processing algorithms: thin wrappers that run the engine's worker command (the same pipeline as the
+CLI and the dock). Progress and Cancel go through QgsProcessingFeedback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
 
 from qgis.core import (
     QgsProcessingAlgorithm,
+    QgsProcessingContext,
     QgsProcessingException,
+    QgsProcessingOutputFile,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputRasterLayer,
+    QgsProcessingOutputVectorLayer,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterFolderDestination,
@@ -11,10 +23,12 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-MATCHERS = ["structural"]
-TRANSFORMS = ["grid", "tps", "affine", "poly1", "poly2", "poly3", "projective"]
-DEVICES = ["auto", "cpu", "cuda"]
-RESAMPLINGS = ["bilinear", "nearest", "cubic"]
+from ..core.choices import DEVICES, MATCHERS, RESAMPLINGS, TRANSFORMS
+from ..ui.settings import worker_python
+from ..ui.tiepoint_layers import gpkg_layers, source_path, sync_layers
+from ..ui.worker import WorkerCancelledError, WorkerError, WorkerRun, engine_command
+
+TRANSFORM_CHOICES = ("auto", *TRANSFORMS)
 
 
 class _CoregAlgorithmBase(QgsProcessingAlgorithm):
@@ -34,34 +48,88 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
     def createInstance(self):  # noqa: N802 (QGIS's name)
         return type(self)()
 
+    # ---- parameters ----------------------------------------------------------------------------
     def _add_layers(self):
         self.addParameter(QgsProcessingParameterRasterLayer("EO", "EO (optical) raster"))
         self.addParameter(QgsProcessingParameterRasterLayer("SAR", "SAR raster"))
 
     def _add_matching(self):
-        self.addParameter(QgsProcessingParameterEnum("MATCHER", "Matcher", options=MATCHERS, defaultValue=0))
-        self.addParameter(
-            QgsProcessingParameterNumber(
-                "SEARCH_RADIUS_M", "Search radius (metres, 0 = automatic)",
-                type=QgsProcessingParameterNumber.Type.Double, minValue=0.0, defaultValue=0.0,
-            )
-        )
-        self.addParameter(QgsProcessingParameterEnum("DEVICE", "Device", options=DEVICES, defaultValue=0))
-        self.addParameter(
-            QgsProcessingParameterNumber(
-                "SEED", "Random seed", type=QgsProcessingParameterNumber.Type.Integer, defaultValue=0
-            )
-        )
+        self.addParameter(QgsProcessingParameterEnum("MATCHER", "Matcher", options=list(MATCHERS), defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber(
+            "SEARCH_RADIUS_M", "Search radius (metres, 0 = automatic)",
+            type=QgsProcessingParameterNumber.Type.Double, minValue=0.0, defaultValue=0.0))
+        self.addParameter(QgsProcessingParameterNumber(
+            "MAX_POINTS", "Tie points (at most)", type=QgsProcessingParameterNumber.Type.Integer, minValue=20,
+            defaultValue=1500))
+        self.addParameter(QgsProcessingParameterNumber(
+            "EO_BAND", "EO band (0 = luminance of bands 1-3)", type=QgsProcessingParameterNumber.Type.Integer,
+            minValue=0, defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum("DEVICE", "Device", options=list(DEVICES), defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber(
+            "SEED", "Random seed", type=QgsProcessingParameterNumber.Type.Integer, defaultValue=0))
 
     def _add_fit(self):
-        self.addParameter(QgsProcessingParameterEnum("TRANSFORM", "Transform", options=TRANSFORMS, defaultValue=0))
-        self.addParameter(QgsProcessingParameterEnum("RESAMPLING", "Resampling", options=RESAMPLINGS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum("TRANSFORM", "Transform", options=list(TRANSFORM_CHOICES),
+                                                     defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum("RESAMPLING", "Resampling", options=list(RESAMPLINGS),
+                                                     defaultValue=0))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
-        raise QgsProcessingException(
-            f"'{self.DISPLAY}' is not available yet in this version of the plugin; "
-            "use the command line: python -m sar_eo_coreg --help"
-        )
+    # ---- reading parameters into worker arguments ----------------------------------------------
+    def _raster_path(self, parameters, name, context) -> str:
+        layer = self.parameterAsRasterLayer(parameters, name, context)
+        if layer is None:
+            raise QgsProcessingException(f"Choose a raster for {name}.")
+        path = source_path(layer)
+        if not os.path.isfile(path):
+            raise QgsProcessingException(f"The {name} layer '{layer.name()}' is not a raster file on disk.")
+        return path
+
+    def _inputs(self, parameters, context):
+        return ["--eo", self._raster_path(parameters, "EO", context),
+                "--sar", self._raster_path(parameters, "SAR", context)]
+
+    def _matching_args(self, parameters, context):
+        args = ["--matcher", MATCHERS[self.parameterAsEnum(parameters, "MATCHER", context)],
+                "--device", DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)],
+                "--seed", str(self.parameterAsInt(parameters, "SEED", context)),
+                "--max-points", str(self.parameterAsInt(parameters, "MAX_POINTS", context))]
+        radius = self.parameterAsDouble(parameters, "SEARCH_RADIUS_M", context)
+        if radius > 0:
+            args += ["--search-radius-m", str(radius)]
+        band = self.parameterAsInt(parameters, "EO_BAND", context)
+        if band > 0:
+            args += ["--eo-bands", str(band)]
+        return args
+
+    def _fit_args(self, parameters, context):
+        return ["--transform", TRANSFORM_CHOICES[self.parameterAsEnum(parameters, "TRANSFORM", context)],
+                "--resampling", RESAMPLINGS[self.parameterAsEnum(parameters, "RESAMPLING", context)]]
+
+    def _run_worker(self, args, out_dir, feedback) -> dict:
+        python, origin = worker_python()
+        feedback.pushCommandInfo(f"{python} -m sar_eo_coreg {' '.join(args)}  [Python from {origin}]")
+        last = [""]
+
+        def on_event(event):
+            if event.get("type") == "progress":
+                feedback.setProgress(100.0 * float(event.get("fraction", 0.0)))
+            message = str(event.get("message", ""))
+            if message and message != last[0]:
+                feedback.pushInfo(message)
+                last[0] = message
+
+        run = WorkerRun(engine_command(python, [*args, "--progress", "jsonl"]),
+                        cleanup_dir=os.path.dirname(os.path.abspath(out_dir)))
+        try:
+            return run.run(on_event, feedback.isCanceled)
+        except WorkerCancelledError:
+            raise QgsProcessingException("Cancelled; no outputs were written.") from None
+        except WorkerError as exc:
+            raise QgsProcessingException(str(exc)) from None
+
+    @staticmethod
+    def _load_on_completion(context, path, name, output):
+        context.addLayerToLoadOnCompletion(path, QgsProcessingContext.LayerDetails(name, context.project(), output))
 
 
 class CoregisterAlgorithm(_CoregAlgorithmBase):
@@ -69,7 +137,8 @@ class CoregisterAlgorithm(_CoregAlgorithmBase):
     DISPLAY = "Coregister SAR to EO"
     HELP = (
         "Finds tie points between an EO and a SAR raster, fits a local model, and writes the aligned SAR raster, "
-        "the SpaceNet 9 offset map and tie-point layers."
+        "the SpaceNet 9 offset map (offsets.tif) and the tie points (GeoPackage, SpaceNet 9 CSV, Georeferencer "
+        ".points) into the output folder, with a report.json."
     )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS's name)
@@ -77,12 +146,28 @@ class CoregisterAlgorithm(_CoregAlgorithmBase):
         self._add_matching()
         self._add_fit()
         self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_FOLDER", "Output folder"))
+        self.addOutput(QgsProcessingOutputRasterLayer("ALIGNED", "Aligned SAR"))
+        self.addOutput(QgsProcessingOutputRasterLayer("OFFSETS", "Offset map (SpaceNet 9)"))
+        self.addOutput(QgsProcessingOutputVectorLayer("TIEPOINTS", "Tie points"))
+        self.addOutput(QgsProcessingOutputNumber("RMSE", "Leave-one-out RMSE (EO pixels)"))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
+        out_dir = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
+        args = ["coregister", *self._inputs(parameters, context), "--out", out_dir,
+                *self._matching_args(parameters, context), *self._fit_args(parameters, context)]
+        report = self._run_worker(args, out_dir, feedback)["report"]
+        aligned, tiepoints = os.path.join(out_dir, "aligned_sar.tif"), os.path.join(out_dir, "tiepoints.gpkg")
+        self._load_on_completion(context, aligned, "Aligned SAR", "ALIGNED")
+        self._load_on_completion(context, f"{tiepoints}|layername=tiepoints", "Tie points", "TIEPOINTS")
+        return {"OUTPUT_FOLDER": out_dir, "ALIGNED": aligned, "OFFSETS": os.path.join(out_dir, "offsets.tif"),
+                "TIEPOINTS": f"{tiepoints}|layername=tiepoints", "RMSE": report.get("residual_rmse_px")}
 
 
 class DetectTiepointsAlgorithm(_CoregAlgorithmBase):
     NAME = "detect_tiepoints"
     DISPLAY = "Detect SAR–EO tie points"
-    HELP = "Finds and scores tie points between an EO and a SAR raster, without warping."
+    HELP = ("Finds and scores tie points between an EO and a SAR raster, without warping. The GeoPackage has a "
+            "tiepoints layer (points at the EO position) and a links layer (EO → SAR lines) for review.")
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS's name)
         self._add_layers()
@@ -90,15 +175,69 @@ class DetectTiepointsAlgorithm(_CoregAlgorithmBase):
         self.addParameter(
             QgsProcessingParameterFileDestination("OUTPUT", "Tie points", fileFilter="GeoPackage (*.gpkg)")
         )
+        self.addOutput(QgsProcessingOutputNumber("COUNT", "Tie points found"))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
+        output = self.parameterAsFileOutput(parameters, "OUTPUT", context)
+        if not output.lower().endswith(".gpkg"):
+            raise QgsProcessingException("The tie-point output must be a GeoPackage (.gpkg) file.")
+        folder = os.path.dirname(os.path.abspath(output))
+        os.makedirs(folder, exist_ok=True)
+        work = tempfile.mkdtemp(prefix=".sar_eo_coreg-detect-", dir=folder)
+        try:
+            out_dir = os.path.join(work, "run")
+            args = ["coregister", *self._inputs(parameters, context), "--out", out_dir,
+                    *self._matching_args(parameters, context), "--tiepoints-only"]
+            report = self._run_worker(args, out_dir, feedback)["report"]
+            os.replace(os.path.join(out_dir, "tiepoints.gpkg"), output)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        self._load_on_completion(context, f"{output}|layername=tiepoints", "Tie points", "OUTPUT")
+        return {"OUTPUT": output, "COUNT": report["tiepoints"]}
 
 
 class WarpFromTiepointsAlgorithm(_CoregAlgorithmBase):
     NAME = "warp_from_tiepoints"
     DISPLAY = "Warp SAR from tie points"
-    HELP = "Re-fits the chosen transform from an edited tie-point layer (enabled points only) and rewrites the outputs."
+    HELP = ("Re-fits the chosen transform from an edited tie-point layer (the tiepoints or links layer of a "
+            "GeoPackage written by this plugin; enabled points only; moved link ends count) and rewrites the "
+            "outputs. The input file is not modified.")
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS's name)
         self.addParameter(QgsProcessingParameterVectorLayer("TIEPOINTS", "Edited tie-point layer"))
         self._add_layers()
         self._add_fit()
         self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_FOLDER", "Output folder"))
+        self.addOutput(QgsProcessingOutputRasterLayer("ALIGNED", "Aligned SAR"))
+        self.addOutput(QgsProcessingOutputFile("OFFSETS", "Offset map (SpaceNet 9)"))
+        self.addOutput(QgsProcessingOutputNumber("RMSE", "Leave-one-out RMSE (EO pixels)"))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
+        from ..ui.review import EoPixels
+
+        layer = self.parameterAsVectorLayer(parameters, "TIEPOINTS", context)
+        if layer is None:
+            raise QgsProcessingException("Choose the tie-point layer to warp from.")
+        out_dir = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
+        inputs = self._inputs(parameters, context)
+        os.makedirs(os.path.dirname(os.path.abspath(out_dir)), exist_ok=True)
+        work = tempfile.mkdtemp(prefix=".sar_eo_coreg-warp-", dir=os.path.dirname(os.path.abspath(out_dir)))
+        try:
+            edited = os.path.join(work, "tiepoints.gpkg")
+            shutil.copyfile(source_path(layer), edited)
+            try:
+                points, links = gpkg_layers(edited)
+            except ValueError as exc:
+                raise QgsProcessingException(str(exc)) from None
+            if layer.isEditable() and layer.isModified():
+                feedback.pushWarning(f"'{layer.name()}' has unsaved edits; save them to include them.")
+            sync_layers(points, links, EoPixels(inputs[1]))
+            del points, links
+            args = ["apply", "--tiepoints", edited, *inputs, "--out", out_dir, *self._fit_args(parameters, context)]
+            report = self._run_worker(args, out_dir, feedback)["report"]
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        aligned = os.path.join(out_dir, "aligned_sar.tif")
+        self._load_on_completion(context, aligned, "Aligned SAR (from edited tie points)", "ALIGNED")
+        return {"OUTPUT_FOLDER": out_dir, "ALIGNED": aligned, "OFFSETS": os.path.join(out_dir, "offsets.tif"),
+                "RMSE": report.get("residual_rmse_px")}

@@ -1,23 +1,435 @@
-"""The coregistration dock panel."""
+"""The coregistration dock: pick layers and options, run in the background, review and edit tie points,
+apply and export. Every run is a worker command (`python -m sar_eo_coreg ...`) in a WorkerTask."""
 
-from qgis.gui import QgsDockWidget
-from qgis.PyQt.QtWidgets import QLabel, QVBoxLayout, QWidget
+from __future__ import annotations
 
-NOT_YET = (
-    "The interactive panel (layer pickers, background run, tie-point review) is not available yet "
-    "in this version.\n\nThe engine runs from a terminal:\n"
-    "python -m sar_eo_coreg coregister --eo EO.tif --sar SAR.tif --out DIR"
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from qgis.core import Qgis, QgsApplication, QgsMapLayerProxyModel, QgsProject, QgsRasterLayer
+from qgis.gui import QgsDockWidget, QgsFileWidget, QgsMapLayerComboBox
+from qgis.PyQt.QtCore import QProcess
+from qgis.PyQt.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
 )
+
+from ..core.choices import DEVICES, MATCHERS, MIN_POINTS, RESAMPLINGS, TRANSFORMS
+from .review import ReviewPanel, ReviewSession
+from .settings import worker_python
+from .task import WorkerTask
+from .tiepoint_layers import RunLayers, add_raster, add_run_layers, source_path, sync_layers
+from .worker import worker_env
+
+TRANSFORM_LABELS = {"auto": "auto (grid ≥ 150 points, else tps, poly2, affine)",
+                    **{k: f"{k} (needs ≥ {MIN_POINTS[k]} points)" for k in TRANSFORMS}}
+
+
+@dataclass
+class Run:
+    """One coregistration on screen: its folder, inputs and layers."""
+
+    name: str
+    out_dir: str
+    eo_path: str
+    sar_path: str
+    layers: Optional[RunLayers] = None
+    applied: int = 0
+
+
+def default_output_base() -> str:
+    """A folder next to the project ("<project folder>/coregistration"), else in the home folder."""
+    home = QgsProject.instance().absolutePath() or os.path.expanduser("~")
+    return os.path.join(home, "coregistration")
+
+
+def run_name(eo_name: str, sar_name: str) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{sar_name}_to_{eo_name}").strip("_")[:60]
+    return f"{safe}_{stamp}"
 
 
 class CoregDock(QgsDockWidget):
     def __init__(self, iface, parent=None):
         super().__init__("SAR–EO Coregistration", parent or iface.mainWindow())
         self.setObjectName("SarEoCoregDock")
-        body = QWidget(self)
-        layout = QVBoxLayout(body)
-        self.status_label = QLabel(NOT_YET, body)
-        self.status_label.setWordWrap(True)
-        layout.addWidget(self.status_label)
-        layout.addStretch(1)
-        self.setWidget(body)
+        self.iface = iface
+        self.task: Optional[WorkerTask] = None
+        self.run: Optional[Run] = None
+        self._env_process: Optional[QProcess] = None
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(self._build_run_tab(), "Coregister")
+        self.review = ReviewPanel(self)
+        self.tabs.addTab(self._build_review_tab(), "Review tie points")
+        self.setWidget(self.tabs)
+        self.visibilityChanged.connect(lambda visible: visible and self.detect_device())
+
+    # ---- layout --------------------------------------------------------------------------------
+    def _build_run_tab(self) -> QWidget:
+        page = QWidget(self)
+        layout = QVBoxLayout(page)
+        inputs = QGroupBox("Inputs", page)
+        form = QFormLayout(inputs)
+        self.eo_combo = QgsMapLayerComboBox(inputs)
+        self.sar_combo = QgsMapLayerComboBox(inputs)
+        for combo in (self.eo_combo, self.sar_combo):
+            combo.setFilters(QgsMapLayerProxyModel.RasterLayer)
+            combo.setAllowEmptyLayer(True)
+            combo.setLayer(None)
+        self.eo_band = QComboBox(inputs)
+        self.eo_combo.layerChanged.connect(self._fill_bands)
+        form.addRow("EO (optical) layer", self.eo_combo)
+        form.addRow("EO band", self.eo_band)
+        form.addRow("SAR layer", self.sar_combo)
+        layout.addWidget(inputs)
+
+        options = QGroupBox("Options", page)
+        form = QFormLayout(options)
+        self.matcher = QComboBox(options)
+        self.matcher.addItems(MATCHERS)
+        self.device = QComboBox(options)
+        self.device.addItems(DEVICES)
+        self.device_label = QLabel("Device: not checked yet", options)
+        self.device_label.setObjectName("device_label")
+        self.radius = QDoubleSpinBox(options)
+        self.radius.setRange(0, 100000)
+        self.radius.setDecimals(0)
+        self.radius.setSuffix(" m")
+        self.radius.setSpecialValueText("automatic (15% of the overlap)")
+        self.max_points = QSpinBox(options)
+        self.max_points.setRange(20, 20000)
+        self.max_points.setValue(1500)
+        self.max_points.setToolTip("Tie points at the finest level, at most: more is denser and slower.")
+        self.transform = QComboBox(options)
+        for key in ("auto", *TRANSFORMS):
+            self.transform.addItem(TRANSFORM_LABELS[key], key)
+        self.resampling = QComboBox(options)
+        self.resampling.addItems(RESAMPLINGS)
+        self.output = QgsFileWidget(options)
+        self.output.setStorageMode(QgsFileWidget.StorageMode.GetDirectory)
+        self.output.setFilePath(default_output_base())
+        self.output.setToolTip("Each run writes a sub-folder named after the run.")
+        form.addRow("Matcher", self.matcher)
+        form.addRow("Device", self.device)
+        form.addRow("", self.device_label)
+        form.addRow("Search radius", self.radius)
+        form.addRow("Tie points (at most)", self.max_points)
+        form.addRow("Transform", self.transform)
+        form.addRow("Resampling", self.resampling)
+        form.addRow("Output folder", self.output)
+        layout.addWidget(options)
+
+        buttons = QHBoxLayout()
+        self.run_button = QPushButton("Coregister", page)
+        self.run_button.setDefault(True)
+        self.cancel_button = QPushButton("Cancel", page)
+        self.cancel_button.setEnabled(False)
+        self.settings_button = QPushButton("Settings…", page)
+        self.run_button.clicked.connect(self.start_coregistration)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.settings_button.clicked.connect(self.open_settings)
+        for button in (self.run_button, self.cancel_button, self.settings_button):
+            buttons.addWidget(button)
+        layout.addLayout(buttons)
+        self.progress = QProgressBar(page)
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
+        self.status = QLabel("Choose an EO and a SAR layer, then Coregister.", page)
+        self.status.setObjectName("status_label")
+        self.status.setWordWrap(True)
+        self.log = QPlainTextEdit(page)
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(2000)
+        self.log.setPlaceholderText("Messages from the run")
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.log, 1)
+        return page
+
+    def _build_review_tab(self) -> QWidget:
+        page = QWidget(self)
+        layout = QVBoxLayout(page)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Transform", page))
+        self.review_transform = QComboBox(page)
+        for key in ("auto", *TRANSFORMS):
+            self.review_transform.addItem(TRANSFORM_LABELS[key], key)
+        self.review_transform.currentIndexChanged.connect(
+            lambda: self.review.set_transform(self.review_transform.currentData()))
+        row.addWidget(self.review_transform, 1)
+        layout.addLayout(row)
+        layout.addWidget(self.review, 1)
+        buttons = QHBoxLayout()
+        self.apply_button = QPushButton("Apply && export", page)
+        self.apply_button.setToolTip("Re-fit from the enabled points, write the aligned SAR and load it.")
+        self.import_button = QPushButton("Import…", page)
+        self.import_button.setToolTip("Load tie points from a Georeferencer .points, SpaceNet 9 .csv or .gpkg file.")
+        self.export_button = QPushButton("Export…", page)
+        self.export_button.setToolTip("Save the reviewed tie points as Georeferencer .points or SpaceNet 9 .csv.")
+        self.apply_button.clicked.connect(self.apply_edits)
+        self.import_button.clicked.connect(lambda: self.import_tiepoints())
+        self.export_button.clicked.connect(lambda: self.export_tiepoints())
+        for button in (self.apply_button, self.import_button, self.export_button):
+            buttons.addWidget(button)
+        layout.addLayout(buttons)
+        return page
+
+    def _fill_bands(self, layer) -> None:
+        self.eo_band.clear()
+        if layer is None:
+            return
+        count = layer.bandCount()
+        if count >= 3:
+            self.eo_band.addItem("Luminance of bands 1–3 (RGB)", None)
+        for band in range(1, count + 1):
+            self.eo_band.addItem(f"Band {band}: {layer.bandName(band)}", band)
+
+    # ---- environment ---------------------------------------------------------------------------
+    def detect_device(self) -> None:
+        """Ask the worker which device it sees, without blocking QGIS."""
+        if self._env_process is not None:
+            return
+        python, _ = worker_python()
+        self.device_label.setText("Device: checking…")
+        process = QProcess(self)
+        env = process.processEnvironment()
+        for key, value in worker_env().items():
+            env.insert(key, value)
+        process.setProcessEnvironment(env)
+        process.finished.connect(lambda *args: self._device_detected(process))
+        process.errorOccurred.connect(lambda *args: self._device_detected(process))
+        self._env_process = process
+        process.start(python, ["-m", "sar_eo_coreg", "env"])
+
+    def _device_detected(self, process: QProcess) -> None:
+        if self._env_process is not process:
+            return
+        self._env_process = None
+        try:
+            info = json.loads(bytes(process.readAllStandardOutput()).decode())
+            text = f"Detected: {info['device']}"
+            if info.get("missing"):
+                text += f" — missing in the worker Python: {', '.join(info['missing'])} (Settings…)"
+        except (ValueError, KeyError):
+            text = "Worker Python not usable: open Settings… to check or set up the environment."
+        self.device_label.setText(text)
+
+    def open_settings(self) -> None:
+        from .settings_dialog import SettingsDialog
+
+        SettingsDialog(self).exec_()
+        self.detect_device()
+
+    # ---- running -------------------------------------------------------------------------------
+    def say(self, text: str, error: bool = False) -> None:
+        self.status.setText(text)
+        self.log.appendPlainText(text)
+        if error:
+            self.iface.messageBar().pushMessage("SAR–EO Coregistration", text, Qgis.Warning, 8)
+
+    def check_inputs(self) -> Optional[tuple]:
+        """(eo_path, sar_path, base folder) or None after telling the user what is wrong."""
+        eo, sar = self.eo_combo.currentLayer(), self.sar_combo.currentLayer()
+        problem = None
+        if eo is None or sar is None:
+            problem = "Choose an EO (optical) layer and a SAR layer first."
+        elif eo.id() == sar.id() or source_path(eo) == source_path(sar):
+            problem = "The EO and SAR layers are the same. Choose the optical image as EO and the radar image as SAR."
+        else:
+            for role, layer in (("EO", eo), ("SAR", sar)):
+                if not isinstance(layer, QgsRasterLayer) or layer.providerType() != "gdal" \
+                        or not os.path.isfile(source_path(layer)):
+                    problem = f"The {role} layer '{layer.name()}' is not a raster file on disk. Save it as a GeoTIFF first."
+                elif not layer.crs().isValid():
+                    problem = (f"The {role} layer '{layer.name()}' has no CRS. Set it in Layer Properties ▸ Source "
+                               "(or georeference it), then try again.")
+                if problem:
+                    break
+        base = self.output.filePath().strip()
+        if problem is None and not base:
+            problem = "Choose an output folder."
+        if problem is None:
+            parent = next((p for p in [Path(base), *Path(base).parents] if p.exists()), None)
+            if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK):
+                problem = f"Cannot write to the output folder {base}. Choose a writable folder."
+        if problem:
+            self.say(problem, error=True)
+            return None
+        return source_path(eo), source_path(sar), base
+
+    def start_coregistration(self) -> None:
+        if self.task is not None:
+            self.say("A run is already in progress; cancel it first.", error=True)
+            return
+        checked = self.check_inputs()
+        if checked is None:
+            return
+        eo_path, sar_path, base = checked
+        name = run_name(self.eo_combo.currentLayer().name(), self.sar_combo.currentLayer().name())
+        out_dir = os.path.join(base, name)
+        args = ["coregister", "--eo", eo_path, "--sar", sar_path, "--out", out_dir,
+                "--matcher", self.matcher.currentText(), "--device", self.device.currentText(),
+                "--transform", self.transform.currentData(), "--resampling", self.resampling.currentText(),
+                "--max-points", str(self.max_points.value())]
+        if self.radius.value() > 0:
+            args += ["--search-radius-m", str(self.radius.value())]
+        if self.eo_band.currentData() is not None:
+            args += ["--eo-bands", str(self.eo_band.currentData())]
+        pending = Run(name, out_dir, eo_path, sar_path)
+        self._start_task(f"Coregister {name}", args, out_dir, lambda task: self._coregistered(task, pending))
+
+    def _start_task(self, description, args, out_dir, on_done) -> None:
+        os.makedirs(os.path.dirname(out_dir), exist_ok=True)
+        python, origin = worker_python()
+        self.log.appendPlainText(f"$ {python} -m sar_eo_coreg {' '.join(args)}   [Python from {origin}]")
+        task = WorkerTask(description, python, args, lambda t: self._task_done(t, on_done),
+                          cleanup_dir=os.path.dirname(out_dir))
+        task.message.connect(self._on_message)
+        task.progressChanged.connect(lambda value: self.progress.setValue(int(value)))
+        self.task = task
+        self.progress.setValue(0)
+        self._set_running(True)
+        self.status.setText(f"{description}…")
+        QgsApplication.taskManager().addTask(task)
+
+    def _on_message(self, text: str) -> None:
+        if text:
+            self.status.setText(text)
+            self.log.appendPlainText(text)
+
+    def _set_running(self, running: bool) -> None:
+        self.run_button.setEnabled(not running)
+        self.apply_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.status.setText("Cancelling…")
+            self.task.cancel()
+
+    def _task_done(self, task: WorkerTask, on_done) -> None:
+        self.task = None
+        self._set_running(False)
+        if task.error:
+            self.progress.setValue(0)
+            self.say(task.error, error=not task.cancelled_by_user)
+            return
+        self.progress.setValue(100)
+        on_done(task)
+
+    def _coregistered(self, task: WorkerTask, run: Run) -> None:
+        report = task.payload["report"]
+        run.layers = add_run_layers(run.out_dir, run.name)
+        self.run = run
+        self._bind_review()
+        rmse = report.get("residual_rmse_px")
+        self.say(f"Done: {report['used']} of {report['tiepoints']} tie points used, transform {report['transform']}"
+                 + (f", RMSE {rmse:.2f} px" if rmse is not None else "") + f". Outputs in {run.out_dir}")
+        self.tabs.setCurrentIndex(1)
+
+    def _bind_review(self) -> None:
+        index = self.review_transform.findData(self.transform.currentData())
+        self.review_transform.setCurrentIndex(max(index, 0))
+        self.review.transform = self.review_transform.currentData()
+        self.review.bind(ReviewSession(self.run.layers, self.run.eo_path), self.iface.mapCanvas())
+
+    # ---- apply, import, export -----------------------------------------------------------------
+    def _synced_gpkg(self) -> Optional[str]:
+        if self.run is None or self.run.layers is None:
+            self.say("Run a coregistration (or import tie points) first.", error=True)
+            return None
+        try:
+            sync_layers(self.run.layers.points, self.run.layers.links, self.review.session.to_pixel)
+        except ValueError as exc:
+            self.say(str(exc), error=True)
+            return None
+        return source_path(self.run.layers.points)
+
+    def apply_edits(self) -> None:
+        if self.task is not None:
+            return
+        gpkg = self._synced_gpkg()
+        if gpkg is None:
+            return
+        run = self.run
+        run.applied += 1
+        out_dir = f"{run.out_dir}_edited{run.applied}"
+        args = ["apply", "--tiepoints", gpkg, "--eo", run.eo_path, "--sar", run.sar_path, "--out", out_dir,
+                "--transform", self.review_transform.currentData(), "--resampling", self.resampling.currentText()]
+        self._start_task(f"Apply edits of {run.name}", args, out_dir, lambda task: self._applied(task, run, out_dir))
+
+    def _applied(self, task: WorkerTask, run: Run, out_dir: str) -> None:
+        report = task.payload["report"]
+        group = run.layers.group
+        if run.layers.aligned is not None and QgsProject.instance().layerTreeRoot().findLayer(run.layers.aligned.id()):
+            QgsProject.instance().layerTreeRoot().findLayer(run.layers.aligned.id()).setItemVisibilityChecked(False)
+        run.layers.aligned = add_raster(group, os.path.join(out_dir, "aligned_sar.tif"),
+                                        f"Aligned SAR (edited {run.applied})")
+        self.say(f"Applied: {report['used']} points, transform {report['transform']}, RMSE "
+                 f"{report['residual_rmse_px']:.2f} px. Aligned SAR, offsets, .points and SpaceNet 9 CSV in {out_dir}")
+
+    def import_tiepoints(self, path: Optional[str] = None) -> None:
+        """Load tie points from a .points, SpaceNet 9 .csv or .gpkg file as a new run for review."""
+        if self.task is not None:
+            return
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Import tie points", "",
+                                                  "Tie points (*.points *.csv *.gpkg)")
+            if not path:
+                return
+        checked = self.check_inputs()
+        if checked is None:
+            return
+        eo_path, sar_path, base = checked
+        name = f"imported_{Path(path).stem}_{time.strftime('%Y%m%d-%H%M%S')}"
+        out_dir = os.path.join(base, name)
+        os.makedirs(out_dir, exist_ok=True)
+        args = ["convert", "--tiepoints", path, "--to", os.path.join(out_dir, "tiepoints.gpkg"),
+                "--eo", eo_path, "--sar", sar_path]
+        pending = Run(name, out_dir, eo_path, sar_path)
+        self._start_task(f"Import {Path(path).name}", args, out_dir, lambda task: self._imported(pending))
+
+    def _imported(self, run: Run) -> None:
+        run.layers = add_run_layers(run.out_dir, run.name)
+        self.run = run
+        self._bind_review()
+        self.say(f"Imported {len(self.review.session.rows)} tie points into {run.out_dir}.")
+        self.tabs.setCurrentIndex(1)
+
+    def export_tiepoints(self, path: Optional[str] = None) -> None:
+        """Save the reviewed points as a Georeferencer .points or SpaceNet 9 .csv file."""
+        if self.task is not None or self.run is None:
+            self.say("Nothing to export yet: run a coregistration first.", error=self.run is None)
+            return
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Export tie points", self.run.out_dir,
+                                                  "QGIS Georeferencer (*.points);;SpaceNet 9 tie points (*.csv)")
+            if not path:
+                return
+        gpkg = self._synced_gpkg()
+        if gpkg is None:
+            return
+        args = ["convert", "--tiepoints", gpkg, "--to", path, "--eo", self.run.eo_path, "--sar", self.run.sar_path]
+        self._start_task(f"Export {Path(path).name}", args, path,
+                         lambda task: self.say(f"Exported the tie points to {path}."))
+
+    def closeEvent(self, event):  # noqa: N802 (Qt's name)
+        self.cancel()
+        super().closeEvent(event)

@@ -1,4 +1,8 @@
-"""QGIS test helpers: pytest-qgis's iface, completed with real Qt menus, toolbars and docks."""
+"""QGIS test helpers: pytest-qgis's iface, completed with real Qt menus, toolbars and docks; the worker
+Python (this test interpreter, which has the engine's requirements); waiting for background tasks."""
+
+import sys
+import time
 
 import pytest
 from qgis.PyQt.QtWidgets import QMainWindow, QMenu, QToolBar
@@ -51,3 +55,21 @@ class IfaceWithRasterMenu:
 @pytest.fixture()
 def iface(qgis_iface):
     return IfaceWithRasterMenu(qgis_iface)
+
+
+@pytest.fixture(autouse=True)
+def worker_python(monkeypatch):
+    """The plugin's worker runs on this interpreter, as a user's would on the one set in the settings."""
+    monkeypatch.setenv("SAR_EO_COREG_PYTHON", sys.executable)
+    return sys.executable
+
+
+def wait_until(qgis_app, predicate, timeout=300.0):
+    """Process Qt events (task signals, finished callbacks) until predicate() holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        qgis_app.processEvents()
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()

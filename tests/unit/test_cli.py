@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
 
@@ -128,3 +129,33 @@ def test_sigterm_cancels_and_leaves_nothing(tmp_path, data_dir):
     assert proc.returncode == 130
     assert stderr.strip().splitlines()[-1] == "error: Cancelled; no outputs were written."
     assert list(tmp_path.iterdir()) == []
+
+
+def test_env_reports_versions_and_device():
+    result = run_cli("env")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["ok"] is True and info["missing"] == []
+    assert info["versions"]["numpy"].startswith("1.")
+    assert info["device"] == "CPU only" or info["device"].startswith("CUDA: ")
+
+
+def test_convert_round_trips_tiepoints_through_points_and_csv(data_dir, tmp_path):
+    eo, sar = data_dir / "s1s2_eo.tif", data_dir / "s1s2_sar.tif"
+    found = run_cli("coregister", "--eo", eo, "--sar", sar, "--out", tmp_path / "run", "--max-points", 100,
+                    "--tiepoints-only", "--progress", "none")
+    assert found.returncode == 0, found.stderr
+    assert not (tmp_path / "run" / "aligned_sar.tif").exists()
+    gpkg = tmp_path / "run" / "tiepoints.gpkg"
+    for suffix in (".points", ".csv"):
+        exported = tmp_path / f"tp{suffix}"
+        assert run_cli("convert", "--tiepoints", gpkg, "--to", exported, "--eo", eo, "--sar", sar).returncode == 0
+        back = tmp_path / f"back{suffix}.gpkg"
+        assert run_cli("convert", "--tiepoints", exported, "--to", back, "--eo", eo, "--sar", sar).returncode == 0
+        with sqlite3.connect(gpkg) as a, sqlite3.connect(back) as b:
+            original = a.execute("SELECT eo_x, eo_y, sar_x, sar_y FROM tiepoints ORDER BY id").fetchall()
+            again = b.execute("SELECT eo_x, eo_y, sar_x, sar_y FROM tiepoints ORDER BY id").fetchall()
+        assert np.allclose(np.array(again), np.array(original), atol=0.05)
+    bad = run_cli("convert", "--tiepoints", gpkg, "--to", tmp_path / "tp.txt", "--eo", eo, "--sar", sar)
+    assert bad.returncode == 2 and "Write a .gpkg, .csv or .points" in bad.stderr
+    assert not (tmp_path / "tp.txt").exists()

@@ -1,0 +1,32 @@
+"""What the worker interpreter has: package versions, what is missing, and the compute device.
+
+`python -m sar_eo_coreg env` prints this as JSON; the plugin's Check environment shows it.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from importlib import metadata
+
+REQUIRED = ("numpy", "scipy", "rasterio", "affine", "opencv-python-headless", "torch", "tqdm")
+
+
+def check_environment() -> dict:
+    versions, missing = {}, []
+    for name in REQUIRED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            missing.append(name)
+    device = "unknown (torch is missing)"
+    if "torch" not in missing:
+        try:
+            from .device import describe_device
+
+            device = describe_device("auto")
+        except Exception as exc:  # a broken torch install is reported, not raised
+            device = f"unknown (torch failed to load: {exc})"
+            missing.append("torch (broken)")
+    return {"python": sys.executable, "python_version": platform.python_version(), "versions": versions,
+            "missing": missing, "device": device, "ok": not missing}

@@ -1,0 +1,253 @@
+"""The tie-point review: a table synchronised with the point layer, and live residuals and RMSE for the
+chosen transform, computed by the engine's own fitting code (core.transforms.fit_with_residuals)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+from osgeo import gdal
+from qgis.core import QgsCoordinateTransform, QgsProject, QgsRectangle
+from qgis.PyQt.QtCore import Qt, QTimer, pyqtSignal
+from qgis.PyQt.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.errors import CoregError
+from ..core.transforms import fit_with_residuals, rmse
+from .tiepoint_layers import RunLayers, TiePointRows, read_rows, reopen_readers, set_enabled, write_residuals
+
+COLUMNS = ("id", "enabled", "dx", "dy", "residual", "score")
+
+
+class EoPixels:
+    """EO map coordinates -> EO pixel (col, row), from the EO raster's geotransform."""
+
+    def __init__(self, eo_path: str):
+        ds = gdal.Open(eo_path)
+        if ds is None:
+            raise ValueError(f"Cannot open the EO raster {eo_path}.")
+        self.inverse = gdal.InvGeoTransform(ds.GetGeoTransform())
+        self.pixel_size = abs(ds.GetGeoTransform()[1]) or 1.0
+        self.extent = (0.0, 0.0, float(ds.RasterXSize - 1), float(ds.RasterYSize - 1))
+
+    def __call__(self, xy: np.ndarray) -> np.ndarray:
+        a = self.inverse
+        x, y = xy[:, 0], xy[:, 1]
+        return np.c_[a[0] + a[1] * x + a[2] * y, a[3] + a[4] * x + a[5] * y] - 0.5  # pixel centres at integers
+
+
+class ReviewSession:
+    """The review state of one run: rows from the layers, and the fit of the chosen transform."""
+
+    def __init__(self, run: RunLayers, eo_path: str):
+        self.run = run
+        self.to_pixel = EoPixels(eo_path)
+        self.rows: Optional[TiePointRows] = None
+        self.residual = np.zeros((0, 2))
+        self.kind = ""
+        self.error = ""
+
+    def refit(self, transform: str) -> None:
+        self.rows = read_rows(self.run.points, self.run.links)
+        px = self.to_pixel(self.rows.eo_xy)
+        disp = self.to_pixel(self.rows.sar_xy) - px
+        self.disp = disp
+        self.residual = np.full((len(self.rows), 2), np.nan)
+        try:
+            model, self.residual = fit_with_residuals(transform, px, disp, self.rows.enabled, self.to_pixel.extent)
+            self.kind, self.error = model.kind, ""
+        except CoregError as exc:
+            self.kind, self.error = "", str(exc)
+
+    @property
+    def rmse(self) -> float:
+        return rmse(self.residual[self.rows.enabled]) if self.rows is not None and not self.error else float("nan")
+
+    def summary(self) -> str:
+        if self.rows is None:
+            return "No tie points loaded."
+        if self.error:
+            return self.error
+        n_used = int(self.rows.enabled.sum())
+        return (f"Transform {self.kind}: RMSE {self.rmse:.2f} px (leave-one-out, {n_used} of {len(self.rows)} "
+                "points enabled)")
+
+
+class ReviewPanel(QWidget):
+    """Table of tie points (id, enabled, dx, dy, residual, score) with the RMSE line."""
+
+    changed = pyqtSignal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.session: Optional[ReviewSession] = None
+        self.transform = "auto"
+        self._filling = False
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.rmse_label = QLabel("Run a coregistration to review its tie points.", self)
+        self.rmse_label.setWordWrap(True)
+        self.rmse_label.setObjectName("rmse_label")
+        layout.addWidget(self.rmse_label)
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setHorizontalHeaderLabels(["id", "on", "dx px", "dy px", "residual px", "score"])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSortingEnabled(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.itemChanged.connect(self._item_changed)
+        self.table.itemSelectionChanged.connect(self._table_selection_changed)
+        self.table.cellDoubleClicked.connect(self._zoom_to_row)
+        layout.addWidget(self.table, 1)
+        buttons = QHBoxLayout()
+        self.disable_button = QPushButton("Disable selected", self)
+        self.enable_button = QPushButton("Enable selected", self)
+        self.delete_button = QPushButton("Delete selected", self)
+        for button, handler in ((self.disable_button, lambda: self.set_selected_enabled(False)),
+                                (self.enable_button, lambda: self.set_selected_enabled(True)),
+                                (self.delete_button, self.delete_selected)):
+            button.clicked.connect(handler)
+            buttons.addWidget(button)
+        layout.addLayout(buttons)
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(0)
+        self._refresh_timer.timeout.connect(self.refresh)
+        self.canvas = None
+
+    # ---- binding -------------------------------------------------------------------------------
+    def bind(self, session: ReviewSession, canvas=None) -> None:
+        self.session = session
+        self.canvas = canvas
+        points, links = session.run.points, session.run.links
+        for layer in (points, links):
+            layer.attributeValueChanged.connect(self.schedule_refresh)
+            layer.geometryChanged.connect(self.schedule_refresh)
+            layer.featuresDeleted.connect(self.schedule_refresh)
+            layer.afterCommitChanges.connect(self.schedule_refresh)
+            layer.afterRollBack.connect(self.schedule_refresh)
+        points.afterCommitChanges.connect(lambda: reopen_readers([links]))
+        links.afterCommitChanges.connect(lambda: reopen_readers([points]))
+        points.selectionChanged.connect(self._layer_selection_changed)
+        self.refresh()
+
+    def set_transform(self, transform: str) -> None:
+        self.transform = transform
+        if self.session is not None:
+            self.refresh()
+
+    def schedule_refresh(self, *args) -> None:
+        self._refresh_timer.start()
+
+    # ---- recompute and fill --------------------------------------------------------------------
+    def refresh(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        session.refit(self.transform)
+        rows = session.rows
+        if not session.error:
+            write_residuals(session.run.points, session.run.links, rows, session.residual)
+        residual = np.hypot(session.residual[:, 0], session.residual[:, 1])
+        self._filling = True
+        self.table.setSortingEnabled(False)
+        self.table.setRowCount(len(rows))
+        for r in range(len(rows)):
+            values = (int(rows.ids[r]), None, session.disp[r, 0], session.disp[r, 1], residual[r], rows.score[r])
+            for c, value in enumerate(values):
+                item = QTableWidgetItem()
+                if c == 1:
+                    item.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+                    item.setCheckState(Qt.CheckState.Checked if rows.enabled[r] else Qt.CheckState.Unchecked)
+                else:
+                    item.setData(Qt.ItemDataRole.DisplayRole, value if c == 0 else round(float(value), 2)
+                                 if np.isfinite(value) else None)
+                    item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+                self.table.setItem(r, c, item)
+        self.table.setSortingEnabled(True)
+        self._filling = False
+        self.rmse_label.setText(session.summary())
+        self.changed.emit()
+
+    # ---- edits from the table ------------------------------------------------------------------
+    def _row_id(self, row: int) -> int:
+        return int(self.table.item(row, 0).data(Qt.ItemDataRole.DisplayRole))
+
+    def selected_ids(self):
+        return sorted({self._row_id(i.row()) for i in self.table.selectedItems()})
+
+    def _item_changed(self, item) -> None:
+        if self._filling or item.column() != 1 or self.session is None:
+            return
+        set_enabled((self.session.run.points, self.session.run.links), [self._row_id(item.row())],
+                    item.checkState() == Qt.CheckState.Checked)
+        self.schedule_refresh()
+
+    def set_enabled(self, ids, value: bool) -> None:
+        set_enabled((self.session.run.points, self.session.run.links), ids, value)
+        self.refresh()
+
+    def set_selected_enabled(self, value: bool) -> None:
+        if self.session is not None and self.selected_ids():
+            self.set_enabled(self.selected_ids(), value)
+
+    def delete_selected(self) -> None:
+        if self.session is None or not self.selected_ids():
+            return
+        rows = self.session.rows
+        ids = self.selected_ids()
+        for layer, fids in ((self.session.run.points, rows.point_fids), (self.session.run.links, rows.link_fids)):
+            doomed = [fids[i] for i in ids if i in fids]
+            if layer.isEditable():
+                layer.deleteFeatures(doomed)
+            else:
+                layer.dataProvider().deleteFeatures(doomed)
+                layer.triggerRepaint()
+        reopen_readers([self.session.run.points, self.session.run.links])
+        self.refresh()
+
+    # ---- selection both ways, zoom -------------------------------------------------------------
+    def _table_selection_changed(self) -> None:
+        if self._filling or self.session is None:
+            return
+        fids = [self.session.rows.point_fids[i] for i in self.selected_ids()]
+        self._filling = True
+        self.session.run.points.selectByIds(fids)
+        self._filling = False
+
+    def _layer_selection_changed(self, *args) -> None:
+        if self._filling or self.session is None:
+            return
+        by_fid = {fid: pid for pid, fid in self.session.rows.point_fids.items()}
+        chosen = {by_fid.get(fid) for fid in self.session.run.points.selectedFeatureIds()}
+        self._filling = True
+        self.table.clearSelection()
+        mode = self.table.selectionMode()
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
+        for r in range(self.table.rowCount()):
+            if self._row_id(r) in chosen:
+                self.table.selectRow(r)
+        self.table.setSelectionMode(mode)
+        self._filling = False
+
+    def _zoom_to_row(self, row: int, column: int) -> None:
+        if self.session is None or self.canvas is None:
+            return
+        k = list(self.session.rows.ids).index(self._row_id(row))
+        (x0, y0), (x1, y1) = self.session.rows.eo_xy[k], self.session.rows.sar_xy[k]
+        pad = max(abs(x1 - x0), abs(y1 - y0)) * 4 + 50 * self.session.to_pixel.pixel_size
+        rect = QgsRectangle(min(x0, x1) - pad, min(y0, y1) - pad, max(x0, x1) + pad, max(y0, y1) + pad)
+        to_canvas = QgsCoordinateTransform(self.session.run.points.crs(), self.canvas.mapSettings().destinationCrs(),
+                                           QgsProject.instance())
+        self.canvas.setExtent(to_canvas.transformBoundingBox(rect))
+        self.canvas.refresh()

@@ -1,0 +1,40 @@
+"""Plugin settings: which Python runs the engine worker."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Tuple
+
+from qgis.core import QgsApplication, QgsSettings
+
+PYTHON_KEY = "sar_eo_coreg/worker_python"
+PYTHON_ENV_VAR = "SAR_EO_COREG_PYTHON"
+REQUIREMENTS = Path(__file__).resolve().parents[1] / "requirements.txt"
+
+
+def managed_venv_dir() -> Path:
+    """Where Set up environment creates the worker's virtual environment."""
+    return Path(QgsApplication.qgisSettingsDirPath()) / "sar_eo_coreg" / "venv"
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def worker_python() -> Tuple[str, str]:
+    """(interpreter, where it came from): the environment variable, the setting, the managed venv, or PATH."""
+    if os.environ.get(PYTHON_ENV_VAR):
+        return os.environ[PYTHON_ENV_VAR], f"environment variable {PYTHON_ENV_VAR}"
+    saved = QgsSettings().value(PYTHON_KEY, "", type=str)
+    if saved:
+        return saved, "plugin settings"
+    managed = venv_python(managed_venv_dir())
+    if managed.exists():
+        return str(managed), "environment set up by the plugin"
+    return shutil.which("python3") or "python3", "python3 on PATH"
+
+
+def set_worker_python(path: str) -> None:
+    QgsSettings().setValue(PYTHON_KEY, path)

@@ -1,0 +1,170 @@
+"""Settings: the worker's Python, Check environment, and Set up environment (a venv with the pinned
+requirements). Everything runs in QProcess, so QGIS never freezes; the log shows each step."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from typing import List, Optional, Tuple
+
+from qgis.gui import QgsFileWidget
+from qgis.PyQt.QtCore import QProcess
+from qgis.PyQt.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from .settings import PYTHON_ENV_VAR, REQUIREMENTS, managed_venv_dir, set_worker_python, venv_python, worker_python
+from .worker import worker_env
+
+
+def base_python() -> str:
+    """The Python that creates the managed venv: python3 on PATH (inside QGIS, sys.executable may be QGIS)."""
+    return shutil.which("python3") or shutil.which("python") or sys.executable
+
+
+def setup_steps(venv, requirements=REQUIREMENTS) -> List[Tuple[str, List[str]]]:
+    python = str(venv_python(venv))
+    return [(base_python(), ["-m", "venv", str(venv)]),
+            (python, ["-m", "pip", "install", "--disable-pip-version-check", "-r", str(requirements)])]
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, parent=None, requirements=REQUIREMENTS):
+        super().__init__(parent)
+        self.setWindowTitle("SAR–EO Coregistration settings")
+        self.requirements = requirements
+        self.process: Optional[QProcess] = None
+        self.steps: List[Tuple[str, List[str]]] = []
+        self.on_steps_done = None
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        python, origin = worker_python()
+        self.python = QgsFileWidget(self)
+        self.python.setFilePath(python)
+        self.python.setToolTip(f"Python that runs the engine. {PYTHON_ENV_VAR} overrides this setting.")
+        form.addRow("Worker Python", self.python)
+        self.origin = QLabel(f"Now: {python} (from {origin})", self)
+        self.origin.setWordWrap(True)
+        form.addRow("", self.origin)
+        layout.addLayout(form)
+        buttons = QHBoxLayout()
+        self.check_button = QPushButton("Check environment", self)
+        self.setup_button = QPushButton("Set up environment", self)
+        self.setup_button.setToolTip(f"Create {managed_venv_dir()} and install the pinned requirements into it.")
+        self.stop_button = QPushButton("Stop", self)
+        self.stop_button.setEnabled(False)
+        self.check_button.clicked.connect(self.check_environment)
+        self.setup_button.clicked.connect(self.set_up_environment)
+        self.stop_button.clicked.connect(self.stop)
+        for button in (self.check_button, self.setup_button, self.stop_button):
+            buttons.addWidget(button)
+        layout.addLayout(buttons)
+        self.log = QPlainTextEdit(self)
+        self.log.setReadOnly(True)
+        self.log.setMinimumSize(560, 260)
+        layout.addWidget(self.log, 1)
+        box = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Close, self)
+        box.accepted.connect(self.save)
+        box.rejected.connect(self.reject)
+        layout.addWidget(box)
+
+    def save(self) -> None:
+        set_worker_python(self.python.filePath().strip())
+        self.accept()
+
+    # ---- processes -----------------------------------------------------------------------------
+    def _run_steps(self, steps, on_done=None) -> None:
+        self.steps = list(steps)
+        self.on_steps_done = on_done
+        self._set_busy(True)
+        self._next_step()
+
+    def _next_step(self) -> None:
+        if not self.steps:
+            self._set_busy(False)
+            if self.on_steps_done:
+                self.on_steps_done()
+            return
+        program, args = self.steps.pop(0)
+        self.log.appendPlainText(f"$ {program} {' '.join(args)}")
+        process = QProcess(self)
+        environment = process.processEnvironment()
+        for key, value in worker_env().items():
+            environment.insert(key, value)
+        process.setProcessEnvironment(environment)
+        process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
+        process.readyReadStandardOutput.connect(lambda: self._output(process))
+        process.finished.connect(lambda code, status: self._finished(process, code))
+        process.errorOccurred.connect(lambda error: self._failed(process, program))
+        self.process = process
+        self._output_buffer = ""
+        process.start(program, args)
+
+    def _output(self, process) -> None:
+        text = bytes(process.readAllStandardOutput()).decode(errors="replace")
+        self._output_buffer += text
+        self.log.appendPlainText(text.rstrip("\n"))
+
+    def _finished(self, process, code: int) -> None:
+        if process is not self.process:
+            return
+        self.process = None
+        if code != 0:
+            self.steps = []
+            self._set_busy(False)
+            self.log.appendPlainText(f"Failed (exit code {code}). See the messages above.")
+            return
+        self._next_step()
+
+    def _failed(self, process, program) -> None:
+        if process is not self.process or process.error() != QProcess.ProcessError.FailedToStart:
+            return
+        self.process = None
+        self.steps = []
+        self._set_busy(False)
+        self.log.appendPlainText(f"Could not start {program}. Check the path of the worker Python.")
+
+    def stop(self) -> None:
+        self.steps = []
+        if self.process is not None:
+            self.process.kill()
+            self.log.appendPlainText("Stopped.")
+
+    def _set_busy(self, busy: bool) -> None:
+        self.check_button.setEnabled(not busy)
+        self.setup_button.setEnabled(not busy)
+        self.stop_button.setEnabled(busy)
+
+    # ---- the two actions -----------------------------------------------------------------------
+    def check_environment(self) -> None:
+        python = self.python.filePath().strip()
+        self._run_steps([(python, ["-m", "sar_eo_coreg", "env"])], self._report_environment)
+
+    def _report_environment(self) -> None:
+        try:
+            info = json.loads(self._output_buffer)
+        except ValueError:
+            return
+        versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items())
+        verdict = "Ready." if info["ok"] else f"Missing: {', '.join(info['missing'])}. Use Set up environment."
+        self.log.appendPlainText(f"Python {info['python_version']}: {versions}\nDevice: {info['device']}\n{verdict}")
+
+    def set_up_environment(self, venv=None) -> None:
+        venv = venv or managed_venv_dir()
+        python = str(venv_python(venv))
+        self.log.appendPlainText(f"Setting up {venv}; installing the pinned requirements can take several minutes.")
+
+        def done():
+            self.python.setFilePath(python)
+            set_worker_python(python)
+            self.log.appendPlainText(f"Environment ready: {python}. Check environment to see the device.")
+
+        self._run_steps(setup_steps(venv, self.requirements), done)

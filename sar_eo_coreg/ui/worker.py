@@ -1,0 +1,157 @@
+"""The engine's worker subprocess: `python -m sar_eo_coreg ... --progress jsonl`, read line by line.
+
+Pure Python (no qgis import), shared by the dock's task and the Processing algorithms. rasterio, torch
+and numpy 2 stay in the worker, out of the QGIS process; Cancel terminates the worker, which removes
+its temporary outputs (SIGTERM unwinds like Ctrl-C), and is killed after a grace period.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+from typing import Callable, Iterator, List, Optional
+
+PLUGIN_PARENT = str(Path(__file__).resolve().parents[2])  # the folder that holds the sar_eo_coreg package
+CANCEL_GRACE_S = 1.5
+TMP_PREFIX = ".sar_eo_coreg-"  # the engine's temporary output folders (core.pipeline)
+
+
+class WorkerError(Exception):
+    """The worker failed; the message is the engine's one-line error."""
+
+
+class WorkerCancelledError(Exception):
+    pass
+
+
+def worker_env(extra: Optional[dict] = None) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (PLUGIN_PARENT, env.get("PYTHONPATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    for key in ("QT_PLUGIN_PATH", "PYTHONHOME"):  # QGIS's own settings must not leak into the worker
+        env.pop(key, None)
+    env.update(extra or {})
+    return env
+
+
+def engine_command(python: str, args: List[str]) -> List[str]:
+    return [python, "-m", "sar_eo_coreg", *args]
+
+
+class WorkerRun:
+    """One worker run of `command` (see engine_command). Iterate `events()` for progress; it returns on
+    success (the result payload is then in `result`) and raises WorkerError or WorkerCancelledError."""
+
+    def __init__(self, command: List[str], cleanup_dir: Optional[str] = None):
+        self.command = list(command)
+        self.cleanup_dir = cleanup_dir  # where the engine puts its temporary folder (the output's parent)
+        self.process: Optional[subprocess.Popen] = None
+        self.stderr_lines: List[str] = []
+        self.result: Optional[dict] = None
+        self._cancelled = False
+
+    def start(self) -> None:
+        python = self.command[0]
+        if not python or not (os.path.isfile(python) or shutil.which(python)):
+            raise WorkerError(
+                f"The worker Python '{python}' was not found. Set it in the plugin settings (Check environment), "
+                "or set SAR_EO_COREG_PYTHON."
+            )
+        self._tmp_before = self._tmp_dirs()
+        self.process = subprocess.Popen(
+            self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+            env=worker_env(), bufsize=1,
+        )
+        self._lines: queue.Queue[Optional[str]] = queue.Queue()
+        self._pumps = [threading.Thread(target=self._pump, args=(self.process.stdout, self._lines.put, True), daemon=True),
+                       threading.Thread(target=self._pump, args=(self.process.stderr, self.stderr_lines.append), daemon=True)]
+        for pump in self._pumps:
+            pump.start()
+
+    @staticmethod
+    def _pump(stream, sink, mark_end=False) -> None:
+        for line in stream:
+            sink(line.rstrip("\n"))
+        if mark_end:
+            sink(None)
+
+    def events(self, is_cancelled: Callable[[], bool] = lambda: False) -> Iterator[dict]:
+        """Yield progress and log events until the worker ends; return normally only on success."""
+        if self.process is None:
+            self.start()
+        try:
+            yield from self._read(is_cancelled)
+        finally:
+            if self.process.poll() is None:
+                self.cancel()
+            for pump in self._pumps:
+                pump.join(1.0)
+            for stream in (self.process.stdout, self.process.stderr):
+                stream.close()
+
+    def _read(self, is_cancelled):
+        while True:
+            if is_cancelled() or self._cancelled:
+                self.cancel()
+                raise WorkerCancelledError()
+            try:
+                line = self._lines.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if line is None:
+                break
+            event = _parse(line)
+            if event.get("type") == "result":
+                self.result = event
+            elif event.get("type") == "error":
+                self.process.wait()
+                raise WorkerError(event.get("message", "The worker failed."))
+            else:
+                yield event
+        code = self.process.wait()
+        if self._cancelled or code == 130:
+            raise WorkerCancelledError()
+        if code != 0 or self.result is None:
+            tail = next((ln for ln in reversed(self.stderr_lines) if ln.strip()), "no message")
+            raise WorkerError(f"The worker stopped unexpectedly (exit code {code}): {tail}")
+
+    def run(self, on_event: Callable[[dict], None] = lambda e: None, is_cancelled: Callable[[], bool] = lambda: False
+            ) -> dict:
+        for event in self.events(is_cancelled):
+            on_event(event)
+        return self.result
+
+    def cancel(self) -> None:
+        """Terminate (the engine cleans up), then kill after CANCEL_GRACE_S and remove what it left."""
+        self._cancelled = True
+        proc = self.process
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(CANCEL_GRACE_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        for leftover in self._tmp_dirs() - self._tmp_before:
+            shutil.rmtree(leftover, ignore_errors=True)
+
+    def _tmp_dirs(self) -> set:
+        if not self.cleanup_dir or not os.path.isdir(self.cleanup_dir):
+            return set()
+        return {os.path.join(self.cleanup_dir, n) for n in os.listdir(self.cleanup_dir) if n.startswith(TMP_PREFIX)}
+
+
+def _parse(line: str) -> dict:
+    try:
+        event = json.loads(line)
+        if isinstance(event, dict):
+            return event
+    except json.JSONDecodeError:
+        pass
+    return {"type": "log", "message": line}

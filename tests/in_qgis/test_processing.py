@@ -1,0 +1,124 @@
+"""The Processing algorithms run the engine (through its worker) from processing.run and qgis_process.bin:
+outputs, progress and cancel through QgsProcessingFeedback, and the engine's one-line errors."""
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+
+import pytest
+from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsVectorLayer
+
+import sar_eo_coreg
+from tests.conftest import REPO
+
+TPS = 2  # index of "tps" in the TRANSFORM choices (auto, grid, tps, ...)
+
+
+@pytest.fixture()
+def provider(iface, qgis_processing):
+    plugin = sar_eo_coreg.classFactory(iface)
+    plugin.initProcessing()
+    yield
+    plugin.unload()
+
+
+class RecordingFeedback(QgsProcessingFeedback):
+    def __init__(self, cancel_at=None):
+        super().__init__()
+        self.values, self.infos, self.cancel_at = [], [], cancel_at
+        self.progressChanged.connect(self._progress)
+
+    def _progress(self, value):
+        self.values.append(value)
+        if self.cancel_at is not None and value >= self.cancel_at:
+            self.cancel()
+
+    def pushInfo(self, info):  # noqa: N802
+        self.infos.append(info)
+        super().pushInfo(info)
+
+
+def inputs(data_dir, **extra):
+    return {"EO": str(data_dir / "s1s2_eo.tif"), "SAR": str(data_dir / "s1s2_sar.tif"), "MAX_POINTS": 200, **extra}
+
+
+@pytest.mark.slow
+def test_coregister_writes_the_outputs_and_reports_progress(provider, data_dir, tmp_path):
+    import processing
+
+    feedback = RecordingFeedback()
+    result = processing.run("sar_eo_coreg:coregister",
+                            inputs(data_dir, TRANSFORM=TPS, OUTPUT_FOLDER=str(tmp_path / "run")), feedback=feedback)
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["transform"] == "tps" and result["RMSE"] == pytest.approx(report["residual_rmse_px"])
+    assert os.path.exists(result["ALIGNED"]) and os.path.exists(result["OFFSETS"])
+    assert QgsVectorLayer(result["TIEPOINTS"], "t", "ogr").featureCount() == report["tiepoints"]
+    assert feedback.values == sorted(feedback.values) and feedback.values[-1] >= 90
+    assert any("Matching" in info for info in feedback.infos)
+
+
+@pytest.mark.slow
+def test_detect_then_warp_from_edited_tiepoints(provider, data_dir, tmp_path):
+    import processing
+
+    gpkg = tmp_path / "found.gpkg"
+    found = processing.run("sar_eo_coreg:detect_tiepoints", inputs(data_dir, OUTPUT=str(gpkg)))
+    assert found["OUTPUT"] == str(gpkg) and found["COUNT"] >= 20
+    assert sorted(os.listdir(tmp_path)) == ["found.gpkg"]  # no rasters, no temporary folder left
+
+    with sqlite3.connect(gpkg) as con:  # the analyst disables five points
+        con.execute("UPDATE tiepoints SET enabled = 0 WHERE id <= 5")
+    enabled = found["COUNT"] - 5
+    digest = hashlib.sha256(gpkg.read_bytes()).hexdigest()
+    layer = QgsVectorLayer(f"{gpkg}|layername=tiepoints", "edited", "ogr")
+    result = processing.run("sar_eo_coreg:warp_from_tiepoints", {
+        "TIEPOINTS": layer, "EO": str(data_dir / "s1s2_eo.tif"), "SAR": str(data_dir / "s1s2_sar.tif"),
+        "TRANSFORM": TPS, "OUTPUT_FOLDER": str(tmp_path / "warped")})
+    report = json.loads((tmp_path / "warped" / "report.json").read_text())
+    assert report["command"] == "apply" and report["used"] <= enabled and report["tiepoints"] == found["COUNT"]
+    assert os.path.exists(result["ALIGNED"])
+    assert hashlib.sha256(gpkg.read_bytes()).hexdigest() == digest  # the input is not modified
+
+
+def test_engine_errors_become_processing_exceptions(provider, data_dir, tmp_path):
+    import processing
+
+    params = inputs(data_dir, OUTPUT_FOLDER=str(tmp_path / "run"))
+    params["SAR"] = params["EO"]
+    with pytest.raises(QgsProcessingException, match="same file"):
+        processing.run("sar_eo_coreg:coregister", params)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_cancel_through_feedback_leaves_nothing(provider, data_dir, tmp_path):
+    import processing
+
+    feedback = RecordingFeedback(cancel_at=20)
+    with pytest.raises(QgsProcessingException, match="Cancelled"):
+        processing.run("sar_eo_coreg:coregister", inputs(data_dir, MAX_POINTS=3000, OUTPUT_FOLDER=str(tmp_path / "run")),
+                       feedback=feedback)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("qgis_process.bin") is None, reason="needs QGIS's qgis_process.bin")
+def test_qgis_process_runs_coregister(data_dir, tmp_path, worker_python):
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "QGIS_PLUGINPATH": str(REPO), "QT_QPA_PLATFORM": "offscreen",
+           "SAR_EO_COREG_PYTHON": worker_python}
+    os.makedirs(env["HOME"])
+    enable = subprocess.run(["qgis_process.bin", "plugins", "enable", "sar_eo_coreg"], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert enable.returncode == 0, enable.stderr
+    out = tmp_path / "run"
+    run = subprocess.run(
+        ["qgis_process.bin", "--json", "run", "sar_eo_coreg:coregister", "--", f"EO={data_dir / 's1s2_eo.tif'}",
+         f"SAR={data_dir / 's1s2_sar.tif'}", f"OUTPUT_FOLDER={out}", "MAX_POINTS=200"],
+        env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    results = json.loads(run.stdout[run.stdout.index("{"):])["results"]
+    assert results["OUTPUT_FOLDER"] == str(out) and results["RMSE"] > 0
+    assert {"aligned_sar.tif", "offsets.tif", "tiepoints.gpkg", "report.json"} <= set(os.listdir(out))
