@@ -8,7 +8,7 @@ VERSION := $(shell sed -n 's/^version=//p' sar_eo_coreg/metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 export PYTHONHASHSEED := 0
 
-.PHONY: setup system-packages test lint demo bench bench-speed package clean
+.PHONY: setup system-packages test lint demo bench bench-speed package clean screenshot
 
 setup: system-packages $(STAMP)
 
@@ -59,3 +59,10 @@ package: setup
 
 clean:
 	rm -rf dist demo_output .pytest_cache
+
+# docs/dock.png: real QGIS under Xvfb, the dock after a run on the real airport pair (../shared/data/real)
+screenshot: setup
+	rm -rf .screenshot-profile && mkdir -p .screenshot-profile
+	SAR_EO_COREG_PYTHON=$(abspath $(PY)) QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1600x1000x24" \
+	  qgis --nologo --noversioncheck --profiles-path .screenshot-profile --code tools/screenshot_dock.py
+	rm -rf .screenshot-profile

@@ -99,12 +99,14 @@ class ReviewPanel(QWidget):
         self.rmse_label.setObjectName("rmse_label")
         layout.addWidget(self.rmse_label)
         self.table = QTableWidget(0, len(COLUMNS), self)
-        self.table.setHorizontalHeaderLabels(["id", "on", "dx px", "dy px", "residual px", "score"])
+        self.table.setHorizontalHeaderLabels(["id", "enabled", "dx px", "dy px", "residual px", "score"])
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.itemChanged.connect(self._item_changed)
         self.table.itemSelectionChanged.connect(self._table_selection_changed)
         self.table.cellDoubleClicked.connect(self._zoom_to_row)
@@ -245,7 +247,7 @@ class ReviewPanel(QWidget):
             return
         k = list(self.session.rows.ids).index(self._row_id(row))
         (x0, y0), (x1, y1) = self.session.rows.eo_xy[k], self.session.rows.sar_xy[k]
-        pad = max(abs(x1 - x0), abs(y1 - y0)) * 4 + 50 * self.session.to_pixel.pixel_size
+        pad = max(abs(x1 - x0), abs(y1 - y0)) * 1.5 + 25 * self.session.to_pixel.pixel_size
         rect = QgsRectangle(min(x0, x1) - pad, min(y0, y1) - pad, max(x0, x1) + pad, max(y0, y1) + pad)
         to_canvas = QgsCoordinateTransform(self.session.run.points.crs(), self.canvas.mapSettings().destinationCrs(),
                                            QgsProject.instance())

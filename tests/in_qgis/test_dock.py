@@ -142,6 +142,14 @@ def test_coregister_review_edit_apply_export_loop(dock, project, data_dir, tmp_p
     qgis_app.processEvents()
     assert review.selected_ids() == [worst]
 
+    # double-click zooms the map to the point
+    canvas = iface.mapCanvas()
+    canvas.setDestinationCrs(points.crs())
+    review._zoom_to_row(0, 0)
+    k0 = list(review.session.rows.ids).index(review._row_id(0))
+    assert canvas.extent().contains(QgsPointXY(*review.session.rows.eo_xy[k0]))
+    assert canvas.extent().width() < eo.extent().width() * 0.75
+
     # move the SAR end of another link with an edit (as the vertex tool does): dx follows
     moved = int(rows.ids[rows.enabled][0])
     k = list(review.session.rows.ids).index(moved)
