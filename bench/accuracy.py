@@ -6,6 +6,10 @@ method, and score offsets at truth tie points. Methods: zero shift, OpenCV SIFT 
 our structural matcher (the full CLI pipeline). Results: bench/results/accuracy.{json,md}.
 
     python bench/accuracy.py [--sources s1s2_volkov,srif_optsar] [--limit N] [--methods zero,sift,structural]
+    python bench/accuracy.py --methods structural,heatmap,fused --heldout-fold 0 --name accuracy_fold0
+
+Learned matchers (heatmap, fused) are scored on the pairs of a held-out fold only (--heldout-fold K, the same
+grouped split as `python -m sar_eo_coreg train --fold K`), so no scene they were trained on is counted.
 """
 
 from __future__ import annotations
@@ -73,7 +77,7 @@ def sift_offsets(scene, points):
     return mapped - points, True
 
 
-def run_method(method, scene, points):
+def run_method(method, scene, points, model=None):
     start = time.perf_counter()
     ok = True
     if method == "zero":
@@ -82,7 +86,8 @@ def run_method(method, scene, points):
         predicted, ok = sift_offsets(scene, points)
     else:
         try:
-            pipeline.coregister(scene / "eo.tif", scene / "sar.tif", scene / method, pipeline.CoregParams(matcher=method))
+            params = pipeline.CoregParams(matcher=method, model=model if method in ("heatmap", "fused") else None)
+            pipeline.coregister(scene / "eo.tif", scene / "sar.tif", scene / method, params)
             predicted = metrics.sample_offsets(scene / method / "offsets.tif", points)
         except CoregError as exc:
             print(f"    {method}: {exc}", flush=True)
@@ -125,12 +130,25 @@ def main(argv=None):
     parser.add_argument("--sources", default="")
     parser.add_argument("--limit", type=int, default=0, help="at most N pairs per source (0: all)")
     parser.add_argument("--methods", default="zero,sift,structural")
+    parser.add_argument("--model", default=None, help="weights for heatmap/fused (default: the default model)")
+    parser.add_argument("--heldout-fold", type=int, default=None, help="only the pairs of this test fold")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--name", default="accuracy", help="results file stem")
     args = parser.parse_args(argv)
     out, work = Path(args.out), Path(args.work)
     out.mkdir(parents=True, exist_ok=True)
     with open(SHARED / "aligned" / "index.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     sources = set(filter(None, args.sources.split(",")))
+    if args.heldout_fold is not None:
+        from types import SimpleNamespace
+
+        from sar_eo_coreg.training.data import assign_folds
+
+        folds = assign_folds([SimpleNamespace(source=r["source"]) for r in rows], args.folds, seed=0)
+        heldout = {(r["source"], r["id"]) for r, f in zip(rows, folds) if f == args.heldout_fold}
+    else:
+        heldout = None
     methods = args.methods.split(",")
     cache_path = out / "accuracy_scenes.jsonl"
     cache = {}
@@ -141,7 +159,7 @@ def main(argv=None):
     per_source = {}
     records = []
     for index, row in enumerate(rows):
-        if sources and row["source"] not in sources:
+        if (sources and row["source"] not in sources) or (heldout is not None and (row["source"], row["id"]) not in heldout):
             continue
         per_source[row["source"]] = per_source.get(row["source"], 0) + 1
         if args.limit and per_source[row["source"]] > args.limit:
@@ -150,7 +168,7 @@ def main(argv=None):
         for method in methods:
             key = (row["source"], row["id"], method)
             if key not in cache:
-                predicted, ok, seconds = run_method(method, scene, points)
+                predicted, ok, seconds = run_method(method, scene, points, args.model)
                 predicted = np.where(np.isfinite(predicted), predicted, 0.0)
                 errors = np.hypot(*(predicted - truth).T)
                 cache[key] = {"source": row["source"], "id": row["id"], "method": method, "ok": bool(ok),
@@ -165,8 +183,8 @@ def main(argv=None):
     # all sources pooled, per method
     pooled = [dict(r, source="all") for r in records]
     rows_out = aggregate(records) + aggregate(pooled)
-    (out / "accuracy.json").write_text(json.dumps(rows_out, indent=2))
-    (out / "accuracy.md").write_text(markdown(rows_out) + "\n")
+    (out / f"{args.name}.json").write_text(json.dumps(rows_out, indent=2))
+    (out / f"{args.name}.md").write_text(markdown(rows_out) + "\n")
     print(markdown(rows_out))
 
 

@@ -27,7 +27,10 @@ def _add_coregister_args(p):
     p.add_argument("--eo", required=True, help="EO (optical) raster")
     p.add_argument("--sar", required=True, help="SAR raster")
     p.add_argument("--out", required=True, help="output folder (created; our files in it are replaced)")
-    p.add_argument("--matcher", default="structural", choices=MATCHERS)
+    p.add_argument("--matcher", default="structural", choices=MATCHERS,
+                   help="structural (CFOG-like), heatmap (learned U-Net fine matching) or fused (both, by confidence)")
+    p.add_argument("--model", default=None,
+                   help="heatmap/fused: weights NAME (in $SAR_EO_COREG_WEIGHTS or weights/) or PATH.pt (default: default)")
     p.add_argument("--transform", default="auto", choices=("auto",) + TRANSFORMS,
                    help="auto: the smooth grid where the points allow, else tps, poly2, affine")
     p.add_argument("--device", default="auto", choices=DEVICES)
@@ -69,6 +72,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", default="bar", choices=("bar", "jsonl", "none"))
 
     sub.add_parser("env", help="print versions, missing packages and the compute device as JSON")
+
+    from .core.choices import DEVICES
+    from .models.registry import MODEL_NAMES
+    from .training.commands import add_data_args
+
+    p = sub.add_parser("train", help="train a heatmap model (U-Net family) on aligned pairs and/or SpaceNet 9 data")
+    p.add_argument("--model", required=True, choices=MODEL_NAMES)
+    add_data_args(p)
+    p.add_argument("--out", required=True, help="folder for best.pt, last.pt and metrics.csv")
+    p.add_argument("--loss", default="softmax", choices=("softmax", "mse", "wmse"))
+    p.add_argument("--sigma", type=float, default=1.5, help="Gaussian label sigma, px (paper 1, SpaceNet 9 baseline 13)")
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--val-every", type=int, default=200)
+    p.add_argument("--val-samples", type=int, default=256)
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="model option, e.g. width=24 or eo_channels=3")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("evaluate", help="EPE and PCK@1/3/5/10/20 px of models on the held-out fold's tiles")
+    p.add_argument("--model", action="append", default=[], help="weights NAME or PATH.pt (repeatable)")
+    add_data_args(p)
+    p.add_argument("--samples", type=int, default=512)
+    p.add_argument("--radius", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--structural", action="store_true", help="also score the structural matcher on the same tiles")
+    p.add_argument("--out", default=None, help="write the results as JSON")
 
     p = sub.add_parser("demo", help="coregister the bundled Sentinel-1/2 sample with a known displacement")
     p.add_argument("--out", default="demo_output")
@@ -120,7 +154,7 @@ def _params(args):
 
             raise CoregError(f"--eo-bands must be comma-separated band numbers, got '{args.eo_bands}'.") from None
     return CoregParams(
-        matcher=args.matcher, transform=args.transform, device=args.device, seed=args.seed,
+        matcher=args.matcher, model=args.model, transform=args.transform, device=args.device, seed=args.seed,
         search_radius_m=args.search_radius_m, resampling=args.resampling, working_gsd_m=args.working_gsd_m,
         eo_bands=bands, sar_scale=args.sar_scale, max_points=args.max_points, template_size=args.template_size,
         tiepoints_only=args.tiepoints_only,
@@ -156,6 +190,10 @@ def main(argv=None) -> int:
 
         print(json.dumps(check_environment(), indent=2))
         return 0
+    if args.command in ("train", "evaluate"):
+        from .training.commands import run_evaluate, run_train
+
+        return _guarded(lambda: (run_train if args.command == "train" else run_evaluate)(args), _Output("none"))
     if args.command == "convert":
         out = _Output(args.progress)
         return _guarded(lambda: _convert(args, out), out)

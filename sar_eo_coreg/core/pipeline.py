@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import platform
 import shutil
@@ -33,10 +32,8 @@ from .raster import (
     eo_grid,
     eo_radiometry,
     open_info,
-    read_display,
-    read_on_grid,
+    read_display_image,
     sar_radiometry,
-    stretch_limits,
 )
 from .tiepoints import TiePoints, read_any, write_csv, write_gpkg, write_points
 from .transforms import MIN_POINTS, TRANSFORMS, auto_transform, fit_with_residuals
@@ -49,6 +46,7 @@ DEFAULT_RADIUS_FRACTION = 0.15  # automatic search radius: this share of the ove
 @dataclass
 class CoregParams:
     matcher: str = "structural"
+    model: Optional[str] = None  # heatmap/fused: weights name or .pt path (default: the shipped default model)
     transform: str = "auto"  # auto: grid where the points allow, else tps, poly2, affine
     device: str = "auto"
     seed: int = 0
@@ -181,20 +179,17 @@ def coregister(eo_path, sar_path, out_dir, params: Optional[CoregParams] = None,
     report = Reporter(progress, cancelled)
     eo, sar = _validate_pair(eo_path, sar_path)
     out = _prepare_output(out_dir)
-    matcher = get_matcher(params.matcher, params.device)
+    matcher = get_matcher(params.matcher, params.device, params.model)
 
     # working grid: the EO grid, decimated to the working GSD
     gsd = params.working_gsd_m or max(eo.pixel_size_m, sar.pixel_size_m)
     factor = max(1, int(round(gsd / eo.pixel_size_m)))
     grid = eo_grid(eo).decimated(factor)
     eo_rad, sar_rad = eo_radiometry(eo, params.eo_bands), sar_radiometry(sar, params.sar_scale)
-    report.stage(0.0, 0.25)(0.0, "Reading EO and SAR")
-    sample_grid = grid.decimated(max(1, math.ceil(max(grid.width, grid.height) / 1024)))
-    eo_limits = stretch_limits(read_on_grid(eo.path, eo_rad, sample_grid), "EO", eo.path)
-    sar_limits = stretch_limits(read_on_grid(sar.path, sar_rad, sample_grid), "SAR", sar.path)
-    eo_img = read_display(eo.path, eo_rad, grid, eo_limits, report.check)
+    report.stage(0.0, 0.25)(0.0, "Reading EO")
+    eo_img = read_display_image(eo, eo_rad, grid, "EO", report.check)
     report(0.5, "Reading SAR")
-    sar_img = read_display(sar.path, sar_rad, grid, sar_limits, report.check)
+    sar_img = read_display_image(sar, sar_rad, grid, "SAR", report.check)
     if not (sar_img > 0).any() or not (eo_img > 0).any():
         raise CoregError("The EO and SAR rasters have no valid pixels in common (all nodata over the overlap).")
     timings["read_s"] = time.perf_counter() - clock
@@ -222,7 +217,8 @@ def coregister(eo_path, sar_path, out_dir, params: Optional[CoregParams] = None,
             "eo_digest": _file_digest(eo.path), "sar_digest": _file_digest(sar.path),
             "parameters": asdict(params), "working_gsd_m": gsd_work, "working_grid": [grid.width, grid.height],
             "search_radius_m": radius_m, "matcher": matcher.name, "device": describe_device(params.device),
-            "model_hash": None, "passes": pass_log, **_summary(tp, model), "timings_s": timings,
+            "model_hash": getattr(matcher, "sha256", None), "model_file": getattr(matcher, "weights_path", None),
+            "passes": pass_log, **_summary(tp, model), "timings_s": timings,
             "versions": _versions(),
         }
         summary["timings_s"]["total_s"] = sum(timings.values())

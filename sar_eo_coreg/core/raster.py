@@ -214,3 +214,11 @@ def read_display(path: str, radiometry: Radiometry, grid: Grid, limits: Tuple[fl
         rows = min(STRIP_ROWS, grid.height - row0)
         out[row0:row0 + rows] = to_display_range(read_on_grid(path, radiometry, grid, row0, rows), *limits)
     return out
+
+
+def read_display_image(info: RasterInfo, radiometry: Radiometry, grid: Grid, role: str, cancel=None) -> np.ndarray:
+    """A raster on `grid` as the matchers see it: uint8, 1..255 stretched between the 1st and 99th
+    percentiles of a <= 1024 px preview, 0 = nodata. The engine and the training data both read this way."""
+    preview = grid.decimated(max(1, math.ceil(max(grid.width, grid.height) / 1024)))
+    limits = stretch_limits(read_on_grid(info.path, radiometry, preview), role, info.path)
+    return read_display(info.path, radiometry, grid, limits, cancel)

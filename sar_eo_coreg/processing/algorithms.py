@@ -20,11 +20,12 @@ from qgis.core import (
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
     QgsProcessingParameterVectorLayer,
 )
 
 from ..core.choices import DEVICES, MATCHERS, RESAMPLINGS, TRANSFORMS
-from ..ui.settings import worker_python
+from ..ui.settings import weights_dirs, worker_python
 from ..ui.tiepoint_layers import gpkg_layers, source_path, sync_layers
 from ..ui.worker import WorkerCancelledError, WorkerError, WorkerRun, engine_command
 
@@ -55,6 +56,8 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
 
     def _add_matching(self):
         self.addParameter(QgsProcessingParameterEnum("MATCHER", "Matcher", options=list(MATCHERS), defaultValue=0))
+        self.addParameter(QgsProcessingParameterString(
+            "MODEL", "Model for heatmap/fused (weights name or .pt path; empty = default)", optional=True))
         self.addParameter(QgsProcessingParameterNumber(
             "SEARCH_RADIUS_M", "Search radius (metres, 0 = automatic)",
             type=QgsProcessingParameterNumber.Type.Double, minValue=0.0, defaultValue=0.0))
@@ -93,6 +96,9 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
                 "--device", DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)],
                 "--seed", str(self.parameterAsInt(parameters, "SEED", context)),
                 "--max-points", str(self.parameterAsInt(parameters, "MAX_POINTS", context))]
+        model = self.parameterAsString(parameters, "MODEL", context).strip()
+        if model:
+            args += ["--model", model]
         radius = self.parameterAsDouble(parameters, "SEARCH_RADIUS_M", context)
         if radius > 0:
             args += ["--search-radius-m", str(radius)]
@@ -119,7 +125,7 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
                 last[0] = message
 
         run = WorkerRun(engine_command(python, [*args, "--progress", "jsonl"]),
-                        cleanup_dir=os.path.dirname(os.path.abspath(out_dir)))
+                        cleanup_dir=os.path.dirname(os.path.abspath(out_dir)), env={"SAR_EO_COREG_WEIGHTS": weights_dirs()})
         try:
             return run.run(on_event, feedback.isCanceled)
         except WorkerCancelledError:

@@ -22,6 +22,7 @@ from qgis.PyQt.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -104,6 +105,12 @@ class CoregDock(QgsDockWidget):
         form = QFormLayout(options)
         self.matcher = QComboBox(options)
         self.matcher.addItems(MATCHERS)
+        self.matcher.setToolTip("structural: CFOG-like; heatmap: learned U-Net fine matching; fused: both, by confidence")
+        self.model = QLineEdit(options)
+        self.model.setPlaceholderText("default")
+        self.model.setToolTip("Weights name (in the profile's sar_eo_coreg/weights or SAR_EO_COREG_WEIGHTS) or a .pt path")
+        self.matcher.currentTextChanged.connect(lambda name: self.model.setEnabled(name != "structural"))
+        self.model.setEnabled(False)
         self.device = QComboBox(options)
         self.device.addItems(DEVICES)
         self.device_label = QLabel("Device: not checked yet", options)
@@ -127,6 +134,7 @@ class CoregDock(QgsDockWidget):
         self.output.setFilePath(default_output_base())
         self.output.setToolTip("Each run writes a sub-folder named after the run.")
         form.addRow("Matcher", self.matcher)
+        form.addRow("Model", self.model)
         form.addRow("Device", self.device)
         form.addRow("", self.device_label)
         form.addRow("Search radius", self.radius)
@@ -288,6 +296,8 @@ class CoregDock(QgsDockWidget):
                 "--matcher", self.matcher.currentText(), "--device", self.device.currentText(),
                 "--transform", self.transform.currentData(), "--resampling", self.resampling.currentText(),
                 "--max-points", str(self.max_points.value())]
+        if self.matcher.currentText() != "structural" and self.model.text().strip():
+            args += ["--model", self.model.text().strip()]
         if self.radius.value() > 0:
             args += ["--search-radius-m", str(self.radius.value())]
         if self.eo_band.currentData() is not None:

@@ -38,3 +38,10 @@ def worker_python() -> Tuple[str, str]:
 
 def set_worker_python(path: str) -> None:
     QgsSettings().setValue(PYTHON_KEY, path)
+
+
+def weights_dirs() -> str:
+    """Where the worker looks for model weights: SAR_EO_COREG_WEIGHTS, then the QGIS profile's folder
+    (<profile>/sar_eo_coreg/weights); a checkout's weights/ folder is searched by the engine itself."""
+    managed = str(Path(QgsApplication.qgisSettingsDirPath()) / "sar_eo_coreg" / "weights")
+    return os.pathsep.join(p for p in (os.environ.get("SAR_EO_COREG_WEIGHTS", ""), managed) if p)

@@ -7,6 +7,7 @@ from typing import Callable, List, Optional
 from qgis.core import QgsTask
 from qgis.PyQt.QtCore import pyqtSignal
 
+from .settings import weights_dirs
 from .worker import WorkerCancelledError, WorkerError, WorkerRun, engine_command
 
 
@@ -19,7 +20,8 @@ class WorkerTask(QgsTask):
     def __init__(self, description: str, python: str, args: List[str], on_done: Callable[[WorkerTask], None],
                  cleanup_dir: Optional[str] = None):
         super().__init__(description, QgsTask.CanCancel)
-        self.worker = WorkerRun(engine_command(python, [*args, "--progress", "jsonl"]), cleanup_dir)
+        self.worker = WorkerRun(engine_command(python, [*args, "--progress", "jsonl"]), cleanup_dir,
+                                {"SAR_EO_COREG_WEIGHTS": weights_dirs()})
         self.on_done = on_done
         self.payload: Optional[dict] = None
         self.error: Optional[str] = None

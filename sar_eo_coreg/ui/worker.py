@@ -47,8 +47,9 @@ class WorkerRun:
     """One worker run of `command` (see engine_command). Iterate `events()` for progress; it returns on
     success (the result payload is then in `result`) and raises WorkerError or WorkerCancelledError."""
 
-    def __init__(self, command: List[str], cleanup_dir: Optional[str] = None):
+    def __init__(self, command: List[str], cleanup_dir: Optional[str] = None, env: Optional[dict] = None):
         self.command = list(command)
+        self.env = env
         self.cleanup_dir = cleanup_dir  # where the engine puts its temporary folder (the output's parent)
         self.process: Optional[subprocess.Popen] = None
         self.stderr_lines: List[str] = []
@@ -65,7 +66,7 @@ class WorkerRun:
         self._tmp_before = self._tmp_dirs()
         self.process = subprocess.Popen(
             self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-            env=worker_env(), bufsize=1,
+            env=worker_env(self.env), bufsize=1,
         )
         self._lines: queue.Queue[Optional[str]] = queue.Queue()
         self._pumps = [threading.Thread(target=self._pump, args=(self.process.stdout, self._lines.put, True), daemon=True),

@@ -80,12 +80,17 @@ def find_peaks(surfaces: np.ndarray, radius: int, usable: np.ndarray, guide: np.
     return MatchBatch(shift, score.astype(np.float64), valid)
 
 
-MATCHERS = ("structural",)
+MATCHERS = ("structural", "heatmap", "fused")
 
 
-def get_matcher(name: str, device: str = "auto") -> Matcher:
+def get_matcher(name: str, device: str = "auto", model: str = None) -> Matcher:
+    """`model`: weights name or path for the learned matchers (default: the shipped default model)."""
     if name == "structural":
         from .structural import StructuralMatcher
 
         return StructuralMatcher(device)
+    if name in ("heatmap", "fused"):
+        from .heatmap import FusedMatcher, HeatmapMatcher
+
+        return (HeatmapMatcher if name == "heatmap" else FusedMatcher)(device, model)
     raise CoregError(f"Unknown matcher '{name}'. Available: {', '.join(MATCHERS)}.")

@@ -1,0 +1,161 @@
+"""The heatmap matching task, shared by training, evaluation and the engine's matcher.
+
+Chips are cut exactly as the engine cuts them (core.matching): the EO chip is the template plus a
+margin, 2*(TEMPLATE_HALF+MARGIN) px, with the candidate point at index TEMPLATE_HALF+MARGIN; the SAR chip
+covers the search area, 2*(TEMPLATE_HALF+radius+MARGIN) px, with the predicted position at its centre
+index. Both are zero-padded (0 = nodata) to TILE x TILE, which puts the reference point and the zero
+shift at pixel TILE/2. The network's heatmap over the SAR tile peaks where the EO point lies; the
+engine reads it as a similarity surface over shifts in [-radius, radius]^2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ..core.errors import CoregError
+from ..core.matchers.base import MARGIN
+
+TEMPLATE_HALF = 24  # the engine's default template (48 px)
+MAX_RADIUS = 16  # largest search radius a model is trained for
+TILE = 2 * (TEMPLATE_HALF + MARGIN + MAX_RADIUS)  # network input, 96 px
+REF = TILE // 2  # the reference point / zero shift in tile pixels
+WEIGHTS_ENV = "SAR_EO_COREG_WEIGHTS"
+REPO_WEIGHTS = Path(__file__).resolve().parents[2] / "weights"  # a checkout's weights/ folder (outside the zip)
+DEFAULT_MODEL = "default"
+
+
+@dataclass
+class Normalisation:
+    """Mean and standard deviation of valid pixels (as 0..1), computed on the training split."""
+
+    eo_mean: float = 0.5
+    eo_std: float = 0.25
+    sar_mean: float = 0.5
+    sar_std: float = 0.25
+
+
+def pad_to_tile(chips: np.ndarray) -> np.ndarray:
+    """Centre-pad (N, s, s) uint8 chips with zeros to (N, TILE, TILE)."""
+    n, s, _ = chips.shape
+    if s > TILE:
+        raise CoregError(f"Chip of {s} px is larger than the model's {TILE} px tile.")
+    lo = (TILE - s) // 2
+    out = np.zeros((n, TILE, TILE), np.uint8)
+    out[:, lo:lo + s, lo:lo + s] = chips
+    return out
+
+
+def prepare_inputs(eo_chips: np.ndarray, sar_chips: np.ndarray, norm: Normalisation):
+    """uint8 chips -> normalised float32 tiles (N, 1, TILE, TILE); nodata and padding are 0."""
+    eo, sar = pad_to_tile(eo_chips), pad_to_tile(sar_chips)
+    eo_f = np.where(eo > 0, (eo / 255.0 - norm.eo_mean) / norm.eo_std, 0.0).astype(np.float32)
+    sar_f = np.where(sar > 0, (sar / 255.0 - norm.sar_mean) / norm.sar_std, 0.0).astype(np.float32)
+    return eo_f[:, None], sar_f[:, None]
+
+
+def gaussian_targets(offsets: np.ndarray, sigma: float) -> np.ndarray:
+    """(N, 2) x, y offsets from REF -> (N, TILE, TILE) Gaussians with peak 1."""
+    yy, xx = np.mgrid[0:TILE, 0:TILE].astype(np.float32)
+    cx = REF + offsets[:, 0, None, None]
+    cy = REF + offsets[:, 1, None, None]
+    return np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2.0 * sigma**2)).astype(np.float32)
+
+
+def heatmap_surfaces(logits, radius: int, head: str) -> np.ndarray:
+    """Network output (N, 1, TILE, TILE) -> similarity surfaces (N, 2r+1, 2r+1) in [0, 1] for find_peaks.
+    softmax head: the probability that the match lies within ±1 px of each shift (3x3 mass of the spatial
+    softmax over the search window), so a peak's height is its confidence; regression head (MSE losses): the
+    heatmap values, clipped to [0, 1]."""
+    import torch
+
+    window = logits[:, 0, REF - radius:REF + radius + 1, REF - radius:REF + radius + 1].float()
+    if head == "softmax":
+        n = window.shape[0]
+        prob = torch.softmax(window.reshape(n, -1), dim=1).reshape(window.shape)
+        surfaces = torch.nn.functional.avg_pool2d(prob[:, None], 3, 1, 1, count_include_pad=False)[:, 0] * 9
+    else:
+        surfaces = window.clamp(0.0, 1.0)
+    return surfaces.clamp(0.0, 1.0).cpu().numpy().astype(np.float32)
+
+
+# ---- checkpoints with metadata --------------------------------------------------------------------
+@dataclass
+class ModelCard:
+    """What a weights file carries besides the tensors."""
+
+    name: str
+    config: dict
+    head: str  # softmax | regression
+    norm: Normalisation
+    training: dict = field(default_factory=dict)  # data, folds, steps, seed, loss, sigma, time
+    metrics: dict = field(default_factory=dict)  # held-out EPE / PCK
+    parameters: int = 0
+
+
+def save_weights(path, model, card: ModelCard, half: bool = True) -> str:
+    """Write {card, state_dict} (fp16 to halve the size) atomically; returns the file's sha256, which is
+    also written to PATH.sha256."""
+    import torch
+
+    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    buffer = io.BytesIO()
+    torch.save({"card": {**card.__dict__, "norm": card.norm.__dict__}, "state_dict": state}, buffer)
+    data = buffer.getvalue()
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+    digest = hashlib.sha256(data).hexdigest()
+    Path(f"{path}.sha256").write_text(f"{digest}  {Path(path).name}\n")
+    Path(f"{path}.json").write_text(json.dumps({**card.__dict__, "norm": card.norm.__dict__, "sha256": digest},
+                                               indent=2))
+    return digest
+
+
+def load_weights(path, device="cpu"):
+    """(network in eval mode, ModelCard). Checks the sha256 when PATH.sha256 is present."""
+    import torch
+
+    from .registry import build_model
+
+    path = Path(path)
+    if not path.is_file():
+        raise CoregError(f"Model weights not found: {path}.")
+    data = path.read_bytes()
+    sidecar = Path(f"{path}.sha256")
+    if sidecar.exists() and sidecar.read_text().split()[0] != hashlib.sha256(data).hexdigest():
+        raise CoregError(f"Model weights {path} do not match their sha256 (corrupt or partial copy). Copy them again.")
+    try:
+        blob = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+        raw = blob["card"]
+        card = ModelCard(**{**raw, "norm": Normalisation(**raw["norm"])})
+        model = build_model(card.name, **card.config)
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()})
+    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+        raise CoregError(f"{path} is not a weights file of this plugin ({exc}).") from None
+    return model.to(device).eval(), card
+
+
+def find_weights(name_or_path: Optional[str] = None) -> Path:
+    """A weights file: an explicit path, or NAME.pt in $SAR_EO_COREG_WEIGHTS, then the checkout's weights/.
+    Nothing is ever downloaded."""
+    name = name_or_path or DEFAULT_MODEL
+    if name.endswith(".pt") or os.sep in name:
+        return Path(name)
+    folders = [Path(p) for p in os.environ.get(WEIGHTS_ENV, "").split(os.pathsep) if p] + [REPO_WEIGHTS]
+    for folder in folders:
+        candidate = folder / f"{name}.pt"
+        if candidate.is_file():
+            return candidate
+    raise CoregError(
+        f"No weights named '{name}' in {', '.join(str(f) for f in folders)}. Put {name}.pt there, set "
+        f"{WEIGHTS_ENV} to its folder, or give --model PATH.pt."
+    )

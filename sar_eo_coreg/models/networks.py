@@ -1,0 +1,140 @@
+"""The heatmap U-Net family. Every network takes (eo, sar) tiles of the same size (B, C, H, W) and returns
+heatmap logits (B, 1, H, W) whose peak marks where the EO tile's reference point lies in the SAR tile."""
+
+from __future__ import annotations
+
+from typing import List
+
+import torch
+import torch.nn.functional as F  # noqa: N812 (PyTorch's convention)
+import torchvision
+from torch import nn
+
+from .blocks import AttentionBlock, ConvBlock, CrossModalAttention
+
+RESNET_CHANNELS = {18: [64, 64, 128, 256, 512], 34: [64, 64, 128, 256, 512], 50: [64, 256, 512, 1024, 2048]}
+
+
+class Decoder(nn.Module):
+    """U-Net decoder over skips ordered from fine to coarse; `stem_stride` 2 adds a last upsampling."""
+
+    def __init__(self, channels: List[int], stem_stride: int = 1, max_width: int = 256):
+        super().__init__()
+        widths = [min(c, max_width) for c in channels]
+        self.blocks = nn.ModuleList()
+        below = channels[-1]
+        for i in range(len(channels) - 2, -1, -1):
+            self.blocks.append(ConvBlock(below + channels[i], widths[i]))
+            below = widths[i]
+        self.final = ConvBlock(below, max(below // 2, 16)) if stem_stride == 2 else nn.Identity()
+        self.head = nn.Conv2d(max(below // 2, 16) if stem_stride == 2 else below, 1, 1)
+
+    def forward(self, skips: List[torch.Tensor], size) -> torch.Tensor:
+        x = skips[-1]
+        for block, skip in zip(self.blocks, reversed(skips[:-1])):
+            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            x = block(torch.cat([x, skip], dim=1))
+        if x.shape[-2:] != size:
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        return self.head(self.final(x))
+
+
+class UNetEncoder(nn.Module):
+    def __init__(self, in_channels: int, width: int, depth: int = 4):
+        super().__init__()
+        self.channels = [width * 2**i for i in range(depth + 1)]
+        self.stages = nn.ModuleList([ConvBlock(in_channels, width)])
+        for i in range(depth):
+            self.stages.append(nn.Sequential(nn.MaxPool2d(2), ConvBlock(self.channels[i], self.channels[i + 1])))
+
+    def forward(self, x):
+        skips = []
+        for stage in self.stages:
+            x = stage(x)
+            skips.append(x)
+        return skips
+
+
+class UNet(nn.Module):
+    """KeypointArchitecture baseline: EO and SAR concatenated, one encoder, one heatmap."""
+
+    def __init__(self, eo_channels: int = 1, width: int = 16):
+        super().__init__()
+        self.encoder = UNetEncoder(eo_channels + 1, width)
+        self.decoder = Decoder(self.encoder.channels)
+
+    def forward(self, eo, sar):
+        return self.decoder(self.encoder(torch.cat([eo, sar], dim=1)), eo.shape[-2:])
+
+
+class SiameseUNet(nn.Module):
+    """One encoder per modality; their features are concatenated at every level and fused in the decoder."""
+
+    def __init__(self, eo_channels: int = 1, width: int = 16):
+        super().__init__()
+        self.eo_encoder = UNetEncoder(eo_channels, width)
+        self.sar_encoder = UNetEncoder(1, width)
+        self.decoder = Decoder([2 * c for c in self.eo_encoder.channels])
+
+    def forward(self, eo, sar):
+        skips = [torch.cat(pair, dim=1) for pair in zip(self.eo_encoder(eo), self.sar_encoder(sar))]
+        return self.decoder(skips, eo.shape[-2:])
+
+
+class ResNetEncoder(nn.Module):
+    """A torchvision ResNet (no pretrained weights: nothing is downloaded) with its first convolution adapted
+    to `in_channels`. Stages at strides 2, 4, 8, 16, 32."""
+
+    def __init__(self, depth: int, in_channels: int):
+        super().__init__()
+        net = getattr(torchvision.models, f"resnet{depth}")(weights=None)
+        net.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
+        self.channels = RESNET_CHANNELS[depth]
+        self.stages = nn.ModuleList([nn.Sequential(net.conv1, net.bn1, net.relu),
+                                     nn.Sequential(net.maxpool, net.layer1), net.layer2, net.layer3, net.layer4])
+
+    def forward(self, x):
+        skips = []
+        for stage in self.stages:
+            x = stage(x)
+            skips.append(x)
+        return skips
+
+
+class ResUNet(nn.Module):
+    """ResNet encoder on the concatenated EO + SAR; `attention` adds MAResU-Net blocks on the skips."""
+
+    def __init__(self, depth: int = 18, eo_channels: int = 1, attention: bool = False):
+        super().__init__()
+        self.encoder = ResNetEncoder(depth, eo_channels + 1)
+        channels = self.encoder.channels
+        self.attention = nn.ModuleList([AttentionBlock(c) for c in channels[:-1]]) if attention else None
+        self.decoder = Decoder(channels, stem_stride=2)
+
+    def forward(self, eo, sar):
+        skips = self.encoder(torch.cat([eo, sar], dim=1))
+        if self.attention is not None:
+            skips = [block(s) for block, s in zip(self.attention, skips[:-1])] + skips[-1:]
+        return self.decoder(skips, eo.shape[-2:])
+
+
+class CrossAttentionResUNet(nn.Module):
+    """Two ResNet encoders; at every stage SAR and EO features attend to each other, the updated streams go
+    on to the next stage, and their fusion is the skip (MAResU-Net attention on the skips as well)."""
+
+    def __init__(self, depth: int = 34, eo_channels: int = 1):
+        super().__init__()
+        self.eo_encoder = ResNetEncoder(depth, eo_channels)
+        self.sar_encoder = ResNetEncoder(depth, 1)
+        channels = self.eo_encoder.channels
+        self.cross = nn.ModuleList([CrossModalAttention(c) for c in channels])
+        self.attention = nn.ModuleList([AttentionBlock(c) for c in channels[:-1]])
+        self.decoder = Decoder(channels, stem_stride=2)
+
+    def forward(self, eo, sar):
+        skips = []
+        for eo_stage, sar_stage, cross in zip(self.eo_encoder.stages, self.sar_encoder.stages, self.cross):
+            eo, sar, fused = cross(eo_stage(eo), sar_stage(sar))
+            skips.append(fused)
+        skips = [block(s) for block, s in zip(self.attention, skips[:-1])] + skips[-1:]
+        return self.decoder(skips, (2 * skips[0].shape[-2], 2 * skips[0].shape[-1]))
