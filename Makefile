@@ -8,7 +8,7 @@ VERSION := $(shell sed -n 's/^version=//p' sar_eo_coreg/metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 export PYTHONHASHSEED := 0
 
-.PHONY: setup system-packages test lint demo bench bench-speed package clean screenshot
+.PHONY: setup system-packages test lint demo bench bench-speed bench-models train-default package clean screenshot
 
 setup: system-packages $(STAMP)
 
@@ -66,3 +66,11 @@ screenshot: setup
 	SAR_EO_COREG_PYTHON=$(abspath $(PY)) QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1600x1000x24" \
 	  qgis --nologo --noversioncheck --profiles-path .screenshot-profile --code tools/screenshot_dock.py
 	rm -rf .screenshot-profile
+
+# the model family on one held-out fold (same data and budget for every model)
+bench-models: setup
+	$(PY) bench/models.py --steps 40 --samples 256 --fold 0 --out bench/results
+
+# the shipped default model (CPU here; add --device cuda on a GPU machine)
+train-default: setup
+	$(PY) -m sar_eo_coreg train --model siamese_corr --steps 3000 --batch 16 --lr 1e-3 --fold 0 --out runs/default

@@ -128,7 +128,8 @@ def main(argv=None):
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
     parser.add_argument("--work", default=str(REPO / "bench" / "work"))
     parser.add_argument("--sources", default="")
-    parser.add_argument("--limit", type=int, default=0, help="at most N pairs per source (0: all)")
+    parser.add_argument("--limit", default="0",
+                        help="at most N pairs per source (0: all), or per source: s1s2_volkov=3,srif_optsar=0")
     parser.add_argument("--methods", default="zero,sift,structural")
     parser.add_argument("--model", default=None, help="weights for heatmap/fused (default: the default model)")
     parser.add_argument("--heldout-fold", type=int, default=None, help="only the pairs of this test fold")
@@ -140,6 +141,8 @@ def main(argv=None):
     with open(SHARED / "aligned" / "index.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     sources = set(filter(None, args.sources.split(",")))
+    default_limit = int(args.limit) if args.limit.isdigit() else 0
+    limits = {k: int(v) for k, v in (item.split("=") for item in args.limit.split(",") if "=" in item)}
     if args.heldout_fold is not None:
         from types import SimpleNamespace
 
@@ -162,7 +165,7 @@ def main(argv=None):
         if (sources and row["source"] not in sources) or (heldout is not None and (row["source"], row["id"]) not in heldout):
             continue
         per_source[row["source"]] = per_source.get(row["source"], 0) + 1
-        if args.limit and per_source[row["source"]] > args.limit:
+        if 0 < limits.get(row["source"], default_limit) < per_source[row["source"]]:
             continue
         scene, points, truth = build_scene(row, index, work)
         for method in methods:

@@ -65,12 +65,16 @@ def main(argv=None):
         rows[name] = {**evaluate_samples(model, card.head, card.norm, samples, device), "parameters": card.parameters,
                       "steps": summary["steps"], "train_seconds": time.perf_counter() - clock}
         print(name, json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in rows[name].items()}), flush=True)
+        write(args, rows, len(test_pairs), len(samples), device)  # after each model, so a cut run keeps its rows
+    print(markdown(rows))
+
+
+def write(args, rows, test_pairs, samples, device):
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    report = {"fold": args.fold, "folds": args.folds, "test_pairs": len(test_pairs), "samples": len(samples),
-              "radius": 16, "steps": args.steps, "batch": args.batch, "device": str(device), "results": rows}
+    report = {"fold": args.fold, "folds": args.folds, "test_pairs": test_pairs, "samples": samples, "radius": 16,
+              "steps": args.steps, "batch": args.batch, "device": str(device), "results": rows}
     (Path(args.out) / "models.json").write_text(json.dumps(report, indent=2))
     (Path(args.out) / "models.md").write_text(markdown(rows) + "\n")
-    print(markdown(rows))
 
 
 if __name__ == "__main__":

@@ -71,16 +71,19 @@ def gaussian_targets(offsets: np.ndarray, sigma: float) -> np.ndarray:
 
 def heatmap_surfaces(logits, radius: int, head: str) -> np.ndarray:
     """Network output (N, 1, TILE, TILE) -> similarity surfaces (N, 2r+1, 2r+1) in [0, 1] for find_peaks.
-    softmax head: the probability that the match lies within ±1 px of each shift (3x3 mass of the spatial
-    softmax over the search window), so a peak's height is its confidence; regression head (MSE losses): the
-    heatmap values, clipped to [0, 1]."""
+    softmax head: the information in the probability m that the match lies within ±1 px of each shift (3x3
+    mass of the spatial softmax over the N-shift window): 1 + log(m) / log(N / 9), clipped to [0, 1], so a
+    uniform map gives 0 and a certain peak 1, and summing neighbours' surfaces multiplies their probabilities;
+    regression head (MSE losses): the heatmap values, clipped to [0, 1]."""
     import torch
 
     window = logits[:, 0, REF - radius:REF + radius + 1, REF - radius:REF + radius + 1].float()
     if head == "softmax":
         n = window.shape[0]
         prob = torch.softmax(window.reshape(n, -1), dim=1).reshape(window.shape)
-        surfaces = torch.nn.functional.avg_pool2d(prob[:, None], 3, 1, 1, count_include_pad=False)[:, 0] * 9
+        mass = torch.nn.functional.avg_pool2d(prob[:, None], 3, 1, 1, count_include_pad=False)[:, 0] * 9
+        cells = window.shape[-1] * window.shape[-2]
+        surfaces = 1.0 + torch.log(mass.clamp_min(1e-12)) / np.log(cells / 9.0)
     else:
         surfaces = window.clamp(0.0, 1.0)
     return surfaces.clamp(0.0, 1.0).cpu().numpy().astype(np.float32)

@@ -138,3 +138,52 @@ class CrossAttentionResUNet(nn.Module):
             skips.append(fused)
         skips = [block(s) for block, s in zip(self.attention, skips[:-1])] + skips[-1:]
         return self.decoder(skips, (2 * skips[0].shape[-2], 2 * skips[0].shape[-1]))
+
+
+class SiameseCorrelation(nn.Module):
+    """Our addition to the family: per modality, the structural matcher's CFOG-like features plus a small
+    learned full-resolution encoder (its weight `mix` starts small and is learned), fused by the
+    zero-normalised cross-correlation (ZNCC) of the EO template's descriptors over the SAR tile. It starts
+    as the structural matcher and learns what to add. The scaled ZNCC at each shift is the heatmap logit;
+    outside the correlated shifts it is very low."""
+
+    def __init__(self, eo_channels: int = 1, width: int = 16, template_half: int = 24):
+        super().__init__()
+        from ..core.matchers.structural import StructuralMatcher
+
+        self.template_half = template_half
+        self.cfog = StructuralMatcher("cpu")
+
+        def encoder(in_channels):  # light and full resolution: 17 px receptive field, no normalisation layers
+            return nn.Sequential(
+                nn.Conv2d(in_channels, width, 3, padding=1), nn.ReLU(inplace=True),
+                nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True),
+                nn.Conv2d(width, width, 3, padding=2, dilation=2), nn.ReLU(inplace=True),
+                nn.Conv2d(width, width, 3, padding=4, dilation=4))
+
+        self.eo_encoder = encoder(eo_channels)
+        self.sar_encoder = encoder(1)
+        self.mix = nn.Parameter(torch.tensor(0.1))
+        self.temperature = nn.Parameter(torch.tensor(20.0))
+
+    def _descriptors(self, image, encoder):
+        cfog = self.cfog
+        if cfog.cos.device != image.device:
+            for name in ("cos", "sin", "pre", "post", "orient"):
+                setattr(cfog, name, getattr(cfog, name).to(image.device))
+        fixed = cfog.features(image[:, :1].float())
+        learned = F.normalize(encoder(image).float(), dim=1)
+        return torch.cat([fixed, self.mix * learned], dim=1)
+
+    def forward(self, eo, sar):
+        from ..core.matchers.structural import zncc
+
+        b, _, h, w = sar.shape
+        ref, half = h // 2, self.template_half
+        template = self._descriptors(eo, self.eo_encoder)[..., ref - half:ref + half, ref - half:ref + half]
+        search = self._descriptors(sar, self.sar_encoder)
+        nodata = (sar == 0).all(dim=1, keepdim=True).float()  # prepare_inputs sets nodata and padding to 0
+        score = zncc(template, search, nodata, torch) * self.temperature
+        out = torch.full((b, 1, h, w), -30.0, device=sar.device, dtype=score.dtype)
+        out[:, 0, ref - half:ref - half + score.shape[-2], ref - half:ref - half + score.shape[-1]] = score
+        return out

@@ -23,6 +23,7 @@ REGISTRY: Dict[str, Tuple[Callable, dict]] = {
     "maresunet34": (lambda **c: _networks().ResUNet(**c), {"depth": 34, "attention": True}),
     "maresunet50": (lambda **c: _networks().ResUNet(**c), {"depth": 50, "attention": True}),
     "maresunet34_crossattn": (lambda **c: _networks().CrossAttentionResUNet(**c), {"depth": 34}),
+    "siamese_corr": (lambda **c: _networks().SiameseCorrelation(**c), {"width": 16}),
 }
 MODEL_NAMES = tuple(REGISTRY)
 

