@@ -39,13 +39,10 @@ class Decoder(nn.Module):
         return self.head(self.final(x))
 
 
-class UNetEncoder(nn.Module):
-    def __init__(self, in_channels: int, width: int, depth: int = 4):
-        super().__init__()
-        self.channels = [width * 2**i for i in range(depth + 1)]
-        self.stages = nn.ModuleList([ConvBlock(in_channels, width)])
-        for i in range(depth):
-            self.stages.append(nn.Sequential(nn.MaxPool2d(2), ConvBlock(self.channels[i], self.channels[i + 1])))
+class StagedEncoder(nn.Module):
+    """An encoder made of `stages`; returns every stage's output (the skips), fine to coarse."""
+
+    stages: nn.ModuleList
 
     def forward(self, x):
         skips = []
@@ -53,6 +50,15 @@ class UNetEncoder(nn.Module):
             x = stage(x)
             skips.append(x)
         return skips
+
+
+class UNetEncoder(StagedEncoder):
+    def __init__(self, in_channels: int, width: int, depth: int = 4):
+        super().__init__()
+        self.channels = [width * 2**i for i in range(depth + 1)]
+        self.stages = nn.ModuleList([ConvBlock(in_channels, width)])
+        for i in range(depth):
+            self.stages.append(nn.Sequential(nn.MaxPool2d(2), ConvBlock(self.channels[i], self.channels[i + 1])))
 
 
 class UNet(nn.Module):
@@ -81,7 +87,7 @@ class SiameseUNet(nn.Module):
         return self.decoder(skips, eo.shape[-2:])
 
 
-class ResNetEncoder(nn.Module):
+class ResNetEncoder(StagedEncoder):
     """A torchvision ResNet (no pretrained weights: nothing is downloaded) with its first convolution adapted
     to `in_channels`. Stages at strides 2, 4, 8, 16, 32."""
 
@@ -92,13 +98,6 @@ class ResNetEncoder(nn.Module):
         self.channels = RESNET_CHANNELS[depth]
         self.stages = nn.ModuleList([nn.Sequential(net.conv1, net.bn1, net.relu),
                                      nn.Sequential(net.maxpool, net.layer1), net.layer2, net.layer3, net.layer4])
-
-    def forward(self, x):
-        skips = []
-        for stage in self.stages:
-            x = stage(x)
-            skips.append(x)
-        return skips
 
 
 class ResUNet(nn.Module):

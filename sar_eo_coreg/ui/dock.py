@@ -34,10 +34,9 @@ from qgis.PyQt.QtWidgets import (
 
 from ..core.choices import DEVICES, MATCHERS, MIN_POINTS, RESAMPLINGS, TRANSFORMS
 from .review import ReviewPanel, ReviewSession
-from .settings import worker_python
+from .settings import worker_python, worker_qprocess
 from .task import WorkerTask
 from .tiepoint_layers import RunLayers, add_raster, add_run_layers, source_path, sync_layers
-from .worker import worker_env
 
 TRANSFORM_LABELS = {"auto": "auto (grid ≥ 150 points, else tps, poly2, affine)",
                     **{k: f"{k} (needs ≥ {MIN_POINTS[k]} points)" for k in TRANSFORMS}}
@@ -216,11 +215,7 @@ class CoregDock(QgsDockWidget):
             return
         python, _ = worker_python()
         self.device_label.setText("Device: checking…")
-        process = QProcess(self)
-        env = process.processEnvironment()
-        for key, value in worker_env().items():
-            env.insert(key, value)
-        process.setProcessEnvironment(env)
+        process = worker_qprocess(self)
         process.finished.connect(lambda *args: self._device_detected(process))
         process.errorOccurred.connect(lambda *args: self._device_detected(process))
         self._env_process = process

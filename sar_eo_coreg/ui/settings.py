@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Tuple
 
 from qgis.core import QgsApplication, QgsSettings
+from qgis.PyQt.QtCore import QProcess
+
+from .worker import worker_env
 
 PYTHON_KEY = "sar_eo_coreg/worker_python"
 PYTHON_ENV_VAR = "SAR_EO_COREG_PYTHON"
@@ -45,3 +48,13 @@ def weights_dirs() -> str:
     (<profile>/sar_eo_coreg/weights); a checkout's weights/ folder is searched by the engine itself."""
     managed = str(Path(QgsApplication.qgisSettingsDirPath()) / "sar_eo_coreg" / "weights")
     return os.pathsep.join(p for p in (os.environ.get("SAR_EO_COREG_WEIGHTS", ""), managed) if p)
+
+
+def worker_qprocess(parent) -> QProcess:
+    """A QProcess with the worker's environment (for short, non-blocking worker commands)."""
+    process = QProcess(parent)
+    environment = process.processEnvironment()
+    for key, value in worker_env({"SAR_EO_COREG_WEIGHTS": weights_dirs()}).items():
+        environment.insert(key, value)
+    process.setProcessEnvironment(environment)
+    return process

@@ -21,8 +21,15 @@ from qgis.PyQt.QtWidgets import (
     QVBoxLayout,
 )
 
-from .settings import PYTHON_ENV_VAR, REQUIREMENTS, managed_venv_dir, set_worker_python, venv_python, worker_python
-from .worker import worker_env
+from .settings import (
+    PYTHON_ENV_VAR,
+    REQUIREMENTS,
+    managed_venv_dir,
+    set_worker_python,
+    venv_python,
+    worker_python,
+    worker_qprocess,
+)
 
 
 def base_python() -> str:
@@ -95,11 +102,7 @@ class SettingsDialog(QDialog):
             return
         program, args = self.steps.pop(0)
         self.log.appendPlainText(f"$ {program} {' '.join(args)}")
-        process = QProcess(self)
-        environment = process.processEnvironment()
-        for key, value in worker_env().items():
-            environment.insert(key, value)
-        process.setProcessEnvironment(environment)
+        process = worker_qprocess(self)
         process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
         process.readyReadStandardOutput.connect(lambda: self._output(process))
         process.finished.connect(lambda code, status: self._finished(process, code))
