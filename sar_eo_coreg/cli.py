@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("env", help="print versions, missing packages and the compute device as JSON")
 
     from .core.choices import DEVICES
+    from .models.heatmap import LOSSES
     from .models.registry import MODEL_NAMES
     from .training.commands import add_data_args
 
@@ -81,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, choices=MODEL_NAMES)
     add_data_args(p)
     p.add_argument("--out", required=True, help="folder for best.pt, last.pt and metrics.csv")
-    p.add_argument("--loss", default="softmax", choices=("softmax", "mse", "wmse"))
+    p.add_argument("--loss", default="softmax", choices=LOSSES)
     p.add_argument("--sigma", type=float, default=1.5, help="Gaussian label sigma, px (paper 1, SpaceNet 9 baseline 13)")
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--batch", type=int, default=16)

@@ -6,15 +6,23 @@
 from __future__ import annotations
 
 import platform
+import re
 import sys
 from importlib import metadata
+from pathlib import Path
 
-REQUIRED = ("numpy", "scipy", "rasterio", "affine", "opencv-python-headless", "torch", "tqdm")
+REQUIREMENTS = Path(__file__).resolve().parents[1] / "requirements.txt"  # the worker's pinned packages
+
+
+def required_packages() -> list:
+    """Package names of the pinned requirements (shipped with the plugin)."""
+    lines = (ln.split("#")[0].strip() for ln in REQUIREMENTS.read_text().splitlines())
+    return [re.split(r"[<>=!~\[ ;]", ln, maxsplit=1)[0] for ln in lines if ln]
 
 
 def check_environment() -> dict:
     versions, missing = {}, []
-    for name in REQUIRED:
+    for name in required_packages():
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -36,7 +36,7 @@ from .raster import (
     sar_radiometry,
 )
 from .tiepoints import TiePoints, read_any, write_csv, write_gpkg, write_points
-from .transforms import MIN_POINTS, TRANSFORMS, auto_transform, fit_with_residuals
+from .transforms import MIN_POINTS, TRANSFORMS, auto_transform, fit_with_residuals, rmse
 from .warp import write_aligned_outputs
 
 OUTPUT_FILES = ("offsets.tif", "aligned_sar.tif", "tiepoints.gpkg", "tiepoints.csv", "tiepoints.points", "report.json")
@@ -156,7 +156,7 @@ def _summary(tp: TiePoints, model) -> dict:
     used = tp.used
     loo = tp.residual_norm[used]
     return {"tiepoints": len(tp), "inliers": int(tp.inlier.sum()), "used": int(used.sum()), "transform": model.kind,
-            "residual_rmse_px": float(np.sqrt(np.mean(loo**2))) if loo.size else None,
+            "residual_rmse_px": rmse(tp.residual[used]) if loo.size else None,
             "residual_median_px": float(np.median(loo)) if loo.size else None}
 
 

@@ -274,15 +274,9 @@ def fit_with_residuals(kind: str, points: np.ndarray, disp: np.ndarray, used: np
     model's prediction error, so the analyst sees how far a rejected point lies from the fit.
     """
     used = np.asarray(used, bool)
-    n_used = int(used.sum())
-    chosen = auto_transform(n_used) if kind == "auto" else kind
-    if chosen in MIN_POINTS and n_used < MIN_POINTS[chosen]:
-        raise CoregError(
-            f"Too few tie points: {n_used} usable, the '{chosen}' transform needs {MIN_POINTS[chosen]}. "
-            "Enable more points, or choose a simpler transform (affine needs 3)."
-        )
-    model = fit_model(chosen, points[used], disp[used], extent)
-    residual = np.asarray(disp, np.float64) - model.predict(points) if len(points) else np.zeros((0, 2))
+    chosen = auto_transform(int(used.sum())) if kind == "auto" else kind
+    model = fit_model(chosen, points[used], disp[used], extent)  # refuses too few points with a clear message
+    residual = np.asarray(disp, np.float64) - model.predict(points)
     residual[used] = model.loo
     return model, residual
 

@@ -30,6 +30,7 @@ REF = TILE // 2  # the reference point / zero shift in tile pixels
 WEIGHTS_ENV = "SAR_EO_COREG_WEIGHTS"
 REPO_WEIGHTS = Path(__file__).resolve().parents[2] / "weights"  # a checkout's weights/ folder (outside the zip)
 DEFAULT_MODEL = "default"
+LOSSES = ("softmax", "mse", "wmse")  # softmax trains the softmax head; the MSE losses the regression head
 
 
 @dataclass
@@ -101,6 +102,11 @@ class ModelCard:
     training: dict = field(default_factory=dict)  # data, folds, steps, seed, loss, sigma, time
     metrics: dict = field(default_factory=dict)  # held-out EPE / PCK
     parameters: int = 0
+    sha256: str = ""  # of the weights file, set when loaded (not stored inside the file)
+
+
+def _card_dict(card: ModelCard) -> dict:
+    return {**{k: v for k, v in card.__dict__.items() if k != "sha256"}, "norm": card.norm.__dict__}
 
 
 def save_weights(path, model, card: ModelCard, half: bool = True) -> str:
@@ -110,7 +116,7 @@ def save_weights(path, model, card: ModelCard, half: bool = True) -> str:
 
     state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
     buffer = io.BytesIO()
-    torch.save({"card": {**card.__dict__, "norm": card.norm.__dict__}, "state_dict": state}, buffer)
+    torch.save({"card": _card_dict(card), "state_dict": state}, buffer)
     data = buffer.getvalue()
     tmp = f"{path}.tmp"
     with open(tmp, "wb") as fh:
@@ -118,13 +124,12 @@ def save_weights(path, model, card: ModelCard, half: bool = True) -> str:
     os.replace(tmp, path)
     digest = hashlib.sha256(data).hexdigest()
     Path(f"{path}.sha256").write_text(f"{digest}  {Path(path).name}\n")
-    Path(f"{path}.json").write_text(json.dumps({**card.__dict__, "norm": card.norm.__dict__, "sha256": digest},
-                                               indent=2))
+    Path(f"{path}.json").write_text(json.dumps({**_card_dict(card), "sha256": digest}, indent=2))
     return digest
 
 
 def load_weights(path, device="cpu"):
-    """(network in eval mode, ModelCard). Checks the sha256 when PATH.sha256 is present."""
+    """(network in eval mode, ModelCard with the file's sha256). Checks it against PATH.sha256 when present."""
     import torch
 
     from .registry import build_model
@@ -133,13 +138,14 @@ def load_weights(path, device="cpu"):
     if not path.is_file():
         raise CoregError(f"Model weights not found: {path}.")
     data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
     sidecar = Path(f"{path}.sha256")
-    if sidecar.exists() and sidecar.read_text().split()[0] != hashlib.sha256(data).hexdigest():
+    if sidecar.exists() and sidecar.read_text().split()[0] != digest:
         raise CoregError(f"Model weights {path} do not match their sha256 (corrupt or partial copy). Copy them again.")
     try:
         blob = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
         raw = blob["card"]
-        card = ModelCard(**{**raw, "norm": Normalisation(**raw["norm"])})
+        card = ModelCard(**{**raw, "norm": Normalisation(**raw["norm"]), "sha256": digest})
         model = build_model(card.name, **card.config)
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()})
     except (KeyError, RuntimeError, TypeError, ValueError) as exc:

@@ -148,10 +148,10 @@ class SiameseCorrelation(nn.Module):
 
     def __init__(self, eo_channels: int = 1, width: int = 16, template_half: int = 24):
         super().__init__()
-        from ..core.matchers.structural import StructuralMatcher
+        from ..core.matchers.structural import CfogFeatures
 
         self.template_half = template_half
-        self.cfog = StructuralMatcher("cpu")
+        self.cfog = CfogFeatures()
 
         def encoder(in_channels):  # light and full resolution: 17 px receptive field, no normalisation layers
             return nn.Sequential(
@@ -166,11 +166,7 @@ class SiameseCorrelation(nn.Module):
         self.temperature = nn.Parameter(torch.tensor(20.0))
 
     def _descriptors(self, image, encoder):
-        cfog = self.cfog
-        if cfog.cos.device != image.device:
-            for name in ("cos", "sin", "pre", "post", "orient"):
-                setattr(cfog, name, getattr(cfog, name).to(image.device))
-        fixed = cfog.features(image[:, :1].float())
+        fixed = self.cfog(image[:, :1].float())
         learned = F.normalize(encoder(image).float(), dim=1)
         return torch.cat([fixed, self.mix * learned], dim=1)
 
@@ -182,7 +178,7 @@ class SiameseCorrelation(nn.Module):
         template = self._descriptors(eo, self.eo_encoder)[..., ref - half:ref + half, ref - half:ref + half]
         search = self._descriptors(sar, self.sar_encoder)
         nodata = (sar == 0).all(dim=1, keepdim=True).float()  # prepare_inputs sets nodata and padding to 0
-        score = zncc(template, search, nodata, torch) * self.temperature
+        score = zncc(template, search, nodata) * self.temperature
         out = torch.full((b, 1, h, w), -30.0, device=sar.device, dtype=score.dtype)
         out[:, 0, ref - half:ref - half + score.shape[-2], ref - half:ref - half + score.shape[-1]] = score
         return out

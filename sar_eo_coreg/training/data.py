@@ -44,15 +44,6 @@ class PairImages:
         return f"{self.source}/{self.pair_id}"
 
 
-def _read_georeferenced(path, role):
-    """(RasterInfo, image on its own grid as the engine reads it)."""
-    from ..core.raster import eo_grid, eo_radiometry, open_info, read_display_image, sar_radiometry
-
-    info = open_info(str(path), role)
-    radiometry = eo_radiometry(info) if role == "EO" else sar_radiometry(info)
-    return info, radiometry, eo_grid(info), read_display_image
-
-
 def _read_pixels(path, role) -> np.ndarray:
     """An aligned-pair file (georeferenced or not) as the engine's display image: luminance for 3-band EO,
     the 1st-99th percentile stretch to 1..255, 0 for nodata."""
@@ -110,15 +101,16 @@ def load_spacenet(eo_path, sar_path, csv_path, pair_id: Optional[str] = None) ->
     """One SpaceNet 9 AOI: the SAR is read onto the EO grid and each tie point's SAR pixel converted to an EO
     pixel through the georeferences, so its displacement is known on the working grid."""
     from ..core.geometry import sar_pixel_to_eo_pixel
+    from ..core.raster import eo_grid, eo_radiometry, open_info, read_display_image, sar_radiometry
 
     ties = read_spacenet_csv(csv_path)
-    eo_info, eo_rad, grid, read = _read_georeferenced(eo_path, "EO")
-    sar_info, sar_rad, _, _ = _read_georeferenced(sar_path, "SAR")
+    eo_info, sar_info = open_info(str(eo_path), "EO"), open_info(str(sar_path), "SAR")
     for role, info, rows, cols in (("optical", eo_info, ties[:, 2], ties[:, 3]), ("SAR", sar_info, ties[:, 0], ties[:, 1])):
         if rows.max() >= info.height or cols.max() >= info.width:
             raise CoregError(f"{csv_path}: a {role} tie point lies outside its raster ({info.width}x{info.height}).")
-    eo = read(eo_info, eo_rad, grid, "EO")
-    sar = read(sar_info, sar_rad, grid, "SAR")
+    grid = eo_grid(eo_info)  # as the engine reads them: both on the EO grid
+    eo = read_display_image(eo_info, eo_radiometry(eo_info), grid, "EO")
+    sar = read_display_image(sar_info, sar_radiometry(sar_info), grid, "SAR")
     points = np.c_[ties[:, 3], ties[:, 2]]
     sar_c, sar_r = sar_pixel_to_eo_pixel(eo_info, sar_info, ties[:, 1], ties[:, 0])
     return PairImages("spacenet9", pair_id or Path(csv_path).stem, eo, sar, points, np.c_[sar_c, sar_r] - points)

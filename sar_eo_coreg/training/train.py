@@ -15,12 +15,10 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from ..core.errors import CoregError
-from ..models.heatmap import ModelCard, Normalisation, gaussian_targets, load_weights, prepare_inputs, save_weights
+from ..models.heatmap import LOSSES, ModelCard, Normalisation, gaussian_targets, prepare_inputs, save_weights
 from ..models.registry import build_model, count_parameters, model_config
 from .data import PairImages, Sample, draw_sample, draw_samples, normalisation
 from .metrics import evaluate_samples
-
-LOSSES = ("softmax", "mse", "wmse")
 
 
 @dataclass
@@ -176,7 +174,6 @@ def train(cfg: TrainConfig, train_pairs: List[PairImages], val_pairs: List[PairI
                 (out / "last.pt.tmp").replace(last_path)
     if bar is not None:
         bar.close()
-    _, card = load_weights(out / "best.pt")
     return {"best_val_epe": best, "steps": step, "parameters": card.parameters,
             "train_seconds": elapsed + time.perf_counter() - clock}
 

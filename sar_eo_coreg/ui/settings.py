@@ -14,7 +14,6 @@ from .worker import worker_env
 
 PYTHON_KEY = "sar_eo_coreg/worker_python"
 PYTHON_ENV_VAR = "SAR_EO_COREG_PYTHON"
-REQUIREMENTS = Path(__file__).resolve().parents[1] / "requirements.txt"
 
 
 def managed_venv_dir() -> Path:

@@ -21,9 +21,9 @@ from qgis.PyQt.QtWidgets import (
     QVBoxLayout,
 )
 
+from ..core.environment import REQUIREMENTS
 from .settings import (
     PYTHON_ENV_VAR,
-    REQUIREMENTS,
     managed_venv_dir,
     set_worker_python,
     venv_python,

@@ -7,8 +7,6 @@ matcher, so `--matcher heatmap` means learned fine matching inside the same coar
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 
 from ..device import resolve_device
@@ -30,7 +28,7 @@ class HeatmapMatcher(Matcher):
         self.half = self.device.type == "cuda"  # fp16 inference on the GPU, fp32 on the CPU
         if self.half:
             self.net.half()
-        self.sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        self.sha256 = self.card.sha256
         self.weights_path = str(path)
         self.structural = StructuralMatcher(device)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
 
 from ..device import resolve_device
 from .base import MARGIN, Matcher
@@ -20,31 +21,28 @@ FEATURE_SIGMA = 3.0
 BATCH = 256
 
 
-def _gaussian_kernel(sigma: float, torch):
+def _gaussian_kernel(sigma: float):
     radius = max(1, int(math.ceil(3 * sigma)))
     x = torch.arange(-radius, radius + 1, dtype=torch.float32)
     k = torch.exp(-(x**2) / (2 * sigma**2))
     return k / k.sum()
 
 
-class StructuralMatcher(Matcher):
-    name = "structural"
+class CfogFeatures(torch.nn.Module):
+    """The CFOG-like features as a module (fixed kernels as non-persistent buffers, so `.to(device)` moves
+    them and no weights file stores them); the learned `siamese_corr` model uses the same features."""
 
-    def __init__(self, device: str = "auto"):
-        import torch
-
-        self.torch = torch
-        self.device = resolve_device(device)
+    def __init__(self):
+        super().__init__()
         angles = torch.arange(NUM_ORIENTATIONS, dtype=torch.float32) * math.pi / NUM_ORIENTATIONS
-        self.cos = angles.cos().view(1, -1, 1, 1).to(self.device)
-        self.sin = angles.sin().view(1, -1, 1, 1).to(self.device)
-        self.pre = _gaussian_kernel(PRE_SIGMA, torch).to(self.device)
-        self.post = _gaussian_kernel(FEATURE_SIGMA, torch).to(self.device)
-        self.orient = torch.tensor([0.25, 0.5, 0.25], device=self.device)
+        self.register_buffer("cos", angles.cos().view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("sin", angles.sin().view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("pre", _gaussian_kernel(PRE_SIGMA), persistent=False)
+        self.register_buffer("post", _gaussian_kernel(FEATURE_SIGMA), persistent=False)
 
-    # ---- features -------------------------------------------------------------------------------
-    def _blur(self, x, kernel):
-        f = self.torch.nn.functional
+    @staticmethod
+    def _blur(x, kernel):
+        f = torch.nn.functional
         c = x.shape[1]
         r = kernel.numel() // 2
         kx = kernel.view(1, 1, 1, -1).repeat(c, 1, 1, 1)
@@ -52,9 +50,9 @@ class StructuralMatcher(Matcher):
         x = f.conv2d(f.pad(x, (r, r, 0, 0), mode="replicate"), kx, groups=c)
         return f.conv2d(f.pad(x, (0, 0, r, r), mode="replicate"), ky, groups=c)
 
-    def features(self, images):
-        """images: (N, 1, H, W) float in [0, 1] -> (N, NUM_ORIENTATIONS, H, W) unit-norm per pixel."""
-        f = self.torch.nn.functional
+    def forward(self, images):
+        """images: (N, 1, H, W) float -> (N, NUM_ORIENTATIONS, H, W) unit-norm per pixel."""
+        f = torch.nn.functional
         x = self._blur(images, self.pre)
         gx = f.pad(x[..., :, 2:] - x[..., :, :-2], (1, 1, 0, 0), mode="replicate") * 0.5
         gy = f.pad(x[..., 2:, :] - x[..., :-2, :], (0, 0, 1, 1), mode="replicate") * 0.5
@@ -62,6 +60,14 @@ class StructuralMatcher(Matcher):
         feats = self._blur(feats, self.post)
         feats = 0.5 * feats + 0.25 * (feats.roll(1, dims=1) + feats.roll(-1, dims=1))  # circular in orientation
         return feats / (feats.norm(dim=1, keepdim=True) + 1e-3)
+
+
+class StructuralMatcher(Matcher):
+    name = "structural"
+
+    def __init__(self, device: str = "auto"):
+        self.device = resolve_device(device)
+        self.features = CfogFeatures().to(self.device)
 
     # ---- matching -------------------------------------------------------------------------------
     def surfaces(self, eo_chips, sar_chips, template_half, radius):
@@ -74,7 +80,6 @@ class StructuralMatcher(Matcher):
         return out, usable
 
     def _surfaces_batch(self, eo_chips, sar_chips):
-        torch = self.torch
         with torch.no_grad():
             eo = torch.from_numpy(np.ascontiguousarray(eo_chips)).to(self.device).float().unsqueeze(1)
             sar = torch.from_numpy(np.ascontiguousarray(sar_chips)).to(self.device).float().unsqueeze(1)
@@ -82,11 +87,11 @@ class StructuralMatcher(Matcher):
             sar_invalid = (sar[:, :, MARGIN:-MARGIN, MARGIN:-MARGIN] == 0).float()
             template = self.features(eo / 255.0)[..., MARGIN:-MARGIN, MARGIN:-MARGIN]
             search = self.features(sar / 255.0)[..., MARGIN:-MARGIN, MARGIN:-MARGIN]
-            surfaces = zncc(template, search, sar_invalid, torch)
+            surfaces = zncc(template, search, sar_invalid)
             return surfaces.cpu().numpy(), eo_valid.cpu().numpy()
 
 
-def _correlate(search, kernel, torch):
+def _correlate(search, kernel):
     """Valid cross-correlation of each search map with its kernel via FFT, summed over channels.
     search (N, C, M, M), kernel (N, C, k, k) -> (N, M-k+1, M-k+1)."""
     m = search.shape[-1]
@@ -97,7 +102,7 @@ def _correlate(search, kernel, torch):
     return out[:, : m - k + 1, : m - k + 1]
 
 
-def zncc(template, search, sar_invalid, torch):
+def zncc(template, search, sar_invalid):
     """ZNCC of each template (N, C, k, k) at every shift over its search map (N, C, M, M); -1 where the
     window touches invalid SAR (sar_invalid (N, 1, M, M) = 1). Differentiable: the learned matcher uses it too."""
     n, c, k, _ = template.shape
@@ -105,10 +110,10 @@ def zncc(template, search, sar_invalid, torch):
     t0 = template - template.mean(dim=(1, 2, 3), keepdim=True)
     t_norm = t0.flatten(1).norm(dim=1).clamp_min(1e-6).view(n, 1, 1)
     ones = torch.ones((n, 1, k, k), device=template.device)
-    numerator = _correlate(search, t0, torch)
-    s_sum = _correlate(search.sum(1, keepdim=True), ones, torch)
-    s_sq = _correlate((search**2).sum(1, keepdim=True), ones, torch)
+    numerator = _correlate(search, t0)
+    s_sum = _correlate(search.sum(1, keepdim=True), ones)
+    s_sq = _correlate((search**2).sum(1, keepdim=True), ones)
     variance = (s_sq - s_sum**2 / count).clamp_min(1e-6)
     score = numerator / (t_norm * variance.sqrt())
-    blocked = _correlate(sar_invalid, ones, torch) > 0.5
+    blocked = _correlate(sar_invalid, ones) > 0.5
     return score.masked_fill(blocked, -1.0).clamp(-1.0, 1.0)
