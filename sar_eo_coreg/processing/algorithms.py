@@ -11,7 +11,6 @@ from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
-    QgsProcessingOutputFile,
     QgsProcessingOutputNumber,
     QgsProcessingOutputRasterLayer,
     QgsProcessingOutputVectorLayer,
@@ -137,6 +136,20 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
     def _load_on_completion(context, path, name, output):
         context.addLayerToLoadOnCompletion(path, QgsProcessingContext.LayerDetails(name, context.project(), output))
 
+    def _raster_outputs(self, context, out_dir, report, aligned_name) -> dict:
+        """The outputs shared by the algorithms that write rasters; the aligned SAR is loaded on completion."""
+        aligned = os.path.join(out_dir, "aligned_sar.tif")
+        self._load_on_completion(context, aligned, aligned_name, "ALIGNED")
+        return {"OUTPUT_FOLDER": out_dir, "ALIGNED": aligned, "OFFSETS": os.path.join(out_dir, "offsets.tif"),
+                "RMSE": report.get("residual_rmse_px")}
+
+
+def _work_folder(beside):
+    """A temporary folder next to `beside` (same file system, so results move with os.replace), removed after."""
+    folder = os.path.dirname(os.path.abspath(beside))
+    os.makedirs(folder, exist_ok=True)
+    return tempfile.TemporaryDirectory(prefix=".sar_eo_coreg-work-", dir=folder)
+
 
 class CoregisterAlgorithm(_CoregAlgorithmBase):
     NAME = "coregister"
@@ -162,11 +175,9 @@ class CoregisterAlgorithm(_CoregAlgorithmBase):
         args = ["coregister", *self._inputs(parameters, context), "--out", out_dir,
                 *self._matching_args(parameters, context), *self._fit_args(parameters, context)]
         report = self._run_worker(args, out_dir, feedback)["report"]
-        aligned, tiepoints = os.path.join(out_dir, "aligned_sar.tif"), os.path.join(out_dir, "tiepoints.gpkg")
-        self._load_on_completion(context, aligned, "Aligned SAR", "ALIGNED")
-        self._load_on_completion(context, f"{tiepoints}|layername=tiepoints", "Tie points", "TIEPOINTS")
-        return {"OUTPUT_FOLDER": out_dir, "ALIGNED": aligned, "OFFSETS": os.path.join(out_dir, "offsets.tif"),
-                "TIEPOINTS": f"{tiepoints}|layername=tiepoints", "RMSE": report.get("residual_rmse_px")}
+        tiepoints = f"{os.path.join(out_dir, 'tiepoints.gpkg')}|layername=tiepoints"
+        self._load_on_completion(context, tiepoints, "Tie points", "TIEPOINTS")
+        return {**self._raster_outputs(context, out_dir, report, "Aligned SAR"), "TIEPOINTS": tiepoints}
 
 
 class DetectTiepointsAlgorithm(_CoregAlgorithmBase):
@@ -187,17 +198,12 @@ class DetectTiepointsAlgorithm(_CoregAlgorithmBase):
         output = self.parameterAsFileOutput(parameters, "OUTPUT", context)
         if not output.lower().endswith(".gpkg"):
             raise QgsProcessingException("The tie-point output must be a GeoPackage (.gpkg) file.")
-        folder = os.path.dirname(os.path.abspath(output))
-        os.makedirs(folder, exist_ok=True)
-        work = tempfile.mkdtemp(prefix=".sar_eo_coreg-detect-", dir=folder)
-        try:
+        with _work_folder(output) as work:
             out_dir = os.path.join(work, "run")
             args = ["coregister", *self._inputs(parameters, context), "--out", out_dir,
                     *self._matching_args(parameters, context), "--tiepoints-only"]
             report = self._run_worker(args, out_dir, feedback)["report"]
             os.replace(os.path.join(out_dir, "tiepoints.gpkg"), output)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
         self._load_on_completion(context, f"{output}|layername=tiepoints", "Tie points", "OUTPUT")
         return {"OUTPUT": output, "COUNT": report["tiepoints"]}
 
@@ -215,7 +221,7 @@ class WarpFromTiepointsAlgorithm(_CoregAlgorithmBase):
         self._add_fit()
         self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_FOLDER", "Output folder"))
         self.addOutput(QgsProcessingOutputRasterLayer("ALIGNED", "Aligned SAR"))
-        self.addOutput(QgsProcessingOutputFile("OFFSETS", "Offset map (SpaceNet 9)"))
+        self.addOutput(QgsProcessingOutputRasterLayer("OFFSETS", "Offset map (SpaceNet 9)"))
         self.addOutput(QgsProcessingOutputNumber("RMSE", "Leave-one-out RMSE (EO pixels)"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
@@ -226,9 +232,7 @@ class WarpFromTiepointsAlgorithm(_CoregAlgorithmBase):
             raise QgsProcessingException("Choose the tie-point layer to warp from.")
         out_dir = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
         inputs = self._inputs(parameters, context)
-        os.makedirs(os.path.dirname(os.path.abspath(out_dir)), exist_ok=True)
-        work = tempfile.mkdtemp(prefix=".sar_eo_coreg-warp-", dir=os.path.dirname(os.path.abspath(out_dir)))
-        try:
+        with _work_folder(out_dir) as work:
             edited = os.path.join(work, "tiepoints.gpkg")
             shutil.copyfile(source_path(layer), edited)
             try:
@@ -241,9 +245,4 @@ class WarpFromTiepointsAlgorithm(_CoregAlgorithmBase):
             del points, links
             args = ["apply", "--tiepoints", edited, *inputs, "--out", out_dir, *self._fit_args(parameters, context)]
             report = self._run_worker(args, out_dir, feedback)["report"]
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        aligned = os.path.join(out_dir, "aligned_sar.tif")
-        self._load_on_completion(context, aligned, "Aligned SAR (from edited tie points)", "ALIGNED")
-        return {"OUTPUT_FOLDER": out_dir, "ALIGNED": aligned, "OFFSETS": os.path.join(out_dir, "offsets.tif"),
-                "RMSE": report.get("residual_rmse_px")}
+        return self._raster_outputs(context, out_dir, report, "Aligned SAR (from edited tie points)")

@@ -382,10 +382,10 @@ class CoregDock(QgsDockWidget):
 
     def _applied(self, task: WorkerTask, run: Run, out_dir: str) -> None:
         report = task.payload["report"]
-        group = run.layers.group
-        if run.layers.aligned is not None and QgsProject.instance().layerTreeRoot().findLayer(run.layers.aligned.id()):
-            QgsProject.instance().layerTreeRoot().findLayer(run.layers.aligned.id()).setItemVisibilityChecked(False)
-        run.layers.aligned = add_raster(group, os.path.join(out_dir, "aligned_sar.tif"),
+        previous = run.layers.aligned and QgsProject.instance().layerTreeRoot().findLayer(run.layers.aligned.id())
+        if previous:
+            previous.setItemVisibilityChecked(False)
+        run.layers.aligned = add_raster(run.layers.group, os.path.join(out_dir, "aligned_sar.tif"),
                                         f"Aligned SAR (edited {run.applied})")
         self.say(f"Applied: {report['used']} points, transform {report['transform']}, RMSE "
                  f"{report['residual_rmse_px']:.2f} px. Aligned SAR, offsets, .points and SpaceNet 9 CSV in {out_dir}")

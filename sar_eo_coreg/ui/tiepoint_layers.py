@@ -102,11 +102,11 @@ def set_enabled(layers, ids, value: bool) -> None:
         index = layer.fields().indexOf("enabled")
         fids = [f.id() for f in layer.getFeatures(QgsFeatureRequest().setFilterExpression(
             f"id IN ({','.join(str(int(i)) for i in ids)})"))] if len(ids) else []
-        for fid in fids:
-            if layer.isEditable():
+        if layer.isEditable():
+            for fid in fids:
                 layer.changeAttributeValue(fid, index, int(value))
-            else:
-                layer.dataProvider().changeAttributeValues({fid: {index: int(value)}})
+        elif fids:
+            layer.dataProvider().changeAttributeValues({fid: {index: int(value)} for fid in fids})  # one write
         layer.triggerRepaint()
     reopen_readers(layers)
 
