@@ -1,15 +1,18 @@
 """Accuracy benchmark (DESIGN.md protocol) on every aligned pair in ../shared/data.
 
-For each pair: write eo.tif and a displaced sar.tif (known field: global shift up to ±10% of the size,
-smooth warp of 1.5% amplitude and half-image wavelength, seeded by the pair's index), run every
-method, and score offsets at truth tie points. Methods: zero shift, OpenCV SIFT + RANSAC affine, and
-our structural matcher (the full CLI pipeline). Results: bench/results/accuracy.{json,md}.
+For each pair: write eo.tif and a displaced sar.tif (known field: global shift up to ±10% of the size plus
+a smooth warp of 1.5% amplitude at half-image wavelength, seeded by the pair's index; `--warp random`: a
+random control grid, cubic-interpolated; `--warp sine`: a sum of sinusoids), run every method, and score
+offsets at truth tie points. Methods: zero shift, OpenCV SIFT + RANSAC affine, and the engine (the full
+pipeline) with `structural` (CFOG) or `learned` descriptors. A run that errors out is counted in its own
+column and scored as zero shift; a run whose verdict is not_aligned returns zero shift by design and is
+counted too. Results: bench/results/<name>.{json,md}.
 
-    python bench/accuracy.py [--sources s1s2_volkov,srif_optsar] [--limit N] [--methods zero,sift,structural]
-    python bench/accuracy.py --methods structural,heatmap,fused --heldout-fold 0 --name accuracy_fold0
+    python bench/accuracy.py [--warp random|sine] [--sources s1s2_volkov,mmim_so] [--limit N]
+    python bench/accuracy.py --methods learned --heldout-fold 0 --name accuracy_fold0
 
-Learned matchers (heatmap, fused) are scored on the pairs of a held-out fold only (--heldout-fold K, the same
-grouped split as `python -m sar_eo_coreg train --fold K`), so no scene they were trained on is counted.
+Learned descriptors are scored on the pairs of a held-out fold only (--heldout-fold K, the same grouped
+split as `python -m sar_eo_coreg train --fold K`), so no scene they were trained on is counted.
 """
 
 from __future__ import annotations
@@ -23,37 +26,42 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import rasterio
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sar_eo_coreg.core import metrics, pipeline, synthetic  # noqa: E402
+from sar_eo_coreg.core import pipeline  # noqa: E402
 from sar_eo_coreg.core.errors import CoregError  # noqa: E402
+from sar_eo_coreg.core.raster import eo_grid, eo_radiometry, open_info, read_display_image, sar_radiometry  # noqa: E402
+from sar_eo_coreg.evaluation import metrics, synthetic  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 FAILURE_MEDIAN_PX = 5.0  # a scene whose median error exceeds this (or that errors out) counts as failed
 
 
-def build_scene(row, index, work: Path):
-    scene = work / f"{row['source']}_{row['id']}"
+def build_scene(row, index, work: Path, warp: str):
+    scene = work / warp / f"{row['source']}_{row['id']}"
     scene.mkdir(parents=True, exist_ok=True)
     width, height = int(row["width"]), int(row["height"])
-    field = synthetic.DisplacementField.random(width, height, seed=1000 + index)
+    field = synthetic.FIELDS[warp].random(width, height, seed=1000 + index)
     gsd = float(row["gsd_m"]) if row["gsd_m"] not in ("", "nan") else 1.0
     if not (scene / "sar.tif").exists():
-        synthetic.write_pair(SHARED / row["eo"], SHARED / row["sar"], scene / "eo.tif", scene / "sar.tif", field,
+        synthetic.write_pair(_path(row["eo"]), _path(row["sar"]), scene / "eo.tif", scene / "sar.tif", field,
                              gsd_m=gsd)
     points, truth = synthetic.truth_points(field, width, height, width, height)
     return scene, points, truth
 
 
+def _path(name):
+    path = Path(name)
+    return path if path.is_absolute() else SHARED / path
+
+
 def _luminance(path):
-    with rasterio.open(path) as ds:
-        data = ds.read().astype(np.float32)
-    img = data[:3].mean(0) if data.shape[0] >= 3 else data[0]
-    lo, hi = np.percentile(img, [1, 99])
-    return np.clip((img - lo) / max(hi - lo, 1e-6) * 255, 0, 255).astype(np.uint8)
+    """The engine's own luminance and stretch (raster.read_display_image), on the EO grid."""
+    info = open_info(path, "image")
+    radiometry = eo_radiometry(info) if info.count >= 3 else sar_radiometry(info)
+    return read_display_image(info, radiometry, eo_grid(info), "image")
 
 
 def sift_offsets(scene, points):
@@ -78,29 +86,33 @@ def sift_offsets(scene, points):
 
 
 def run_method(method, scene, points, model=None):
+    """(predicted offsets, error message or None, verdict, seconds)."""
     start = time.perf_counter()
-    ok = True
+    error, verdict = None, None
     if method == "zero":
         predicted = np.zeros_like(points)
     elif method == "sift":
         predicted, ok = sift_offsets(scene, points)
+        error = None if ok else "SIFT found no consistent affine"
     else:
         try:
-            params = pipeline.CoregParams(matcher=method, model=model if method in ("heatmap", "fused") else None)
-            pipeline.coregister(scene / "eo.tif", scene / "sar.tif", scene / method, params)
+            params = pipeline.CoregParams(matcher=method, model=model if method == "learned" else None)
+            result = pipeline.coregister(scene / "eo.tif", scene / "sar.tif", scene / method, params)
+            verdict = result.report["verdict"]
             predicted = metrics.sample_offsets(scene / method / "offsets.tif", points)
         except CoregError as exc:
             print(f"    {method}: {exc}", flush=True)
-            predicted, ok = np.zeros_like(points), False
-    return predicted, ok, time.perf_counter() - start
+            predicted, error = np.zeros_like(points), str(exc)
+    return predicted, error, verdict, time.perf_counter() - start
 
 
-def aggregate(records):
-    """Per source and method: pooled tie-point errors, failures, seconds per scene."""
+def aggregate(records, zero_means):
+    """Per source and method: pooled tie-point errors (an errored scene scored as zero shift), errored scenes,
+    not-aligned verdicts, failures (errored, or median above FAILURE_MEDIAN_PX), seconds per scene, and the
+    zero-shift mean of the same scenes."""
     table = {}
     for rec in records:
-        key = (rec["source"], rec["method"])
-        table.setdefault(key, []).append(rec)
+        table.setdefault((rec["source"], rec["method"]), []).append(rec)
     rows = []
     for (source, method), recs in sorted(table.items()):
         errors = np.concatenate([np.asarray(r["errors"]) for r in recs])
@@ -108,18 +120,22 @@ def aggregate(records):
             "source": source, "method": method, "scenes": len(recs), "points": int(errors.size),
             "mean": float(errors.mean()), "median": float(np.median(errors)),
             **{f"pck{k}": float((errors <= k).mean()) for k in metrics.PCK_THRESHOLDS},
-            "failures": int(sum(1 for r in recs if not r["ok"] or r["median"] > FAILURE_MEDIAN_PX)),
+            "errored": int(sum(1 for r in recs if r.get("error"))),
+            "not_aligned": int(sum(1 for r in recs if r.get("verdict") == "not_aligned")),
+            "failures": int(sum(1 for r in recs if r.get("error") or r["median"] > FAILURE_MEDIAN_PX)),
             "seconds_per_scene": float(np.mean([r["seconds"] for r in recs])),
+            "zero_shift_mean": zero_means.get(source),
         })
     return rows
 
 
 def markdown(rows):
-    lines = ["| source | method | scenes | mean px | median px | PCK@1 | PCK@3 | PCK@5 | failures | s/scene |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| source | method | scenes | zero-shift mean px | mean px | median px | PCK@1 | PCK@3 | PCK@5 | errored |"
+             " not aligned | failures | s/scene |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['source']} | {r['method']} | {r['scenes']} | {r['mean']:.2f} | {r['median']:.2f} | "
-                     f"{r['pck1']:.1%} | {r['pck3']:.1%} | {r['pck5']:.1%} | {r['failures']} | {r['seconds_per_scene']:.2f} |")
+        lines.append(f"| {r['source']} | {r['method']} | {r['scenes']} | {r['zero_shift_mean']:.2f} | {r['mean']:.2f} | "
+                     f"{r['median']:.2f} | {r['pck1']:.1%} | {r['pck3']:.1%} | {r['pck5']:.1%} | {r['errored']} | "
+                     f"{r['not_aligned']} | {r['failures']} | {r['seconds_per_scene']:.2f} |")
     return "\n".join(lines)
 
 
@@ -131,15 +147,22 @@ def main(argv=None):
     parser.add_argument("--limit", default="0",
                         help="at most N pairs per source (0: all), or per source: s1s2_volkov=3,srif_optsar=0")
     parser.add_argument("--methods", default="zero,sift,structural")
-    parser.add_argument("--model", default=None, help="weights for heatmap/fused (default: the default model)")
+    parser.add_argument("--warp", default="random", choices=sorted(synthetic.FIELDS))
+    parser.add_argument("--extra", default=str(REPO / "bench" / "work" / "extra_pairs.csv"),
+                        help="more aligned pairs (index.csv columns), e.g. the airport pair made by bench/real_airport.py")
+    parser.add_argument("--model", default=None, help="weights for the learned descriptors (default: the default model)")
     parser.add_argument("--heldout-fold", type=int, default=None, help="only the pairs of this test fold")
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--name", default="accuracy", help="results file stem")
+    parser.add_argument("--name", default=None, help="results file stem (default: accuracy_<warp>)")
     args = parser.parse_args(argv)
     out, work = Path(args.out), Path(args.work)
     out.mkdir(parents=True, exist_ok=True)
+    name = args.name or f"accuracy_{args.warp}"
     with open(SHARED / "aligned" / "index.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
+    if Path(args.extra).exists():
+        with open(args.extra, newline="") as fh:
+            rows += list(csv.DictReader(fh))
     sources = set(filter(None, args.sources.split(",")))
     default_limit = int(args.limit) if args.limit.isdigit() else 0
     limits = {k: int(v) for k, v in (item.split("=") for item in args.limit.split(",") if "=" in item)}
@@ -153,7 +176,7 @@ def main(argv=None):
     else:
         heldout = None
     methods = args.methods.split(",")
-    cache_path = out / "accuracy_scenes.jsonl"
+    cache_path = out / f"{name}_scenes.jsonl"
     cache = {}
     if cache_path.exists():
         for line in cache_path.read_text().splitlines():
@@ -167,27 +190,33 @@ def main(argv=None):
         per_source[row["source"]] = per_source.get(row["source"], 0) + 1
         if 0 < limits.get(row["source"], default_limit) < per_source[row["source"]]:
             continue
-        scene, points, truth = build_scene(row, index, work)
+        scene, points, truth = build_scene(row, index, work, args.warp)
         for method in methods:
             key = (row["source"], row["id"], method)
             if key not in cache:
-                predicted, ok, seconds = run_method(method, scene, points, args.model)
+                predicted, error, verdict, seconds = run_method(method, scene, points, args.model)
                 predicted = np.where(np.isfinite(predicted), predicted, 0.0)
                 errors = np.hypot(*(predicted - truth).T)
-                cache[key] = {"source": row["source"], "id": row["id"], "method": method, "ok": bool(ok),
-                              "seconds": seconds, "median": float(np.median(errors)), "mean": float(errors.mean()),
-                              "errors": np.round(errors, 3).tolist()}
+                cache[key] = {"source": row["source"], "id": row["id"], "method": method, "error": error,
+                              "verdict": verdict, "seconds": seconds, "median": float(np.median(errors)),
+                              "mean": float(errors.mean()), "errors": np.round(errors, 3).tolist()}
                 with open(cache_path, "a") as fh:
                     fh.write(json.dumps(cache[key]) + "\n")
             rec = cache[key]
             records.append(rec)
+            status = "ERROR" if rec.get("error") else (rec.get("verdict") or "ok")
             print(f"{row['source']:>15} {row['id']:>8} {method:>10}: mean {rec['mean']:7.2f} median {rec['median']:7.2f}"
-                  f" {'ok' if rec['ok'] else 'FAILED'} {rec['seconds']:.1f}s", flush=True)
-    # all sources pooled, per method
+                  f" {status} {rec['seconds']:.1f}s", flush=True)
+    # all sources pooled, per method; zero-shift means from the same scenes
     pooled = [dict(r, source="all") for r in records]
-    rows_out = aggregate(records) + aggregate(pooled)
-    (out / f"{args.name}.json").write_text(json.dumps(rows_out, indent=2))
-    (out / f"{args.name}.md").write_text(markdown(rows_out) + "\n")
+    zero_means = {}
+    for rec in records + pooled:
+        zero_means.setdefault(rec["source"], []).append(np.asarray(rec["errors"]) if rec["method"] == "zero" else None)
+    zero_means = {k: float(np.concatenate([v for v in vs if v is not None]).mean()) if any(v is not None for v in vs)
+                  else float("nan") for k, vs in zero_means.items()}
+    rows_out = aggregate(records, zero_means) + aggregate(pooled, zero_means)
+    (out / f"{name}.json").write_text(json.dumps(rows_out, indent=2))
+    (out / f"{name}.md").write_text(markdown(rows_out) + "\n")
     print(markdown(rows_out))
 
 

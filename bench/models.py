@@ -18,9 +18,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from sar_eo_coreg.core.device import resolve_device  # noqa: E402
-from sar_eo_coreg.core.matchers.structural import StructuralMatcher  # noqa: E402
 from sar_eo_coreg.models.heatmap import load_weights  # noqa: E402
 from sar_eo_coreg.models.registry import MODEL_NAMES  # noqa: E402
+from sar_eo_coreg.training.chips import StructuralChipMatcher  # noqa: E402
 from sar_eo_coreg.training.data import assign_folds, draw_samples, load_aligned_pairs  # noqa: E402
 from sar_eo_coreg.training.metrics import evaluate_matcher, evaluate_samples  # noqa: E402
 from sar_eo_coreg.training.train import TrainConfig, split_pairs, train  # noqa: E402
@@ -54,7 +54,7 @@ def main(argv=None):
     train_pairs, val_pairs, test_pairs = split_pairs(pairs, assign_folds(pairs, args.folds), args.fold, args.folds)
     samples = draw_samples(test_pairs, args.samples, seed=20_000, radius=16, augment=False, max_offset=14)
     device = resolve_device(args.device)
-    rows = {"structural (no training)": {**evaluate_matcher(StructuralMatcher(args.device), samples), "parameters": 0}}
+    rows = {"structural (no training)": {**evaluate_matcher(StructuralChipMatcher(args.device), samples), "parameters": 0}}
     for name in args.models.split(","):
         out = Path(args.work) / name
         cfg = TrainConfig(model=name, steps=args.steps, batch=args.batch, val_every=max(args.steps // 4, 1),

@@ -14,8 +14,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from sar_eo_coreg.core import pipeline  # noqa: E402
-from sar_eo_coreg.core.quicklook import checkerboard, side_by_side  # noqa: E402
 from sar_eo_coreg.core.raster import open_info  # noqa: E402
+from sar_eo_coreg.evaluation.quicklook import checkerboard, side_by_side  # noqa: E402
 
 REAL = REPO.parent / "shared" / "data" / "real"
 

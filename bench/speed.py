@@ -27,7 +27,7 @@ from rasterio.windows import Window
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sar_eo_coreg.core import metrics, synthetic  # noqa: E402
+from sar_eo_coreg.evaluation import metrics, synthetic  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 TILE = 1024

@@ -28,11 +28,11 @@ def _add_coregister_args(p):
     p.add_argument("--sar", required=True, help="SAR raster")
     p.add_argument("--out", required=True, help="output folder (created; our files in it are replaced)")
     p.add_argument("--matcher", default="structural", choices=MATCHERS,
-                   help="structural (CFOG-like), heatmap (learned U-Net fine matching) or fused (both, by confidence)")
+                   help="descriptors of the dense engine: structural (CFOG) or learned (a descriptor model)")
     p.add_argument("--model", default=None,
-                   help="heatmap/fused: weights NAME (in $SAR_EO_COREG_WEIGHTS or weights/) or PATH.pt (default: default)")
+                   help="learned: weights NAME (in $SAR_EO_COREG_WEIGHTS or weights/) or PATH.pt (default: default)")
     p.add_argument("--transform", default="auto", choices=("auto",) + TRANSFORMS,
-                   help="auto: the smooth grid where the points allow, else tps, poly2, affine")
+                   help="auto: the engine's dense field; others: that model fitted to the tie points")
     p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--search-radius-m", type=float, default=None,
@@ -42,7 +42,6 @@ def _add_coregister_args(p):
     p.add_argument("--eo-bands", default=None, help="comma-separated EO bands to average (default: RGB luminance)")
     p.add_argument("--sar-scale", default="auto", choices=("auto", "linear", "db", "display"))
     p.add_argument("--max-points", type=int, default=1500, help="tie points at the finest level, at most")
-    p.add_argument("--template-size", type=int, default=48, help="matching template, working pixels (even)")
     p.add_argument("--tiepoints-only", action="store_true", help="write tie points and report, no rasters")
 
 
@@ -157,7 +156,7 @@ def _params(args):
     return CoregParams(
         matcher=args.matcher, model=args.model, transform=args.transform, device=args.device, seed=args.seed,
         search_radius_m=args.search_radius_m, resampling=args.resampling, working_gsd_m=args.working_gsd_m,
-        eo_bands=bands, sar_scale=args.sar_scale, max_points=args.max_points, template_size=args.template_size,
+        eo_bands=bands, sar_scale=args.sar_scale, max_points=args.max_points,
         tiepoints_only=args.tiepoints_only,
     )
 
@@ -169,7 +168,11 @@ def _cancel_on_sigterm(signum, frame):
 
 def _print_summary(report: dict, out_dir: str) -> None:
     rmse = report.get("residual_rmse_px")
-    rmse_text = f", leave-one-out RMSE {rmse:.2f} px" if rmse is not None else ""
+    rmse_text = f", leave-one-out RMSE {rmse:.2f} px" if rmse is not None else ", leave-one-out RMSE not computable"
+    if report.get("verdict") == "not_aligned":
+        print(f"warning: NOT ALIGNED. {report['message']}", file=sys.stderr)
+    elif report.get("verdict"):
+        print(f"{report['message']} Mean confidence {report['confidence_mean']:.2f}.")
     print(f"{report['used']} of {report['tiepoints']} tie points used, transform {report['transform']}{rmse_text}")
     print(f"outputs in {os.path.abspath(out_dir)}")
 

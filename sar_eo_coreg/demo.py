@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import metrics, pipeline, synthetic
+from .core import pipeline
 from .core.errors import CoregError
-from .core.quicklook import checkerboard, side_by_side
 from .core.raster import open_info
+from .evaluation import metrics, synthetic
+from .evaluation.quicklook import checkerboard, side_by_side
 
 SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data"
 

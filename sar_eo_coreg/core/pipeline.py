@@ -1,7 +1,8 @@
 """The one pipeline behind the CLI, the dock and the Processing algorithms.
 
-coregister(): validate -> read both rasters onto the working grid -> coarse-to-fine matching ->
-robust fit -> outputs. apply(): re-fit from an edited tie-point file and rewrite the outputs.
+coregister(): validate -> read both rasters onto the working grid -> the dense engine (core.dense: global
+search, coarse-to-fine field with confidence, robust smooth fit, self-check) -> outputs. apply(): re-fit from an
+edited tie-point file and rewrite the outputs.
 Outputs go to a temporary folder next to the target and are moved into place only when complete.
 """
 
@@ -24,8 +25,6 @@ from .. import __version__
 from .choices import RESAMPLINGS
 from .device import describe_device
 from .errors import CoregError
-from .matchers import get_matcher
-from .matching import match_coarse_to_fine, plan_passes
 from .progress import Reporter
 from .raster import (
     RasterInfo,
@@ -36,18 +35,20 @@ from .raster import (
     sar_radiometry,
 )
 from .tiepoints import TiePoints, read_any, write_csv, write_gpkg, write_points
-from .transforms import MIN_POINTS, TRANSFORMS, auto_transform, fit_with_residuals, rmse
+from .transforms import MIN_POINTS, TRANSFORMS, FieldModel, ZeroModel, auto_transform, fit_with_residuals, rmse
 from .warp import write_aligned_outputs
 
-OUTPUT_FILES = ("offsets.tif", "aligned_sar.tif", "tiepoints.gpkg", "tiepoints.csv", "tiepoints.points", "report.json")
+OUTPUT_FILES = ("offsets.tif", "confidence.tif", "aligned_sar.tif", "tiepoints.gpkg", "tiepoints.csv", "tiepoints.points",
+                "report.json")
 DEFAULT_RADIUS_FRACTION = 0.15  # automatic search radius: this share of the overlap's larger side
+FIELD_MAX_SIDE = 2048  # the dense field is computed on a working grid at most this large (it is smooth)
 
 
 @dataclass
 class CoregParams:
     matcher: str = "structural"
-    model: Optional[str] = None  # heatmap/fused: weights name or .pt path (default: the shipped default model)
-    transform: str = "auto"  # auto: grid where the points allow, else tps, poly2, affine
+    model: Optional[str] = None  # learned: weights name or .pt path (default: the shipped default model)
+    transform: str = "auto"  # auto: the dense field; else a model fitted to the tie points
     device: str = "auto"
     seed: int = 0
     search_radius_m: Optional[float] = None  # None: DEFAULT_RADIUS_FRACTION of the overlap
@@ -56,7 +57,6 @@ class CoregParams:
     eo_bands: Optional[Tuple[int, ...]] = None
     sar_scale: str = "auto"
     max_points: int = 1500
-    template_size: int = 48
     tiepoints_only: bool = False  # skip offsets.tif and aligned_sar.tif (detect_tiepoints)
 
     def validate(self) -> None:
@@ -66,8 +66,8 @@ class CoregParams:
             raise CoregError(f"Unknown resampling '{self.resampling}'. Choose one of: {', '.join(RESAMPLINGS)}.")
         if self.search_radius_m is not None and self.search_radius_m <= 0:
             raise CoregError("The search radius must be positive (metres), or left out for automatic.")
-        if self.template_size < 16 or self.template_size % 2:
-            raise CoregError("The template size must be an even number of pixels, 16 or more.")
+        if self.max_points < 1:
+            raise CoregError("--max-points must be 1 or more.")
 
 
 @dataclass
@@ -143,21 +143,41 @@ def _fit_final(tp: TiePoints, kind: str, eo: RasterInfo):
     return model
 
 
-def _write_all(tmp: Path, model, tp: TiePoints, eo, sar, resampling, report: Reporter, rasters: bool = True):
+def _engine_model(tp: TiePoints, kind: str, eo: RasterInfo, alignment, factor: int):
+    """The model that writes the offsets: the dense field (auto), a model fitted to the tie points (any other
+    transform), or zero shift when the engine could not align. Tie points get leave-one-out residuals where a
+    fit is possible, else their distance to the field."""
+    if alignment.verdict == "not_aligned":
+        return ZeroModel()
+    field = FieldModel(alignment.field.scaled(factor))
+    if kind != "auto":
+        return _fit_final(tp, kind, eo)
+    n_used = int(tp.used.sum())
+    if n_used >= MIN_POINTS[auto_transform(n_used)]:
+        _fit_final(tp, "auto", eo)
+    else:
+        tp.residual = tp.disp - field.predict(tp.eo_px)
+    return field
+
+
+def _write_all(tmp: Path, model, tp: TiePoints, eo, sar, resampling, report: Reporter, rasters: bool = True,
+               confidence=None):
     write_gpkg(tmp / "tiepoints.gpkg", tp, eo)
     write_csv(tmp / "tiepoints.csv", tp, eo, sar)
     write_points(tmp / "tiepoints.points", tp, eo, sar)
     if rasters:
         write_aligned_outputs(model, eo, sar, tmp / "offsets.tif", tmp / "aligned_sar.tif", resampling,
-                              progress=report, cancel=report.check)
+                              progress=report, cancel=report.check, confidence=confidence,
+                              confidence_path=tmp / "confidence.tif")
 
 
 def _summary(tp: TiePoints, model) -> dict:
     used = tp.used
     loo = tp.residual_norm[used]
+    finite = loo[np.isfinite(loo)]
     return {"tiepoints": len(tp), "inliers": int(tp.inlier.sum()), "used": int(used.sum()), "transform": model.kind,
-            "residual_rmse_px": rmse(tp.residual[used]) if loo.size else None,
-            "residual_median_px": float(np.median(loo)) if loo.size else None}
+            "residual_rmse_px": rmse(tp.residual[used][np.isfinite(loo)]) if finite.size else None,
+            "residual_median_px": float(np.median(finite)) if finite.size else None}
 
 
 def _run_in_tmp(out: Path, work):
@@ -179,46 +199,54 @@ def coregister(eo_path, sar_path, out_dir, params: Optional[CoregParams] = None,
     report = Reporter(progress, cancelled)
     eo, sar = _validate_pair(eo_path, sar_path)
     out = _prepare_output(out_dir)
-    matcher = get_matcher(params.matcher, params.device, params.model)
+    from .dense import align
+    from .features import get_descriptor
 
-    # working grid: the EO grid, decimated to the working GSD
+    describe = get_descriptor(params.matcher, params.device, params.model)
+
+    # working grid: the EO grid, decimated to the working GSD and to at most FIELD_MAX_SIDE pixels
     gsd = params.working_gsd_m or max(eo.pixel_size_m, sar.pixel_size_m)
     factor = max(1, int(round(gsd / eo.pixel_size_m)))
+    if params.working_gsd_m is None:
+        factor = max(factor, int(np.ceil(max(eo.width, eo.height) / FIELD_MAX_SIDE)))
     grid = eo_grid(eo).decimated(factor)
     eo_rad, sar_rad = eo_radiometry(eo, params.eo_bands), sar_radiometry(sar, params.sar_scale)
-    report.stage(0.0, 0.25)(0.0, "Reading EO")
+    report.stage(0.0, 0.2)(0.0, "Reading EO")
     eo_img = read_display_image(eo, eo_rad, grid, "EO", report.check)
     report(0.5, "Reading SAR")
     sar_img = read_display_image(sar, sar_rad, grid, "SAR", report.check)
-    if not (sar_img > 0).any() or not (eo_img > 0).any():
+    if not ((sar_img > 0) & (eo_img > 0)).any():
         raise CoregError("The EO and SAR rasters have no valid pixels in common (all nodata over the overlap).")
     timings["read_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     gsd_work = eo.pixel_size_m * factor
     radius_m = params.search_radius_m or DEFAULT_RADIUS_FRACTION * max(grid.width, grid.height) * gsd_work
-    passes = plan_passes(grid.width, grid.height, radius_m / gsd_work, params.max_points, params.template_size // 2)
-    tp_work, _, pass_log = match_coarse_to_fine(eo_img, sar_img, matcher, passes, params.seed,
-                                                report.stage(0.25, 0.65))
+    alignment = align(eo_img, sar_img, describe, radius_m / gsd_work, params.max_points, report.stage(0.2, 0.7))
     del eo_img, sar_img
-    tp = TiePoints((tp_work.eo_px + 0.5) * factor - 0.5, tp_work.disp * factor, tp_work.score, tp_work.inlier)
+    found = alignment.tiepoints
+    tp = TiePoints((found["eo_px"] + 0.5) * factor - 0.5, found["disp"] * factor, found["score"], found["inlier"])
     timings["match_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    model = _fit_final(tp, params.transform, eo)
+    model = _engine_model(tp, params.transform, eo, alignment, factor)
+    confidence = alignment.confidence.on_finer_grid(factor)
     timings["fit_s"] = time.perf_counter() - clock
 
     def work(tmp: Path):
         clock = time.perf_counter()
-        _write_all(tmp, model, tp, eo, sar, params.resampling, report.stage(0.7, 1.0), not params.tiepoints_only)
+        _write_all(tmp, model, tp, eo, sar, params.resampling, report.stage(0.7, 1.0), not params.tiepoints_only,
+                   confidence)
         timings["write_s"] = time.perf_counter() - clock
         summary = {
             "command": "coregister", "eo": os.path.abspath(eo.path), "sar": os.path.abspath(sar.path),
             "eo_digest": _file_digest(eo.path), "sar_digest": _file_digest(sar.path),
             "parameters": asdict(params), "working_gsd_m": gsd_work, "working_grid": [grid.width, grid.height],
-            "search_radius_m": radius_m, "matcher": matcher.name, "device": describe_device(params.device),
-            "model_hash": getattr(matcher, "sha256", None), "model_file": getattr(matcher, "weights_path", None),
-            "passes": pass_log, **_summary(tp, model), "timings_s": timings,
+            "search_radius_m": radius_m, "descriptor": describe.name, "device": describe_device(params.device),
+            "model_hash": describe.sha256, "model_file": describe.weights_path,
+            "verdict": alignment.verdict, "message": alignment.message,
+            "confidence_mean": round(float(alignment.confidence.values.mean()), 4),
+            "engine": alignment.report, **_summary(tp, model), "timings_s": timings,
             "versions": _versions(),
         }
         summary["timings_s"]["total_s"] = sum(timings.values())

@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
 from .errors import CoregError
+from .lattice import Lattice
 
 MIN_POINTS: Dict[str, int] = {
     "affine": 3, "poly1": 3, "poly2": 6, "poly3": 10, "projective": 4, "tps": 6, "grid": 12,
@@ -230,6 +231,29 @@ class GridModel(Model):
 
     def predict(self, points):
         return np.asarray(self._weights(points) @ self.values)
+
+
+# ---- the engine's own answers -------------------------------------------------------------------------
+class FieldModel(Model):
+    """The dense engine's displacement field: bilinear on a lattice of EO pixels."""
+
+    kind = "field"
+
+    def __init__(self, lattice: Lattice):
+        self.lattice = lattice
+
+    def predict(self, points):
+        points = np.asarray(points, np.float64).reshape(-1, 2)
+        return self.lattice.sample(points[:, 0], points[:, 1])
+
+
+class ZeroModel(Model):
+    """No correction: the input georeference (the engine's answer when it cannot align)."""
+
+    kind = "none"
+
+    def predict(self, points):
+        return np.zeros((len(points), 2))
 
 
 def fit_model(kind: str, points: np.ndarray, disp: np.ndarray, extent=None) -> Model:

@@ -1,4 +1,4 @@
-"""Block-wise writing of offsets.tif and aligned_sar.tif in one pass over the EO grid.
+"""Block-wise writing of offsets.tif, confidence.tif and aligned_sar.tif in one pass over the EO grid.
 
 Per block, the displacement model and the EO->SAR pixel mapping are evaluated exactly on a lattice
 every LATTICE_STEP pixels and interpolated bilinearly in between (as GDAL's approximate transformer
@@ -8,6 +8,7 @@ does), so cost grows with area and memory stays bounded by the block size.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 import cv2
 import numpy as np
@@ -50,14 +51,16 @@ def _sar_nodata(sar: RasterInfo):
 
 
 def write_aligned_outputs(model, eo: RasterInfo, sar: RasterInfo, offsets_path, aligned_path, resampling="bilinear",
-                          progress=None, cancel=None):
-    """Write offsets.tif (float32 dx, dy in EO pixels) and the SAR resampled onto the EO grid."""
+                          progress=None, cancel=None, confidence=None, confidence_path=None):
+    """Write offsets.tif (float32 dx, dy in EO pixels), the SAR resampled onto the EO grid and, when a
+    confidence lattice (EO pixels, values 0..1) is given, confidence.tif."""
     interpolation = INTERPOLATION[resampling]
     nodata = _sar_nodata(sar)
     blocks = [(c, r) for r in range(0, eo.height, BLOCK) for c in range(0, eo.width, BLOCK)]
     with rasterio.open(sar.path) as src, \
             rasterio.open(offsets_path, "w", **_profile(eo, 2, "float32", float("nan"))) as off, \
-            rasterio.open(aligned_path, "w", **_profile(eo, sar.count, sar.dtype, nodata)) as out:
+            rasterio.open(aligned_path, "w", **_profile(eo, sar.count, sar.dtype, nodata)) as out, \
+            _optional_raster(confidence_path if confidence is not None else None, eo) as conf:
         off.set_band_description(1, "dx (EO pixels, SAR minus EO)")
         off.set_band_description(2, "dy (EO pixels, SAR minus EO)")
         sar_px_per_eo_px = _scale_ratio(eo, sar)
@@ -74,11 +77,25 @@ def write_aligned_outputs(model, eo: RasterInfo, sar: RasterInfo, offsets_path, 
             inside = (sar_c > -0.5) & (sar_c < sar.width - 0.5) & (sar_r > -0.5) & (sar_r < sar.height - 0.5)
             dx[~inside], dy[~inside] = np.nan, np.nan
             off.write(np.stack([dx, dy]), window=window)
+            if conf is not None:
+                c = _upsample(confidence.sample(gx, gy)[..., 0], w, h)
+                c[~inside] = np.nan
+                conf.write(np.clip(c, 0.0, 1.0)[None], window=window)
             out.write(_resample_block(src, sar, sar_c, sar_r, inside, interpolation, nodata, sar_px_per_eo_px),
                       window=window)
             if progress is not None:
                 progress((i + 1) / len(blocks), "Writing aligned SAR and offsets")
     _build_overviews(aligned_path)
+
+
+@contextmanager
+def _optional_raster(path, eo: RasterInfo):
+    if path is None:
+        yield None
+        return
+    with rasterio.open(path, "w", **_profile(eo, 1, "float32", float("nan"))) as ds:
+        ds.set_band_description(1, "confidence of the offsets (0..1)")
+        yield ds
 
 
 def _scale_ratio(eo: RasterInfo, sar: RasterInfo) -> float:

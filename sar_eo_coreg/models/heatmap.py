@@ -21,8 +21,8 @@ from typing import Optional
 import numpy as np
 
 from ..core.errors import CoregError
-from ..core.matchers.base import MARGIN
 
+MARGIN = 8  # pixels each chip carries beyond the template/search area, for the feature filters
 TEMPLATE_HALF = 24  # the engine's default template (48 px)
 MAX_RADIUS = 16  # largest search radius a model is trained for
 TILE = 2 * (TEMPLATE_HALF + MARGIN + MAX_RADIUS)  # network input, 96 px

@@ -148,10 +148,10 @@ class SiameseCorrelation(nn.Module):
 
     def __init__(self, eo_channels: int = 1, width: int = 16, template_half: int = 24):
         super().__init__()
-        from ..core.matchers.structural import CfogFeatures
+        from ..core.features import CfogFeatures
 
         self.template_half = template_half
-        self.cfog = CfogFeatures()
+        self.cfog = CfogFeatures(2.0, 3.0)  # the smoothing it was trained with
 
         def encoder(in_channels):  # light and full resolution: 17 px receptive field, no normalisation layers
             return nn.Sequential(
@@ -170,8 +170,12 @@ class SiameseCorrelation(nn.Module):
         learned = F.normalize(encoder(image).float(), dim=1)
         return torch.cat([fixed, self.mix * learned], dim=1)
 
+    def descriptors(self, image, modality: str):
+        """Dense per-pixel descriptors of one modality ('eo' or 'sar'): the dense engine's descriptor slot."""
+        return self._descriptors(image, self.eo_encoder if modality == "eo" else self.sar_encoder)
+
     def forward(self, eo, sar):
-        from ..core.matchers.structural import zncc
+        from ..core.features import zncc
 
         b, _, h, w = sar.shape
         ref, half = h // 2, self.template_half

@@ -13,6 +13,7 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingOutputRasterLayer,
+    QgsProcessingOutputString,
     QgsProcessingOutputVectorLayer,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFileDestination,
@@ -56,7 +57,7 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
     def _add_matching(self):
         self.addParameter(QgsProcessingParameterEnum("MATCHER", "Matcher", options=list(MATCHERS), defaultValue=0))
         self.addParameter(QgsProcessingParameterString(
-            "MODEL", "Model for heatmap/fused (weights name or .pt path; empty = default)", optional=True))
+            "MODEL", "Model for the learned matcher (weights name or .pt path; empty = default)", optional=True))
         self.addParameter(QgsProcessingParameterNumber(
             "SEARCH_RADIUS_M", "Search radius (metres, 0 = automatic)",
             type=QgsProcessingParameterNumber.Type.Double, minValue=0.0, defaultValue=0.0))
@@ -167,8 +168,10 @@ class CoregisterAlgorithm(_CoregAlgorithmBase):
         self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_FOLDER", "Output folder"))
         self.addOutput(QgsProcessingOutputRasterLayer("ALIGNED", "Aligned SAR"))
         self.addOutput(QgsProcessingOutputRasterLayer("OFFSETS", "Offset map (SpaceNet 9)"))
+        self.addOutput(QgsProcessingOutputRasterLayer("CONFIDENCE", "Confidence of the offsets (0-1)"))
         self.addOutput(QgsProcessingOutputVectorLayer("TIEPOINTS", "Tie points"))
         self.addOutput(QgsProcessingOutputNumber("RMSE", "Leave-one-out RMSE (EO pixels)"))
+        self.addOutput(QgsProcessingOutputString("VERDICT", "Verdict (aligned, aligned_partly, not_aligned)"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
         out_dir = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
@@ -177,7 +180,12 @@ class CoregisterAlgorithm(_CoregAlgorithmBase):
         report = self._run_worker(args, out_dir, feedback)["report"]
         tiepoints = f"{os.path.join(out_dir, 'tiepoints.gpkg')}|layername=tiepoints"
         self._load_on_completion(context, tiepoints, "Tie points", "TIEPOINTS")
-        return {**self._raster_outputs(context, out_dir, report, "Aligned SAR"), "TIEPOINTS": tiepoints}
+        if report.get("verdict") == "not_aligned":
+            feedback.reportError(f"NOT ALIGNED. {report['message']}")
+        else:
+            feedback.pushInfo(f"{report['message']} Mean confidence {report['confidence_mean']:.2f}.")
+        return {**self._raster_outputs(context, out_dir, report, "Aligned SAR"), "TIEPOINTS": tiepoints,
+                "CONFIDENCE": os.path.join(out_dir, "confidence.tif"), "VERDICT": report.get("verdict")}
 
 
 class DetectTiepointsAlgorithm(_CoregAlgorithmBase):

@@ -72,8 +72,8 @@ def run_evaluate(args) -> int:
     import torch
 
     from ..core.device import resolve_device
-    from ..core.matchers.structural import StructuralMatcher
     from ..models.heatmap import find_weights, load_weights
+    from .chips import StructuralChipMatcher
     from .data import draw_samples
     from .metrics import evaluate_matcher, evaluate_samples
     from .train import split_pairs
@@ -86,7 +86,7 @@ def run_evaluate(args) -> int:
     rows = {}
     if args.structural:
         clock = time.perf_counter()
-        rows["structural"] = {**evaluate_matcher(StructuralMatcher(args.device), samples), "parameters": 0,
+        rows["structural"] = {**evaluate_matcher(StructuralChipMatcher(args.device), samples), "parameters": 0,
                               "seconds": time.perf_counter() - clock}
     for name in args.model:
         model, card = load_weights(find_weights(name), device)

@@ -17,10 +17,9 @@ from typing import List, Optional, Sequence
 import cv2
 import numpy as np
 
-from ..core.candidates import pick_candidates
 from ..core.errors import CoregError
-from ..core.matchers.base import MARGIN
-from ..models.heatmap import MAX_RADIUS, TEMPLATE_HALF, Normalisation
+from ..models.heatmap import MARGIN, MAX_RADIUS, TEMPLATE_HALF, Normalisation
+from .candidates import pick_candidates
 
 SPACENET_COLUMNS = ("sar_row", "sar_col", "optical_row", "optical_col")
 EO_HALF = TEMPLATE_HALF + MARGIN

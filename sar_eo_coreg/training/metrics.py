@@ -6,8 +6,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..core.matchers.base import find_peaks
 from ..models.heatmap import TEMPLATE_HALF, Normalisation, heatmap_surfaces, prepare_inputs
+from .chips import find_peaks
 from .data import Sample
 
 PCK_THRESHOLDS = (1, 3, 5, 10, 20)

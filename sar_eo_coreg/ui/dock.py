@@ -38,7 +38,7 @@ from .settings import worker_python, worker_qprocess
 from .task import WorkerTask
 from .tiepoint_layers import RunLayers, add_raster, add_run_layers, source_path, sync_layers
 
-TRANSFORM_LABELS = {"auto": "auto (grid ≥ 150 points, else tps, poly2, affine)",
+TRANSFORM_LABELS = {"auto": "auto (the engine's dense field; a re-fit: grid ≥ 150 points, else tps, poly2, affine)",
                     **{k: f"{k} (needs ≥ {MIN_POINTS[k]} points)" for k in TRANSFORMS}}
 
 
@@ -104,7 +104,8 @@ class CoregDock(QgsDockWidget):
         form = QFormLayout(options)
         self.matcher = QComboBox(options)
         self.matcher.addItems(MATCHERS)
-        self.matcher.setToolTip("structural: CFOG-like; heatmap: learned U-Net fine matching; fused: both, by confidence")
+        self.matcher.setToolTip("Descriptors of the dense engine. structural: CFOG oriented gradients; "
+                                "learned: a descriptor model")
         self.model = QLineEdit(options)
         self.model.setPlaceholderText("default")
         self.model.setToolTip("Weights name (in the profile's sar_eo_coreg/weights or SAR_EO_COREG_WEIGHTS) or a .pt path")
@@ -345,8 +346,12 @@ class CoregDock(QgsDockWidget):
         self.run = run
         self._bind_review()
         rmse = report.get("residual_rmse_px")
+        if report.get("verdict") == "not_aligned":
+            self.say(f"NOT ALIGNED. {report['message']}", error=True)
         self.say(f"Done: {report['used']} of {report['tiepoints']} tie points used, transform {report['transform']}"
-                 + (f", RMSE {rmse:.2f} px" if rmse is not None else "") + f". Outputs in {run.out_dir}")
+                 + (f", RMSE {rmse:.2f} px" if rmse is not None else "")
+                 + (f", mean confidence {report['confidence_mean']:.2f}" if "confidence_mean" in report else "")
+                 + f". Outputs in {run.out_dir}")
         self.tabs.setCurrentIndex(1)
 
     def _bind_review(self) -> None:

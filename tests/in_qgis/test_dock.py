@@ -201,7 +201,7 @@ def test_cancel_stops_the_worker_quickly_and_leaves_nothing(dock, project, data_
     sar = add_raster(project, data_dir / "s1s2_sar.tif", "sar")
     choose(dock, eo, sar, tmp_path / "runs", max_points=3000)
     dock.start_coregistration()
-    assert wait_until(qgis_app, lambda: "Matching" in dock.log.toPlainText(), 120), dock.log.toPlainText()
+    assert wait_until(qgis_app, lambda: "Global search" in dock.log.toPlainText(), 120), dock.log.toPlainText()
     clicked = time.monotonic()
     dock.cancel()
     assert wait_until(qgis_app, lambda: dock.task is None, 10)

@@ -57,7 +57,8 @@ def test_coregister_writes_the_outputs_and_reports_progress(provider, data_dir, 
     assert os.path.exists(result["ALIGNED"]) and os.path.exists(result["OFFSETS"])
     assert QgsVectorLayer(result["TIEPOINTS"], "t", "ogr").featureCount() == report["tiepoints"]
     assert feedback.values == sorted(feedback.values) and feedback.values[-1] >= 90
-    assert any("Matching" in info for info in feedback.infos)
+    assert any("Dense matching" in info for info in feedback.infos)
+    assert result["VERDICT"] == report["verdict"] and os.path.exists(result["CONFIDENCE"])
 
 
 @pytest.mark.slow

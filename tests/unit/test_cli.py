@@ -86,16 +86,23 @@ def test_same_file_twice_is_refused(data_dir, tmp_path):
     assert result.returncode == 2 and "same file" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_unmatchable_pair_reports_too_few_matches(tmp_path):
-    rng = np.random.default_rng(0)
-    eo = _write(tmp_path / "eo.tif", rng.integers(1, 255, (300, 300), dtype=np.uint8))
-    flat = np.full((300, 300), 100, np.uint8)
-    flat[::50, :] = 200  # a few lines, no structure the EO noise shares
-    sar = _write(tmp_path / "sar.tif", flat)
+def test_unrelated_images_give_the_input_georeference_with_a_warning_not_a_warp(tmp_path, data_dir):
+    """Do no harm: EO of one place, SAR of another. The run completes, says NOT ALIGNED in one line, and its
+    offsets are zero (the input georeference), its confidence zero, its verdict not_aligned."""
+    with rasterio.open(data_dir / "s1s2_eo.tif") as ds:
+        eo_data = ds.read(1)[:256, :256]
+    with rasterio.open(data_dir / "s1s2_sar.tif") as ds:
+        sar_data = ds.read(1)[-256:, -256:]  # the opposite corner of the scene: other ground
+    eo, sar = _write(tmp_path / "eo.tif", eo_data), _write(tmp_path / "sar.tif", sar_data)
     result = run_cli("coregister", "--eo", eo, "--sar", sar, "--out", tmp_path / "out", "--progress", "none")
-    assert result.returncode == 2, result.stderr
-    assert "match" in result.stderr.lower() and "Traceback" not in result.stderr
-    assert not (tmp_path / "out").exists()
+    assert result.returncode == 0, result.stderr
+    warning = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(warning) == 1 and warning[0].startswith("warning: NOT ALIGNED") and "input georeference" in warning[0]
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["verdict"] == "not_aligned" and report["used"] == 0 and report["confidence_mean"] == 0
+    with rasterio.open(tmp_path / "out" / "offsets.tif") as off, rasterio.open(tmp_path / "out" / "confidence.tif") as c:
+        offsets, confidence = off.read(), c.read(1)
+    assert np.nanmax(np.abs(offsets)) == 0 and np.nanmax(confidence) == 0
 
 
 def test_jsonl_progress_ends_with_a_result(tmp_path, data_dir):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from sar_eo_coreg.core.errors import CoregError
-from sar_eo_coreg.core.matchers.structural import StructuralMatcher
+from sar_eo_coreg.training.chips import StructuralChipMatcher
 from sar_eo_coreg.training.data import (
     PairImages,
     assign_folds,
@@ -46,7 +46,7 @@ def test_sample_labels_follow_flips_rotations_and_warps(pair):
     """With the EO as its own 'SAR', matching recovers each sample's label: chips and label stay consistent."""
     same = PairImages("self", "1", pair.eo, pair.eo, pair.points, pair.disp)
     samples = draw_samples([same], 64, seed=3, radius=12, augment=True, max_offset=10)
-    batch = StructuralMatcher("cpu")
+    batch = StructuralChipMatcher("cpu")
     result = evaluate_matcher(batch, samples)
     assert result["median"] < 0.6 and result["pck3"] > 0.9
 
@@ -127,23 +127,33 @@ def test_corrupt_weights_are_refused(trained, tmp_path):
         load_weights(broken)
 
 
-@pytest.mark.parametrize("matcher", ["heatmap", "fused"])
-def test_learned_matchers_run_in_the_engine(trained, data_dir, tmp_path, matcher):
-    out, _ = trained
+def test_learned_descriptors_run_in_the_engine(data_dir, tmp_path):
+    """The shipped descriptor model (siamese_corr) in the dense engine's descriptor slot."""
     result = subprocess.run(
         [sys.executable, "-m", "sar_eo_coreg", "coregister", "--eo", data_dir / "s1s2_eo.tif", "--sar",
-         data_dir / "s1s2_sar.tif", "--out", tmp_path / "run", "--matcher", matcher, "--model", out / "best.pt",
-         "--max-points", "100", "--progress", "none", "--tiepoints-only"],
+         data_dir / "s1s2_sar.tif", "--out", tmp_path / "run", "--matcher", "learned", "--max-points", "100",
+         "--progress", "none", "--tiepoints-only"],
         cwd=REPO, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "run" / "report.json").read_text())
-    assert report["matcher"] == matcher and report["model_hash"] == json.loads((out / "best.pt.json").read_text())["sha256"]
+    card = json.loads((REPO / "weights" / "default.pt.json").read_text())
+    assert report["descriptor"] == "learned:siamese_corr" and report["model_hash"] == card["sha256"]
+
+
+def test_a_heatmap_only_model_is_refused_as_a_descriptor_in_one_line(trained, data_dir, tmp_path):
+    out, _ = trained
+    result = subprocess.run(
+        [sys.executable, "-m", "sar_eo_coreg", "coregister", "--eo", data_dir / "s1s2_eo.tif", "--sar",
+         data_dir / "s1s2_sar.tif", "--out", tmp_path / "run", "--matcher", "learned", "--model", out / "best.pt"],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "no dense descriptors" in result.stderr
+    assert not (tmp_path / "run").exists()
 
 
 def test_missing_model_is_one_line(data_dir, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "sar_eo_coreg", "coregister", "--eo", data_dir / "s1s2_eo.tif", "--sar",
-         data_dir / "s1s2_sar.tif", "--out", tmp_path / "run", "--matcher", "heatmap", "--model", "nope"],
+         data_dir / "s1s2_sar.tif", "--out", tmp_path / "run", "--matcher", "learned", "--model", "nope"],
         cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "No weights named 'nope'" in result.stderr
 
@@ -178,5 +188,5 @@ def test_shipped_default_model_loads_offline_and_beats_structural_on_held_out_ti
     assert "s1s2_volkov/003" not in card.training["train_pairs"] + card.training["val_pairs"]
     samples = draw_samples(load_aligned_pairs(index), 128, seed=7, radius=12, augment=False, max_offset=10)
     learned = evaluate_samples(model, card.head, card.norm, samples, torch.device("cpu"))
-    structural = evaluate_matcher(StructuralMatcher("cpu"), samples)
+    structural = evaluate_matcher(StructuralChipMatcher("cpu"), samples)
     assert learned["pck5"] >= 0.5 and learned["pck5"] > structural["pck5"] and learned["epe"] < structural["epe"]

@@ -1,7 +1,8 @@
 """Known displacements for demos, tests and benchmarks (the DESIGN.md protocol).
 
 From a pixel-aligned EO/SAR pair, write eo.tif and sar.tif with the same nominal georeference while
-the SAR content is displaced by a known field: a global shift plus a smooth sinusoidal warp. The
+the SAR content is displaced by a known field: a global shift plus a smooth warp, either sinusoidal
+(DisplacementField) or a random coarse control grid interpolated by cubic splines (RandomField). The
 truth at EO pixel p is D(p), the SAR location (EO pixel frame) showing p's ground, minus p.
 """
 
@@ -64,6 +65,41 @@ class DisplacementField:
         for _ in range(iterations):
             d = -self.sampling(x + d[..., 0], y + d[..., 1])
         return d
+
+
+class RandomField(DisplacementField):
+    """A global shift plus a random smooth warp: random vectors on a coarse control grid (a node about every
+    `wavelength_fraction / 2` of the size), interpolated by bicubic splines, scaled so the largest warp is
+    `warp_fraction` of the size."""
+
+    def __init__(self, shift, spline_x, spline_y, scale):
+        self.shift, self._sx, self._sy, self._scale = np.asarray(shift, np.float64), spline_x, spline_y, scale
+
+    @classmethod
+    def random(cls, width, height, seed, shift_fraction=0.10, warp_fraction=0.015, wavelength_fraction=0.5):
+        from scipy.interpolate import RectBivariateSpline
+
+        rng = np.random.default_rng(seed)
+        shift = rng.uniform(-shift_fraction, shift_fraction, 2) * np.array([width, height])
+        nodes = max(4, int(round(2.0 / wavelength_fraction)) + 2)
+        gx = np.linspace(-0.25 * width, 1.25 * width, nodes)
+        gy = np.linspace(-0.25 * height, 1.25 * height, nodes)
+        vectors = rng.normal(size=(2, nodes, nodes))
+        sx, sy = (RectBivariateSpline(gy, gx, v, kx=3, ky=3) for v in vectors)
+        field = cls(shift, sx, sy, 1.0)
+        ys, xs = np.mgrid[0:height:max(1, height // 64), 0:width:max(1, width // 64)]
+        peak = np.hypot(*field.warp(xs.ravel(), ys.ravel()).T).max()
+        field._scale = warp_fraction * max(width, height) / max(peak, 1e-9)
+        return field
+
+    def warp(self, x, y):
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        dx = self._sx.ev(y.ravel(), x.ravel()).reshape(x.shape)
+        dy = self._sy.ev(y.ravel(), x.ravel()).reshape(x.shape)
+        return np.stack([dx, dy], axis=-1) * self._scale
+
+
+FIELDS = {"sine": DisplacementField, "random": RandomField}
 
 
 def _georef(src):

@@ -3,7 +3,7 @@
 import numpy as np
 import rasterio
 
-from sar_eo_coreg.core import candidates
+from sar_eo_coreg.training import candidates
 
 
 def _eo(data_dir):

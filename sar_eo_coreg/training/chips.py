@@ -1,18 +1,20 @@
-"""The matcher interface, shared peak finding, and the registry."""
+"""The chip matching task of the heatmap models: peak finding on similarity surfaces, and the structural
+baseline on the same chips (CFOG features and ZNCC from core.features). Training and evaluation only; the
+engine itself matches densely (core.dense)."""
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
-from ..errors import CoregError
+from ..core.device import resolve_device
+from ..core.features import CfogFeatures, zncc
+from ..models.heatmap import MARGIN
 
-# Pixels of margin each chip carries beyond the template/search area, for the feature filters.
-MARGIN = 8
-
-
+CHIP_PRE_SIGMA, CHIP_FEATURE_SIGMA = 2.0, 3.0  # the CFOG smoothing the chip task was built with
+BATCH = 256
 SECOND_PEAK_EXCLUSION = 3  # px around the best peak ignored when looking for the runner-up
 
 
@@ -21,21 +23,6 @@ class MatchBatch:
     shift: np.ndarray  # (N, 2) x, y shift of the SAR match relative to the predicted position, level pixels
     score: np.ndarray  # (N,) confidence in [0, 1]
     valid: np.ndarray  # (N,) bool: a clear peak inside the search area
-
-
-class Matcher(ABC):
-    name = ""
-
-    @abstractmethod
-    def surfaces(self, eo_chips: np.ndarray, sar_chips: np.ndarray, template_half: int, radius: int):
-        """Similarity of the EO template at every shift in [-radius, radius]^2.
-
-        eo_chips: (N, 2*(template_half+MARGIN), same) uint8; sar_chips: (N, 2*(template_half+radius+MARGIN),
-        same) uint8; 0 marks nodata. Returns (surfaces (N, 2r+1, 2r+1) float32 in [-1, 1], usable (N,) bool)."""
-
-    def match(self, eo_chips, sar_chips, template_half, radius) -> MatchBatch:
-        surfaces, usable = self.surfaces(eo_chips, sar_chips, template_half, radius)
-        return find_peaks(surfaces, radius, usable)
 
 
 def _parabola(minus, centre, plus):
@@ -80,17 +67,31 @@ def find_peaks(surfaces: np.ndarray, radius: int, usable: np.ndarray, guide: np.
     return MatchBatch(shift, score.astype(np.float64), valid)
 
 
-MATCHERS = ("structural", "heatmap", "fused")
+class StructuralChipMatcher:
+    def __init__(self, device: str = "auto"):
+        self.device = resolve_device(device)
+        self.features = CfogFeatures(CHIP_PRE_SIGMA, CHIP_FEATURE_SIGMA).to(self.device)
 
+    def match(self, eo_chips, sar_chips, template_half, radius) -> MatchBatch:
+        surfaces, usable = self.surfaces(eo_chips, sar_chips, template_half, radius)
+        return find_peaks(surfaces, radius, usable)
 
-def get_matcher(name: str, device: str = "auto", model: str = None) -> Matcher:
-    """`model`: weights name or path for the learned matchers (default: the shipped default model)."""
-    if name == "structural":
-        from .structural import StructuralMatcher
+    def surfaces(self, eo_chips, sar_chips, template_half, radius):
+        size = 2 * radius + 1
+        out = np.zeros((len(eo_chips), size, size), np.float32)
+        usable = np.zeros(len(eo_chips), bool)
+        for start in range(0, len(eo_chips), BATCH):
+            stop = start + BATCH
+            out[start:stop], usable[start:stop] = self._surfaces_batch(eo_chips[start:stop], sar_chips[start:stop])
+        return out, usable
 
-        return StructuralMatcher(device)
-    if name in ("heatmap", "fused"):
-        from .heatmap import FusedMatcher, HeatmapMatcher
-
-        return (HeatmapMatcher if name == "heatmap" else FusedMatcher)(device, model)
-    raise CoregError(f"Unknown matcher '{name}'. Available: {', '.join(MATCHERS)}.")
+    def _surfaces_batch(self, eo_chips, sar_chips):
+        with torch.no_grad():
+            eo = torch.from_numpy(np.ascontiguousarray(eo_chips)).to(self.device).float().unsqueeze(1)
+            sar = torch.from_numpy(np.ascontiguousarray(sar_chips)).to(self.device).float().unsqueeze(1)
+            eo_valid = (eo[:, 0, MARGIN:-MARGIN, MARGIN:-MARGIN] > 0).flatten(1).all(dim=1)
+            sar_invalid = (sar[:, :, MARGIN:-MARGIN, MARGIN:-MARGIN] == 0).float()
+            template = self.features(eo / 255.0)[..., MARGIN:-MARGIN, MARGIN:-MARGIN]
+            search = self.features(sar / 255.0)[..., MARGIN:-MARGIN, MARGIN:-MARGIN]
+            surfaces = zncc(template, search, sar_invalid)
+            return surfaces.cpu().numpy(), eo_valid.cpu().numpy()

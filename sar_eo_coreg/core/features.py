@@ -1,0 +1,199 @@
+"""Dense modality-invariant descriptors (the engine's descriptor slot) and the shared correlation code.
+
+A descriptor turns a working-grid image (uint8, 0 = nodata) into a (C, H, W) float map whose per-pixel
+vectors are comparable across SAR and EO. `cfog` is hand-made (after Ye et al., CFOG, 2019): sign-free
+oriented gradients, smoothed in space and orientation, L2-normalised per pixel. A learned descriptor
+model (models/, e.g. `siamese_corr`) plugs into the same slot. The learned models import from here.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+
+import cv2
+import numpy as np
+import torch
+
+from .choices import MATCHERS
+from .device import resolve_device
+from .errors import CoregError
+
+NUM_ORIENTATIONS = 9
+PRE_SIGMA = 1.0  # pre-smoothing, level pixels
+FEATURE_SIGMA = 2.0  # spatial aggregation of the oriented gradients, level pixels
+
+
+def _gaussian_kernel(sigma: float):
+    radius = max(1, int(math.ceil(3 * sigma)))
+    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    k = torch.exp(-(x**2) / (2 * sigma**2))
+    return k / k.sum()
+
+
+class CfogFeatures(torch.nn.Module):
+    """CFOG-like features as a module (fixed kernels as non-persistent buffers, so `.to(device)` moves them
+    and no weights file stores them)."""
+
+    def __init__(self, pre_sigma: float = PRE_SIGMA, feature_sigma: float = FEATURE_SIGMA):
+        super().__init__()
+        angles = torch.arange(NUM_ORIENTATIONS, dtype=torch.float32) * math.pi / NUM_ORIENTATIONS
+        self.register_buffer("cos", angles.cos().view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("sin", angles.sin().view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("pre", _gaussian_kernel(pre_sigma), persistent=False)
+        self.register_buffer("post", _gaussian_kernel(feature_sigma), persistent=False)
+
+    @staticmethod
+    def _blur(x, kernel):
+        f = torch.nn.functional
+        c = x.shape[1]
+        r = kernel.numel() // 2
+        kx = kernel.view(1, 1, 1, -1).repeat(c, 1, 1, 1)
+        ky = kernel.view(1, 1, -1, 1).repeat(c, 1, 1, 1)
+        x = f.conv2d(f.pad(x, (r, r, 0, 0), mode="replicate"), kx, groups=c)
+        return f.conv2d(f.pad(x, (0, 0, r, r), mode="replicate"), ky, groups=c)
+
+    def forward(self, images):
+        """images: (N, 1, H, W) float -> (N, NUM_ORIENTATIONS, H, W) unit-norm per pixel."""
+        f = torch.nn.functional
+        x = self._blur(images, self.pre)
+        gx = f.pad(x[..., :, 2:] - x[..., :, :-2], (1, 1, 0, 0), mode="replicate") * 0.5
+        gy = f.pad(x[..., 2:, :] - x[..., :-2, :], (0, 0, 1, 1), mode="replicate") * 0.5
+        feats = (gx * self.cos + gy * self.sin).abs()
+        feats = self._blur(feats, self.post)
+        feats = 0.5 * feats + 0.25 * (feats.roll(1, dims=1) + feats.roll(-1, dims=1))  # circular in orientation
+        return feats / (feats.norm(dim=1, keepdim=True) + 1e-3)
+
+
+class Descriptor(ABC):
+    """The descriptor slot: image -> dense descriptor map, the same kind for both modalities."""
+
+    name = ""
+    sha256 = None  # learned descriptors: the weights' digest (goes into report.json)
+    weights_path = None
+
+    @abstractmethod
+    def __call__(self, image: np.ndarray, modality: str) -> np.ndarray:
+        """image: (H, W) uint8, 0 = nodata; modality 'eo' or 'sar'. Returns (C, H, W) float32."""
+
+
+class CfogDescriptor(Descriptor):
+    """CfogFeatures computed with OpenCV's separable filters (the same numbers, several times faster on the CPU
+    than torch's depthwise convolutions; tests check they agree)."""
+
+    name = "cfog"
+
+    def __call__(self, image, modality):
+        return cfog(_fill_nodata(image) / 255.0)
+
+
+def _cv_blur(x: np.ndarray, sigma: float) -> np.ndarray:
+    size = 2 * max(1, int(math.ceil(3 * sigma))) + 1
+    return cv2.GaussianBlur(x, (size, size), sigma, sigmaY=sigma, borderType=cv2.BORDER_REPLICATE)
+
+
+def cfog(image: np.ndarray, pre_sigma: float = PRE_SIGMA, feature_sigma: float = FEATURE_SIGMA) -> np.ndarray:
+    """(H, W) float image -> (NUM_ORIENTATIONS, H, W) float32, as CfogFeatures."""
+    x = _cv_blur(np.asarray(image, np.float32), pre_sigma)
+    gx = np.empty_like(x)
+    gy = np.empty_like(x)
+    gx[:, 1:-1] = (x[:, 2:] - x[:, :-2]) * 0.5
+    gx[:, 0], gx[:, -1] = gx[:, 1], gx[:, -2]
+    gy[1:-1] = (x[2:] - x[:-2]) * 0.5
+    gy[0], gy[-1] = gy[1], gy[-2]
+    angles = np.arange(NUM_ORIENTATIONS) * math.pi / NUM_ORIENTATIONS
+    feats = np.stack([_cv_blur(np.abs(gx * np.float32(math.cos(a)) + gy * np.float32(math.sin(a))), feature_sigma)
+                      for a in angles])
+    feats = 0.5 * feats + 0.25 * (np.roll(feats, 1, axis=0) + np.roll(feats, -1, axis=0))
+    return (feats / (np.sqrt((feats**2).sum(0, keepdims=True)) + 1e-3)).astype(np.float32)
+
+
+class LearnedDescriptor(Descriptor):
+    """A learned model's per-modality descriptors (models that define `descriptors(image, modality)`)."""
+
+    def __init__(self, device: str = "auto", model: str = None):
+        from ..models.heatmap import find_weights, load_weights
+
+        self.device = resolve_device(device)
+        path = find_weights(model)
+        self.net, self.card = load_weights(path, self.device)
+        if not hasattr(self.net, "descriptors"):
+            raise CoregError(
+                f"Model '{self.card.name}' ({path}) predicts chip heatmaps and has no dense descriptors, so it cannot "
+                "drive the dense engine. Use a descriptor model (siamese_corr, the default) or --matcher structural."
+            )
+        self.name = f"learned:{self.card.name}"
+        self.sha256, self.weights_path = self.card.sha256, str(path)
+
+    def __call__(self, image, modality):
+        norm = self.card.norm
+        mean, std = (norm.eo_mean, norm.eo_std) if modality == "eo" else (norm.sar_mean, norm.sar_std)
+        x = np.where(image > 0, (_fill_nodata(image) / 255.0 - mean) / std, 0.0).astype(np.float32)
+        with torch.no_grad():
+            return self.net.descriptors(torch.from_numpy(x).to(self.device)[None, None], modality)[0].cpu().numpy()
+
+
+def get_descriptor(matcher: str = "structural", device: str = "auto", model: str = None) -> Descriptor:
+    """`structural`: CFOG; `learned`: a descriptor model (`model`: weights name or path, default the shipped one)."""
+    if matcher == "structural":
+        resolve_device(device)  # refuses an unavailable device the same way for every descriptor
+        return CfogDescriptor()
+    if matcher == "learned":
+        return LearnedDescriptor(device, model)
+    raise CoregError(f"Unknown matcher '{matcher}'. Available: {', '.join(MATCHERS)}.")
+
+
+def _fill_nodata(image: np.ndarray) -> np.ndarray:
+    """Nodata (0) replaced by the nearest valid value, so no false edges appear along the footprint."""
+    image = np.ascontiguousarray(image)
+    invalid = image == 0
+    if not invalid.any() or invalid.all():
+        return image.astype(np.float32)
+    filled = cv2.inpaint(image, invalid.astype(np.uint8), 1, cv2.INPAINT_TELEA) if invalid.mean() < 0.02 else None
+    if filled is None:  # large nodata areas: nearest valid pixel via the distance transform's labels
+        _, labels = cv2.distanceTransformWithLabels(invalid.astype(np.uint8), cv2.DIST_L2, 3,
+                                                    labelType=cv2.DIST_LABEL_PIXEL)
+        valid_values = np.zeros(labels.max() + 1, np.uint8)
+        valid_values[labels[~invalid]] = image[~invalid]
+        filled = valid_values[labels]
+    return filled.astype(np.float32)
+
+
+def downsample(image: np.ndarray, factor: int) -> np.ndarray:
+    """A pyramid level of a uint8 working image (0 = nodata): area average; a cell with any nodata is nodata."""
+    if factor == 1:
+        return image
+    h, w = math.ceil(image.shape[0] / factor), math.ceil(image.shape[1] / factor)
+    small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+    invalid = cv2.resize((image == 0).astype(np.float32), (w, h), interpolation=cv2.INTER_AREA) > 0.25
+    small = np.maximum(small, 1)
+    small[invalid] = 0
+    return small
+
+
+def zncc(template, search, sar_invalid):
+    """ZNCC of each template (N, C, k, k) at every shift over its search map (N, C, M, M); -1 where the
+    window touches invalid SAR (sar_invalid (N, 1, M, M) = 1). Differentiable (the learned models train with it)."""
+    n, c, k, _ = template.shape
+    count = c * k * k
+    t0 = template - template.mean(dim=(1, 2, 3), keepdim=True)
+    t_norm = t0.flatten(1).norm(dim=1).clamp_min(1e-6).view(n, 1, 1)
+    ones = torch.ones((n, 1, k, k), device=template.device)
+    numerator = _correlate(search, t0)
+    s_sum = _correlate(search.sum(1, keepdim=True), ones)
+    s_sq = _correlate((search**2).sum(1, keepdim=True), ones)
+    variance = (s_sq - s_sum**2 / count).clamp_min(1e-6)
+    score = numerator / (t_norm * variance.sqrt())
+    blocked = _correlate(sar_invalid, ones) > 0.5
+    return score.masked_fill(blocked, -1.0).clamp(-1.0, 1.0)
+
+
+def _correlate(search, kernel):
+    """Valid cross-correlation of each search map with its kernel via FFT, summed over channels.
+    search (N, C, M, M), kernel (N, C, k, k) -> (N, M-k+1, M-k+1)."""
+    m = search.shape[-1]
+    k = kernel.shape[-1]
+    fs = torch.fft.rfft2(search, s=(m, m))
+    fk = torch.fft.rfft2(kernel, s=(m, m))
+    out = torch.fft.irfft2((fs * fk.conj()).sum(1), s=(m, m))
+    return out[:, : m - k + 1, : m - k + 1]

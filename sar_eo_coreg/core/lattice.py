@@ -1,0 +1,73 @@
+"""A field of values on a regular lattice of a pixel grid, with bilinear sampling (numpy only; cv2 on demand)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Tuple
+
+import numpy as np
+
+
+@dataclass
+class Lattice:
+    """Values at lattice points (x0 + i*step, y0 + j*step) of a level grid; values (ny, nx, k)."""
+
+    x0: float
+    y0: float
+    step: float
+    values: np.ndarray
+
+    @classmethod
+    def over(cls, width: int, height: int, step: int, k: int = 2) -> Lattice:
+        nx, ny = (width - 1) // step + 1, (height - 1) // step + 1
+        x0, y0 = ((width - 1) - (nx - 1) * step) // 2, ((height - 1) - (ny - 1) * step) // 2
+        return cls(float(x0), float(y0), float(step), np.zeros((ny, nx, k)))
+
+    @property
+    def shape(self) -> Tuple[int, int]:
+        return self.values.shape[:2]
+
+    def coords(self) -> Tuple[np.ndarray, np.ndarray]:
+        ny, nx = self.shape
+        return self.x0 + self.step * np.arange(nx), self.y0 + self.step * np.arange(ny)
+
+    def sample(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Bilinear values at points (x, y) (any shape); constant beyond the outermost lattice points."""
+        ny, nx = self.shape
+        fx = np.clip((np.asarray(x, np.float64) - self.x0) / self.step, 0, nx - 1)
+        fy = np.clip((np.asarray(y, np.float64) - self.y0) / self.step, 0, ny - 1)
+        ix, iy = np.minimum(fx.astype(int), max(nx - 2, 0)), np.minimum(fy.astype(int), max(ny - 2, 0))
+        wx, wy = (fx - ix)[..., None], (fy - iy)[..., None]
+        ix1, iy1 = np.minimum(ix + 1, nx - 1), np.minimum(iy + 1, ny - 1)
+        v = self.values
+        return ((1 - wy) * ((1 - wx) * v[iy, ix] + wx * v[iy, ix1]) + wy * ((1 - wx) * v[iy1, ix] + wx * v[iy1, ix1]))
+
+    def dense(self, width: int, height: int) -> np.ndarray:
+        """(height, width, k) float32 on every pixel of the level (separable bilinear)."""
+        ny, nx = self.shape
+        mx = np.clip((np.arange(width) - self.x0) / self.step, 0, nx - 1).astype(np.float32)
+        my = np.clip((np.arange(height) - self.y0) / self.step, 0, ny - 1).astype(np.float32)
+        map_x, map_y = np.broadcast_to(mx, (height, width)), np.broadcast_to(my[:, None], (height, width))
+        import cv2
+
+        out = [cv2.remap(self.values[..., c].astype(np.float32), map_x, map_y, cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE) for c in range(self.values.shape[2])]
+        return np.stack(out, axis=-1)
+
+    def finer(self, step: int, width: int, height: int) -> Lattice:
+        """This displacement field on a lattice of the next finer level (2x the pixels, 2x the values)."""
+        target = Lattice.over(width, height, step, self.values.shape[2])
+        xs, ys = target.coords()
+        gx, gy = np.meshgrid((xs - 0.5) / 2.0, (ys - 0.5) / 2.0)
+        target.values = 2.0 * self.sample(gx, gy)
+        return target
+
+    def scaled(self, factor: float) -> Lattice:
+        """The same field on a grid `factor` times finer (pixel centres: x' = (x + 0.5) * factor - 0.5); values
+        are displacements in pixels and scale with it."""
+        return Lattice((self.x0 + 0.5) * factor - 0.5, (self.y0 + 0.5) * factor - 0.5, self.step * factor,
+                       self.values * factor)
+
+    def on_finer_grid(self, factor: float) -> Lattice:
+        """As `scaled`, for a scalar field whose values do not scale (e.g. confidence)."""
+        return Lattice((self.x0 + 0.5) * factor - 0.5, (self.y0 + 0.5) * factor - 0.5, self.step * factor, self.values)
