@@ -108,18 +108,19 @@ def main(argv=None):
         report = json.loads((run_dir / "report.json").read_text())
         row = {"size": size, "device": args.device, "seconds": seconds, "s_per_mp": seconds / (size * size / 1e6),
                "peak_rss_mb": peak_mb, "io_floor_s": floor, "stages_s": report["timings_s"],
-               "mean_px": accuracy["mean"], "median_px": accuracy["median"], "pck3": accuracy["pck3"]}
+               "mean_px": accuracy["mean"], "median_px": accuracy["median"], "pck3": accuracy["pck3"],
+               "verdict": report["verdict"], "working_grid": report["working_grid"]}
         rows.append(row)
         print(json.dumps(row), flush=True)
     (out / f"speed_{args.device}.json").write_text(json.dumps(rows, indent=2))
     lines = ["| scene | device | seconds | s/MP | peak RSS MB | I/O floor s | read / match / fit / write s "
-             "| mean px | median px |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| mean px | median px | verdict |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         t = r["stages_s"]
         lines.append(f"| {r['size']}² | {r['device']} | {r['seconds']:.1f} | {r['s_per_mp']:.3f} | {r['peak_rss_mb']:.0f} | "
                      f"{r['io_floor_s']:.1f} | {t['read_s']:.1f} / {t['match_s']:.1f} / {t['fit_s']:.1f} / {t['write_s']:.1f} | "
-                     f"{r['mean_px']:.2f} | {r['median_px']:.2f} |")
+                     f"{r['mean_px']:.2f} | {r['median_px']:.2f} | {r['verdict']} |")
     (out / f"speed_{args.device}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

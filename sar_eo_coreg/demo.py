@@ -37,7 +37,9 @@ def run_demo(out_dir, seed: int = 7) -> int:
     seconds = time.perf_counter() - start
     ours = metrics.score(metrics.sample_offsets(out / "result" / "offsets.tif", points), truth)
     zero = metrics.score(np.zeros_like(truth), truth)
-    print(f"\nCoregistered in {seconds:.1f} s: {result.report['used']} tie points, transform {result.report['transform']}.")
+    report = result.report
+    print(f"\nCoregistered in {seconds:.1f} s: verdict {report['verdict']} (mean confidence "
+          f"{report['confidence_mean']:.2f}), {report['used']} tie points, transform {report['transform']}.")
     print(f"{'':<14}{'mean px':>9}{'median px':>11}{'PCK@1':>8}{'PCK@3':>8}{'PCK@5':>8}")
     for name, s in (("before (zero)", zero), ("after", ours)):
         print(f"{name:<14}{s['mean']:>9.2f}{s['median']:>11.2f}{s['pck1']:>8.1%}{s['pck3']:>8.1%}{s['pck5']:>8.1%}")
@@ -47,6 +49,6 @@ def run_demo(out_dir, seed: int = 7) -> int:
     checkerboard(eo, out / "result" / "aligned_sar.tif", out / "after.png")
     side_by_side(out / "before.png", out / "after.png", out / "checkerboard.png")
     print(f"\nCheckerboard (EO/SAR tiles), before | after: {(out / 'checkerboard.png').resolve()}")
-    print(f"Outputs (offsets.tif, aligned_sar.tif, tiepoints.gpkg/.csv/.points, report.json): "
+    print(f"Outputs (offsets.tif, confidence.tif, aligned_sar.tif, tiepoints.gpkg/.csv/.points, report.json): "
           f"{(out / 'result').resolve()}")
     return 0

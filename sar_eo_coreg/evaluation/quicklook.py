@@ -8,7 +8,7 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.warp import reproject
 
-from .raster import RasterInfo
+from ..core.raster import RasterInfo
 
 
 def _grey(data: np.ndarray) -> np.ndarray:

@@ -166,3 +166,12 @@ def test_convert_round_trips_tiepoints_through_points_and_csv(data_dir, tmp_path
     bad = run_cli("convert", "--tiepoints", gpkg, "--to", tmp_path / "tp.txt", "--eo", eo, "--sar", sar)
     assert bad.returncode == 2 and "Write a .gpkg, .csv or .points" in bad.stderr
     assert not (tmp_path / "tp.txt").exists()
+
+
+def test_demo_runs_end_to_end_and_beats_zero_shift(tmp_path):
+    """The main job (`make demo`): a real Sentinel-1/2 sample with a known displacement, coregistered and scored."""
+    result = run_cli("demo", "--out", tmp_path / "demo")
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines() if line.startswith(("before", "after"))}
+    assert float(rows["after"][1]) < float(rows["before"][2]) / 4  # mean error: after against zero shift
+    assert "verdict aligned" in result.stdout and (tmp_path / "demo" / "checkerboard.png").exists()
