@@ -41,9 +41,12 @@ demo: setup
 	$(PY) -m sar_eo_coreg demo --out demo_output
 
 bench: setup
-	$(PY) bench/accuracy.py --out bench/results
+	$(PY) bench/real_airport.py
+	$(PY) bench/accuracy.py --warp random --out bench/results
+	$(PY) bench/accuracy.py --warp sine --out bench/results
 	$(PY) bench/speed.py --out bench/results
-	@echo; echo "Accuracy (bench/results/accuracy.md):"; cat bench/results/accuracy.md
+	@echo; echo "Accuracy, random-field warp (bench/results/accuracy_random.md):"; cat bench/results/accuracy_random.md
+	@echo; echo "Accuracy, sinusoidal warp (bench/results/accuracy_sine.md):"; cat bench/results/accuracy_sine.md
 	@echo; echo "Speed (bench/results/speed_cpu.md):"; cat bench/results/speed_cpu.md
 
 bench-speed: setup

@@ -1,7 +1,7 @@
 """The real, unaligned GF-3 / WorldView airport pair (~1 m, EPSG:4326) end to end.
 
 1. Runs the engine and compares its offsets with the hand-checked shift of this pair (near-uniform, about
-   73 px west and 14 px north: checked by eye on runway and taxiway edges, see the README); writes
+   73 px west and 14 px north, as reported in issue 9; see the README); writes
    docs/airport_checkerboard.png (before | after).
 2. Makes the pair a 1 m *aligned* pair for the accuracy benchmark: the SAR's georeference corrected by the
    hand-checked shift, resampled onto the EO grid (bench/work/airport_aligned/), and checks the residual by
