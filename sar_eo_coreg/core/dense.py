@@ -123,8 +123,8 @@ def _robust_z(values: np.ndarray, peak: float) -> float:
     return float((peak - med) / max(spread, 1e-6))
 
 
-def _similarity_resample(image: np.ndarray, rotation_deg: float, scale: float) -> np.ndarray:
-    """image resampled so that output p shows input c + s R (p - c) (c: the centre)."""
+def _similarity_resample(image: np.ndarray, rotation_deg: float, scale: float):
+    """(image resampled so that output p shows input c + s R (p - c) (c: the centre), the 2x3 matrix of that map)."""
     h, w = image.shape
     c = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
     a = math.radians(rotation_deg)
@@ -548,7 +548,8 @@ def _paired_t(better: np.ndarray, worse: np.ndarray) -> Tuple[float, float]:
 
 def self_check(eo, sar, describe, result: DenseResult):
     """Per region: is the local field better than the global (affine) model? Overall: is the result better
-    than the input georeference? Returns (field, region keep-mask lattice, global-model lattice, stats)."""
+    than the input georeference? Returns (final field, per-lattice-point weight of the local field (1) against
+    the global model (0), statistics, mean similarity gain over the input, its t)."""
     h, w = eo.shape
     lattice = result.field
     xs, ys = lattice.coords()

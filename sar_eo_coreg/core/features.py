@@ -78,13 +78,21 @@ class Descriptor(ABC):
 
 
 class CfogDescriptor(Descriptor):
-    """CfogFeatures computed with OpenCV's separable filters (the same numbers, several times faster on the CPU
-    than torch's depthwise convolutions; tests check they agree)."""
+    """CFOG on the CPU with OpenCV's separable filters (several times faster there than torch's depthwise
+    convolutions; a test checks both give the same numbers), and with the CfogFeatures module on a CUDA device."""
 
     name = "cfog"
 
+    def __init__(self, device: str = "cpu"):
+        self.device = resolve_device(device)
+        self.module = CfogFeatures().to(self.device) if self.device.type == "cuda" else None
+
     def __call__(self, image, modality):
-        return cfog(_fill_nodata(image) / 255.0)
+        filled = _fill_nodata(image)
+        if self.module is None:
+            return cfog(filled / 255.0)
+        with torch.no_grad():
+            return self.module(torch.from_numpy(filled).to(self.device)[None, None] / 255.0)[0].cpu().numpy()
 
 
 def _cv_blur(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -136,8 +144,7 @@ class LearnedDescriptor(Descriptor):
 def get_descriptor(matcher: str = "structural", device: str = "auto", model: str = None) -> Descriptor:
     """`structural`: CFOG; `learned`: a descriptor model (`model`: weights name or path, default the shipped one)."""
     if matcher == "structural":
-        resolve_device(device)  # refuses an unavailable device the same way for every descriptor
-        return CfogDescriptor()
+        return CfogDescriptor(device)
     if matcher == "learned":
         return LearnedDescriptor(device, model)
     raise CoregError(f"Unknown matcher '{matcher}'. Available: {', '.join(MATCHERS)}.")

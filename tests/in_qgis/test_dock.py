@@ -227,3 +227,27 @@ def test_worker_error_reaches_the_user_as_one_line(dock, project, data_dir, tmp_
     text = dock.status.text()
     assert "Traceback" not in text and "\n" not in text
     assert "SAR" in text and dock.run is None
+
+
+def _crop(src, dst, rows, cols):
+    """A GeoTIFF crop that keeps the source's georeference for the crop's own pixels (gdal_translate -srcwin)."""
+    gdal.Translate(str(dst), str(src), srcWin=[cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start])
+    return dst
+
+
+def test_unrelated_layers_are_reported_as_not_aligned_and_the_review_stays_usable(dock, project, data_dir, tmp_path,
+                                                                                   qgis_app, iface):
+    """Do no harm, as the analyst sees it: EO and SAR of different ground (both re-georeferenced onto the same
+    place) give a red NOT ALIGNED line in the panel and the message bar, an empty tie-point layer and no crash."""
+    eo_path = _crop(data_dir / "s1s2_eo.tif", tmp_path / "eo.tif", slice(0, 256), slice(0, 256))
+    sar_path = _crop(data_dir / "s1s2_sar.tif", tmp_path / "sar.tif", slice(256, 512), slice(256, 512))
+    ds = gdal.OpenEx(str(sar_path), gdal.OF_UPDATE)  # claim the EO's ground: unrelated content, same place
+    ds.SetGeoTransform(gdal.Open(str(eo_path)).GetGeoTransform())
+    ds = None  # GDAL 3.6 datasets are closed by dereferencing
+    eo, sar = add_raster(project, eo_path, "eo"), add_raster(project, sar_path, "sar")
+    choose(dock, eo, sar, tmp_path / "runs")
+    run_and_wait(dock, qgis_app, dock.start_coregistration, 300)
+    log = dock.log.toPlainText()
+    assert "NOT ALIGNED" in log and "input georeference" in log
+    assert any("NOT ALIGNED" in m for m in iface.messageBar().get_messages(Qgis.Warning))
+    assert dock.run is not None and dock.run.layers.points.featureCount() == 0
