@@ -483,8 +483,9 @@ def refine(eo: np.ndarray, sar: np.ndarray, describe: Descriptor, start: GlobalI
 
 # ---- self-check: "do no harm" ------------------------------------------------------------------------
 REGION_CELLS = 6  # self-check regions: this many lattice cells a side
-REGION_WORSE = 0.02  # a region whose similarity drops this much below the global model's falls back to it
-MIN_REGION_POINTS = 3  # confident measurements a region needs to keep its local deviation
+REGION_WORSE = 0.02  # a region whose similarity drops this much below the global model's ...
+REGION_WORSE_T = 2.0  # ... by this many standard errors falls back to the global model
+MIN_REGION_POINTS = 3  # confident measurements a region needs (or 3x that in its 3x3 neighbourhood of regions)
 CONFIDENT = 0.05  # a measurement at least this confident (and kept by the robust fit) counts as support
 MIN_IMPROVEMENT_T = 4.0  # the aligned result must beat the input by this many standard errors
 
@@ -531,10 +532,11 @@ class Alignment:
 
 
 def _regions(shape, cells=REGION_CELLS):
+    """Region index of every lattice point, and the (rows, columns) of regions."""
     ny, nx = shape
     ry, rx = max(1, round(ny / cells)), max(1, round(nx / cells))
     jj, ii = np.indices(shape)
-    return (jj * ry // ny) * rx + ii * rx // nx, ry * rx
+    return (jj * ry // ny) * rx + ii * rx // nx, (ry, rx)
 
 
 def _paired_t(better: np.ndarray, worse: np.ndarray) -> Tuple[float, float]:
@@ -572,24 +574,30 @@ def self_check(eo, sar, describe, result: DenseResult):
     sims = {name: similarity(candidate) for name, candidate in
             (("input", None), ("global", global_field), ("local", lattice))}
     valid = sims["input"][1] & sims["global"][1] & sims["local"][1]
-    region, count = _regions(lattice.shape)
+    region, (ry, rx) = _regions(lattice.shape)
+    confident = (result.confidence * result.robust) >= CONFIDENT
+    counts = np.bincount(region.ravel(), weights=confident.ravel(), minlength=ry * rx).reshape(ry, rx)
+    around = cv2.boxFilter(counts, -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
     keep = np.ones(lattice.shape)
-    support = (result.confidence * result.robust)
-    fallen = 0
-    for r in range(count):
+    worse_regions = unsupported = 0
+    for r in range(ry * rx):
         inside = region == r
         v = inside & valid
-        worse = v.any() and (sims["local"][0][v] - sims["global"][0][v]).mean() < -REGION_WORSE
-        if worse or (support[inside] >= CONFIDENT).sum() < MIN_REGION_POINTS:
+        drop, t = _paired_t(sims["local"][0][v], sims["global"][0][v]) if v.sum() >= 4 else (0.0, 0.0)
+        worse = drop < -REGION_WORSE and t < -REGION_WORSE_T
+        alone = counts.flat[r] < MIN_REGION_POINTS and around.flat[r] < MIN_REGION_POINTS * 3
+        if worse or alone:
             keep[inside] = 0.0
-            fallen += 1
+            worse_regions += int(worse)
+            unsupported += int(alone and not worse)
     blend = cv2.GaussianBlur(keep, (0, 0), 1.0) if min(lattice.shape) > 2 else keep
     values = blend[..., None] * lattice.values + (1.0 - blend[..., None]) * global_values
     final = Lattice(lattice.x0, lattice.y0, lattice.step, values)
     sim_final, valid_final = similarity(final)
     both = valid & valid_final
     gain, t = _paired_t(sim_final[both], sims["input"][0][both])
-    stats = {"regions": count, "regions_fallen_back": fallen, "similarity_input": _mean(sims["input"][0][both]),
+    stats = {"regions": ry * rx, "regions_fallen_back": worse_regions + unsupported, "regions_worse": worse_regions,
+             "regions_unsupported": unsupported, "similarity_input": _mean(sims["input"][0][both]),
              "similarity_global": _mean(sims["global"][0][both]), "similarity_result": _mean(sim_final[both]),
              "gain_t": round(t, 2)}
     return final, blend, stats, gain, t
@@ -658,8 +666,9 @@ def align(eo: np.ndarray, sar: np.ndarray, describe: Descriptor, radius_px: floa
     tiepoints = sample_tiepoints(result, final, max_points)
     partly = stats["regions_fallen_back"] > 0
     verdict = "aligned_partly" if partly else "aligned"
-    message = (f"Aligned; {stats['regions_fallen_back']} of {stats['regions']} regions had too little support or got "
-               "worse and follow the global model there." if partly else "Aligned.")
+    message = (f"Aligned; {stats['regions_fallen_back']} of {stats['regions']} regions follow the global model "
+               f"({stats['regions_worse']} got worse with the local field, {stats['regions_unsupported']} had no "
+               "confident matches nearby)." if partly else "Aligned.")
     return Alignment(final, Lattice(final.x0, final.y0, final.step, confidence[..., None]), verdict, message, tiepoints,
                      info)
 
