@@ -149,9 +149,9 @@ def _engine_model(tp: TiePoints, kind: str, eo: RasterInfo, alignment, factor: i
     fit is possible, else their distance to the field."""
     if alignment.verdict == "not_aligned":
         return ZeroModel()
-    field = FieldModel(alignment.field.scaled(factor))
     if kind != "auto":
         return _fit_final(tp, kind, eo)
+    field = FieldModel(alignment.field.scaled(factor))
     n_used = int(tp.used.sum())
     if n_used >= MIN_POINTS[auto_transform(n_used)]:
         _fit_final(tp, "auto", eo)
