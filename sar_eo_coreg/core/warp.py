@@ -41,6 +41,7 @@ def _profile(eo: RasterInfo, count, dtype, nodata):
         "driver": "GTiff", "width": eo.width, "height": eo.height, "count": count, "dtype": dtype, "crs": eo.crs,
         "transform": eo.transform, "nodata": nodata, "tiled": True, "blockxsize": BLOCK, "blockysize": BLOCK,
         "compress": "deflate", "zlevel": 1, "predictor": 3 if dtype.startswith("float") else 2, "BIGTIFF": "IF_SAFER",
+        "num_threads": "ALL_CPUS",  # GDAL compresses blocks in parallel
     }
 
 
@@ -134,7 +135,7 @@ def _resample_block(src, sar: RasterInfo, sar_c, sar_r, inside, interpolation, n
 
 
 def _build_overviews(path):
-    with rasterio.open(path, "r+") as ds:
+    with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"), rasterio.open(path, "r+") as ds:
         factors = []
         factor = 2
         while max(ds.width, ds.height) / factor >= 256:
