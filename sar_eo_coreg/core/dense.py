@@ -418,6 +418,7 @@ class DenseResult:
     robust: np.ndarray  # (ny, nx) robust weight of each measurement in the final fit
     sigma: float  # robust scale of the final fit, working pixels
     levels: List[LevelLog]
+    eo_descriptors: np.ndarray  # (C, H, W) of the working grid, for the self-check
 
 
 def pyramid_factors(width: int, height: int, max_side: int) -> int:
@@ -478,7 +479,7 @@ def refine(eo: np.ndarray, sar: np.ndarray, describe: Descriptor, start: GlobalI
         confident = int((meas.confidence * robust >= CONFIDENT).sum())
         levels.append(LevelLog(scale, (lw, lh), radius, int(meas.confidence.size), confident,
                                float(sigma * scale) if np.isfinite(sigma) else float("nan")))
-    return DenseResult(current, measured, meas.confidence, robust, sigma, levels)
+    return DenseResult(current, measured, meas.confidence, robust, sigma, levels, eo_desc)
 
 
 # ---- self-check: "do no harm" ------------------------------------------------------------------------
@@ -564,7 +565,7 @@ def self_check(eo, sar, describe, result: DenseResult):
         coef = np.zeros((3, 2))
     global_values = (np.c_[points, np.ones(len(points))] @ coef).reshape(lattice.values.shape)
     global_field = Lattice(lattice.x0, lattice.y0, lattice.step, global_values)
-    eo_desc, sar_desc = describe(eo, "eo"), describe(sar, "sar")
+    eo_desc, sar_desc = result.eo_descriptors, describe(sar, "sar")
 
     def similarity(candidate: Optional[Lattice]):
         moved, moved_valid = (sar_desc, sar > 0) if candidate is None else warp_descriptors(
