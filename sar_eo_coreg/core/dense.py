@@ -192,10 +192,11 @@ def _subpixel(ncc, iy, ix, dx, dy):
     h, w = ncc.shape
     centre, left, right = ncc[iy, ix], ncc[iy, (ix - 1) % w], ncc[iy, (ix + 1) % w]
     up, down = ncc[(iy - 1) % h, ix], ncc[(iy + 1) % h, ix]
-    return float(dx[ix] + _parabola(left, centre, right)), float(dy[iy] + _parabola(up, centre, down))
+    return float(dx[ix] + parabola_offset(left, centre, right)), float(dy[iy] + parabola_offset(up, centre, down))
 
 
-def _parabola(minus, centre, plus):
+def parabola_offset(minus, centre, plus):
+    """Sub-pixel offset of a peak from its value and its two neighbours (in [-0.5, 0.5]; NaN counts as -1)."""
     minus, centre, plus = (np.nan_to_num(np.asarray(v, np.float64), nan=-1.0) for v in (minus, centre, plus))
     denom = minus - 2 * centre + plus
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -330,8 +331,8 @@ def _surface_peaks(surfaces: np.ndarray, radius: int):
     inner = (bx > 0) & (bx < size - 1) & (by > 0) & (by < size - 1)
     byc, bxc = np.clip(by, 1, size - 2), np.clip(bx, 1, size - 2)
     jj, ii = np.indices(by.shape)
-    dx = _parabola(surfaces[byc, bxc - 1, jj, ii], surfaces[byc, bxc, jj, ii], surfaces[byc, bxc + 1, jj, ii])
-    dy = _parabola(surfaces[byc - 1, bxc, jj, ii], surfaces[byc, bxc, jj, ii], surfaces[byc + 1, bxc, jj, ii])
+    dx = parabola_offset(surfaces[byc, bxc - 1, jj, ii], surfaces[byc, bxc, jj, ii], surfaces[byc, bxc + 1, jj, ii])
+    dy = parabola_offset(surfaces[byc - 1, bxc, jj, ii], surfaces[byc, bxc, jj, ii], surfaces[byc + 1, bxc, jj, ii])
     shift = np.stack([bx - radius + np.where(inner, dx, 0.0), by - radius + np.where(inner, dy, 0.0)], axis=-1)
     return shift, peak, second, inner
 

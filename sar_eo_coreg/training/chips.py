@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..core.dense import parabola_offset
 from ..core.device import resolve_device
 from ..core.features import CfogFeatures, zncc
 from ..models.heatmap import MARGIN
@@ -23,13 +24,6 @@ class MatchBatch:
     shift: np.ndarray  # (N, 2) x, y shift of the SAR match relative to the predicted position, level pixels
     score: np.ndarray  # (N,) confidence in [0, 1]
     valid: np.ndarray  # (N,) bool: a clear peak inside the search area
-
-
-def _parabola(minus, centre, plus):
-    denom = minus - 2 * centre + plus
-    with np.errstate(divide="ignore", invalid="ignore"):
-        offset = np.where(denom < -1e-9, 0.5 * (minus - plus) / denom, 0.0)
-    return np.clip(offset, -0.5, 0.5)
 
 
 def find_peaks(surfaces: np.ndarray, radius: int, usable: np.ndarray, guide: np.ndarray = None) -> MatchBatch:
@@ -58,8 +52,8 @@ def find_peaks(surfaces: np.ndarray, radius: int, usable: np.ndarray, guide: np.
     first = pick[rows, by, bx]
     inner = (bx > 0) & (bx < size - 1) & (by > 0) & (by < size - 1)
     bxc, byc = np.clip(bx, 1, size - 2), np.clip(by, 1, size - 2)
-    dx = _parabola(surfaces[rows, byc, bxc - 1], surfaces[rows, byc, bxc], surfaces[rows, byc, bxc + 1])
-    dy = _parabola(surfaces[rows, byc - 1, bxc], surfaces[rows, byc, bxc], surfaces[rows, byc + 1, bxc])
+    dx = parabola_offset(surfaces[rows, byc, bxc - 1], surfaces[rows, byc, bxc], surfaces[rows, byc, bxc + 1])
+    dy = parabola_offset(surfaces[rows, byc - 1, bxc], surfaces[rows, byc, bxc], surfaces[rows, byc + 1, bxc])
     shift = np.c_[bx + dx - radius, by + dy - radius].astype(np.float64)
     distinct = np.clip((first - second) / np.maximum(1.0 - second, 1e-3), 0.0, 1.0)
     score = np.sqrt(np.clip(best, 0.0, 1.0) * distinct)
