@@ -124,7 +124,7 @@ def aggregate(records, zero_means):
             "not_aligned": int(sum(1 for r in recs if r.get("verdict") == "not_aligned")),
             "failures": int(sum(1 for r in recs if r.get("error") or r["median"] > FAILURE_MEDIAN_PX)),
             "seconds_per_scene": float(np.mean([r["seconds"] for r in recs])),
-            "zero_shift_mean": zero_means.get(source),
+            "zero_shift_mean": zero_means.get(source, float("nan")),  # nan when zero shift was not run
         })
     return rows
 
@@ -209,11 +209,11 @@ def main(argv=None):
                   f" {status} {rec['seconds']:.1f}s", flush=True)
     # all sources pooled, per method; zero-shift means from the same scenes
     pooled = [dict(r, source="all") for r in records]
-    zero_means = {}
+    zero_errors = {}
     for rec in records + pooled:
-        zero_means.setdefault(rec["source"], []).append(np.asarray(rec["errors"]) if rec["method"] == "zero" else None)
-    zero_means = {k: float(np.concatenate([v for v in vs if v is not None]).mean()) if any(v is not None for v in vs)
-                  else float("nan") for k, vs in zero_means.items()}
+        if rec["method"] == "zero":
+            zero_errors.setdefault(rec["source"], []).append(rec["errors"])
+    zero_means = {source: float(np.concatenate(errors).mean()) for source, errors in zero_errors.items()}
     rows_out = aggregate(records, zero_means) + aggregate(pooled, zero_means)
     (out / f"{name}.json").write_text(json.dumps(rows_out, indent=2))
     (out / f"{name}.md").write_text(markdown(rows_out) + "\n")

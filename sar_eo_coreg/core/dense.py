@@ -235,9 +235,7 @@ class Measurements:
     """Per lattice point of one level: the matched total displacement and its evidence."""
 
     disp: np.ndarray  # (ny, nx, 2) level pixels
-    confidence: np.ndarray  # (ny, nx) in [0, 1]; 0 = no usable match
-    peak: np.ndarray  # (ny, nx) NCC at the match
-    fb: np.ndarray  # (ny, nx) forward-backward disagreement, level pixels
+    confidence: np.ndarray  # (ny, nx) in [0, 1]: peak height, margin, forward-backward agreement; 0 = unusable
 
 
 def _integral(a) -> np.ndarray:
@@ -314,7 +312,7 @@ def match_lattice(eo_desc, sar_desc, eo_valid, sar_valid, lattice: Lattice, radi
     confidence = np.clip(peak, 0.0, 1.0) * np.sqrt(distinct) / (1.0 + fb**2)
     usable = inner & inner_b & (peak > 0.0) & ok_e
     confidence = np.where(usable, confidence, 0.0)
-    return Measurements(upd, confidence, peak, fb)
+    return Measurements(upd, confidence)
 
 
 def _surface_peaks(surfaces: np.ndarray, radius: int):
@@ -429,11 +427,16 @@ def pyramid_factors(width: int, height: int, max_side: int) -> int:
     return factor
 
 
+def _sampling_maps(disp: np.ndarray):
+    """cv2.remap maps that sample every pixel p at p + disp(p) (disp (H, W, 2))."""
+    h, w = disp.shape[:2]
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return xs + disp[..., 0].astype(np.float32), ys + disp[..., 1].astype(np.float32)
+
+
 def warp_image(image: np.ndarray, disp: np.ndarray) -> np.ndarray:
     """uint8 image resampled at p + disp(p) (disp (H, W, 2)); outside or nodata stays 0."""
-    h, w = image.shape
-    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    map_x, map_y = xs + disp[..., 0].astype(np.float32), ys + disp[..., 1].astype(np.float32)
+    map_x, map_y = _sampling_maps(disp)
     out = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     holes = cv2.remap((image == 0).astype(np.uint8), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                       borderValue=1)
@@ -511,9 +514,7 @@ def window_ncc(eo_desc, sar_desc, eo_valid, sar_valid, lattice: Lattice, half: i
 
 def warp_descriptors(desc: np.ndarray, valid: np.ndarray, disp: np.ndarray):
     """Descriptor maps (C, H, W) and their validity resampled at p + disp(p)."""
-    h, w = valid.shape
-    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    map_x, map_y = xs + disp[..., 0].astype(np.float32), ys + disp[..., 1].astype(np.float32)
+    map_x, map_y = _sampling_maps(disp)
     out = np.stack([cv2.remap(np.ascontiguousarray(c, np.float32), map_x, map_y, cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE) for c in desc])
     inside = cv2.remap(valid.astype(np.uint8), map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,

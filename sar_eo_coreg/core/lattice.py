@@ -57,17 +57,12 @@ class Lattice:
     def finer(self, step: int, width: int, height: int) -> Lattice:
         """This displacement field on a lattice of the next finer level (2x the pixels, 2x the values)."""
         target = Lattice.over(width, height, step, self.values.shape[2])
-        xs, ys = target.coords()
-        gx, gy = np.meshgrid((xs - 0.5) / 2.0, (ys - 0.5) / 2.0)
-        target.values = 2.0 * self.sample(gx, gy)
+        gx, gy = np.meshgrid(*target.coords())
+        target.values = self.scaled(2.0).sample(gx, gy)
         return target
 
-    def scaled(self, factor: float) -> Lattice:
-        """The same field on a grid `factor` times finer (pixel centres: x' = (x + 0.5) * factor - 0.5); values
-        are displacements in pixels and scale with it."""
+    def scaled(self, factor: float, displacement: bool = True) -> Lattice:
+        """The same field on a grid `factor` times finer (pixel centres: x' = (x + 0.5) * factor - 0.5). A
+        displacement field's values are in pixels and scale with it; other values (confidence) do not."""
         return Lattice((self.x0 + 0.5) * factor - 0.5, (self.y0 + 0.5) * factor - 0.5, self.step * factor,
-                       self.values * factor)
-
-    def on_finer_grid(self, factor: float) -> Lattice:
-        """As `scaled`, for a scalar field whose values do not scale (e.g. confidence)."""
-        return Lattice((self.x0 + 0.5) * factor - 0.5, (self.y0 + 0.5) * factor - 0.5, self.step * factor, self.values)
+                       self.values * factor if displacement else self.values)

@@ -230,7 +230,7 @@ def coregister(eo_path, sar_path, out_dir, params: Optional[CoregParams] = None,
 
     clock = time.perf_counter()
     model = _engine_model(tp, params.transform, eo, alignment, factor)
-    confidence = alignment.confidence.on_finer_grid(factor)
+    confidence = alignment.confidence.scaled(factor, displacement=False)
     timings["fit_s"] = time.perf_counter() - clock
 
     def work(tmp: Path):
