@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -19,6 +20,39 @@ from . import __version__
 
 EXIT_USER_ERROR = 2
 EXIT_CANCELLED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (and a JSON error object when --progress jsonl was asked for)."""
+
+    def error(self, message):
+        argv = sys.argv[1:] if self._argv is None else self._argv
+        line = f"{message} (see {self.prog} --help)"
+        if "--progress=jsonl" in argv or any(a == "--progress" and b == "jsonl" for a, b in zip(argv, argv[1:])):
+            print(json.dumps({"type": "error", "message": line}), flush=True)
+        print(f"error: {line}", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)
+
+    _argv = None
+
+
+def _number(kind, low=None, high=None, positive=False, what=""):
+    """An argparse type: a finite number in range; the message names the valid range."""
+    rule = "> 0" if positive else (f"from {low} to {high}" if high is not None else f">= {low}" if low is not None else "")
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a{'n integer' if kind is int else ' number'}") from None
+        bad = (kind is float and not math.isfinite(value)) or (positive and value <= 0) \
+            or (low is not None and value < low) or (high is not None and value > high)
+        if bad:
+            noun = "an integer" if kind is int else "a finite number"
+            raise argparse.ArgumentTypeError(f"must be {noun} {rule}{what}, got '{text}'")
+        return value
+
+    return parse
 
 
 def _add_coregister_args(p):
@@ -34,21 +68,25 @@ def _add_coregister_args(p):
     p.add_argument("--transform", default="auto", choices=("auto",) + TRANSFORMS,
                    help="auto: the engine's dense field; others: that model fitted to the tie points")
     p.add_argument("--device", default="auto", choices=DEVICES)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--search-radius-m", type=float, default=None,
+    p.add_argument("--seed", type=_number(int, 0, 2**32 - 1), default=0)
+    p.add_argument("--search-radius-m", type=_number(float, positive=True, what=" (metres)"), default=None,
                    help="largest expected misregistration in metres (default: 15%% of the overlap)")
     p.add_argument("--resampling", default="bilinear", choices=RESAMPLINGS)
-    p.add_argument("--working-gsd-m", type=float, default=None, help="matching resolution (default: coarser input)")
+    p.add_argument("--working-gsd-m", type=_number(float, positive=True, what=" (metres)"), default=None,
+                   help="matching resolution in metres (default: the coarser input)")
     p.add_argument("--eo-bands", default=None, help="comma-separated EO bands to average (default: RGB luminance)")
     p.add_argument("--sar-scale", default="auto", choices=("auto", "linear", "db", "display"))
-    p.add_argument("--max-points", type=int, default=1500, help="tie points at the finest level, at most")
+    p.add_argument("--max-points", type=_number(int, 1, 100_000), default=1500,
+                   help="tie points at the finest level, at most")
     p.add_argument("--tiepoints-only", action="store_true", help="write tie points and report, no rasters")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sar_eo_coreg", description="Coregister SAR imagery to EO imagery.")
+    from .core.choices import RESAMPLINGS, TRANSFORMS
+
+    parser = _Parser(prog="python -m sar_eo_coreg", description="Coregister SAR imagery to EO imagery.")
     parser.add_argument("--version", action="version", version=f"sar_eo_coreg {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", parser_class=_Parser)
 
     p = sub.add_parser("coregister", help="match, fit and write the aligned SAR, offsets and tie points")
     _add_coregister_args(p)
@@ -59,8 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eo", required=True)
     p.add_argument("--sar", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--transform", default="auto")
-    p.add_argument("--resampling", default="bilinear")
+    p.add_argument("--transform", default="auto", choices=("auto",) + TRANSFORMS)
+    p.add_argument("--resampling", default="bilinear", choices=RESAMPLINGS)
     p.add_argument("--progress", default="bar", choices=("bar", "jsonl", "none"))
 
     p = sub.add_parser("convert", help="rewrite a tie-point file as .gpkg, SpaceNet 9 .csv or Georeferencer .points")
@@ -167,18 +205,20 @@ def _cancel_on_sigterm(signum, frame):
 
 
 def _print_summary(report: dict, out_dir: str) -> None:
-    rmse = report.get("residual_rmse_px")
-    rmse_text = f", leave-one-out RMSE {rmse:.2f} px" if rmse is not None else ", leave-one-out RMSE not computable"
+    from .core.summary import rmse_text
+
     if report.get("verdict") == "not_aligned":
         print(f"warning: NOT ALIGNED. {report['message']}", file=sys.stderr)
     elif report.get("verdict"):
         print(f"{report['message']} Mean confidence {report['confidence_mean']:.2f}.")
-    print(f"{report['used']} of {report['tiepoints']} tie points used, transform {report['transform']}{rmse_text}")
+    print(f"{report['used']} of {report['tiepoints']} tie points used, transform {report['transform']}, "
+          f"{rmse_text(report)}")
     print(f"outputs in {os.path.abspath(out_dir)}")
 
 
 def main(argv=None) -> int:
     parser = build_parser()
+    _Parser._argv = None if argv is None else [str(a) for a in argv]
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
@@ -217,6 +257,9 @@ def main(argv=None) -> int:
         out.result({"out_dir": result.out_dir, "report": result.report})
         if args.progress != "jsonl":
             _print_summary(result.report, result.out_dir)
+        if result.late_cancel:
+            print("note: the cancel came while the finished outputs were being moved into place; they are complete "
+                  "and were kept.", file=sys.stderr)
         return 0
 
     return _guarded(work, out)

@@ -12,8 +12,6 @@ import hashlib
 import json
 import os
 import platform
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +23,7 @@ from .. import __version__
 from .choices import RESAMPLINGS
 from .device import describe_device
 from .errors import CoregError
+from .outputs import MANIFEST, Staging, check_destination
 from .progress import Reporter
 from .raster import (
     RasterInfo,
@@ -36,11 +35,12 @@ from .raster import (
 )
 from .tiepoints import TiePoints, read_any, write_csv, write_gpkg, write_points
 from .transforms import MIN_POINTS, TRANSFORMS, FieldModel, ZeroModel, auto_transform, fit_with_residuals, rmse
-from .warp import write_aligned_outputs
+from .warp import aligned_dtype, write_aligned_outputs
 
 OUTPUT_FILES = ("offsets.tif", "confidence.tif", "aligned_sar.tif", "tiepoints.gpkg", "tiepoints.csv", "tiepoints.points",
                 "report.json")
 DEFAULT_RADIUS_FRACTION = 0.15  # automatic search radius: this share of the overlap's larger side
+MIN_OVERLAP_PX = 64  # common ground the engine needs, working pixels a side
 FIELD_MAX_SIDE = 2048  # the dense field is computed on a working grid at most this large (it is smooth)
 
 
@@ -64,10 +64,14 @@ class CoregParams:
             raise CoregError(f"Unknown transform '{self.transform}'. Choose auto or one of: {', '.join(TRANSFORMS)}.")
         if self.resampling not in RESAMPLINGS:
             raise CoregError(f"Unknown resampling '{self.resampling}'. Choose one of: {', '.join(RESAMPLINGS)}.")
-        if self.search_radius_m is not None and self.search_radius_m <= 0:
-            raise CoregError("The search radius must be positive (metres), or left out for automatic.")
-        if self.max_points < 1:
-            raise CoregError("--max-points must be 1 or more.")
+        for name in ("search_radius_m", "working_gsd_m"):
+            value = getattr(self, name)
+            if value is not None and not (np.isfinite(value) and value > 0):
+                raise CoregError(f"{name} must be a finite number > 0 (metres), or left out for automatic; got {value}.")
+        if not 1 <= self.max_points <= 100_000:
+            raise CoregError(f"max_points must be from 1 to 100000, got {self.max_points}.")
+        if not 0 <= self.seed < 2**32:
+            raise CoregError(f"seed must be from 0 to 4294967295, got {self.seed}.")
 
 
 @dataclass
@@ -75,6 +79,7 @@ class CoregResult:
     out_dir: str
     report: dict
     tiepoints: TiePoints = field(repr=False)
+    late_cancel: bool = False  # a cancel came while the finished outputs were committed; they were kept
 
 
 def _validate_pair(eo_path, sar_path) -> Tuple[RasterInfo, RasterInfo]:
@@ -92,22 +97,27 @@ def _validate_pair(eo_path, sar_path) -> Tuple[RasterInfo, RasterInfo]:
     return eo, sar
 
 
-def _prepare_output(out_dir) -> Path:
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise CoregError(f"Output path exists and is not a folder: {out}. Choose a folder.")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if not os.access(out.parent, os.W_OK):
-        raise CoregError(f"Cannot write to {out.parent}. Choose a writable output folder.")
-    return out
+def _check_overlap_size(eo: RasterInfo, sar: RasterInfo, factor: int) -> None:
+    """The engine needs MIN_OVERLAP_PX working pixels a side of common ground (its windows are 33 px)."""
+    ex0, ey0, ex1, ey1 = eo.bounds_in(eo.crs)
+    sx0, sy0, sx1, sy1 = sar.bounds_in(eo.crs)
+    step = eo.pixel_size * factor  # a working pixel, EO CRS units
+    width, height = (min(ex1, sx1) - max(ex0, sx0)) / step, (min(ey1, sy1) - max(ey0, sy0)) / step
+    if min(width, height) < MIN_OVERLAP_PX:
+        gsd = eo.pixel_size_m * factor
+        raise CoregError(
+            f"The EO and SAR overlap is too small: {width:.0f} x {height:.0f} px at the working resolution "
+            f"({gsd:.3g} m); the engine needs at least {MIN_OVERLAP_PX} x {MIN_OVERLAP_PX} px "
+            f"({MIN_OVERLAP_PX * gsd:.0f} m a side). Give larger rasters, or a finer --working-gsd-m.")
 
 
-def _commit(tmp: Path, out: Path) -> None:
-    """Move finished outputs into the target folder (replacing earlier outputs of ours only)."""
-    out.mkdir(parents=True, exist_ok=True)
-    for name in os.listdir(tmp):
-        os.replace(tmp / name, out / name)
-    shutil.rmtree(tmp, ignore_errors=True)
+def _destination(out_dir, inputs: dict, rasters: bool, eo: RasterInfo, sar: RasterInfo, n_points: int) -> Path:
+    """Check the output folder before the run: writable place, no input overwritten, room on its disk
+    (the rasters' uncompressed size, an upper bound; tie-point files about 1 kB a point)."""
+    needed = (1 << 20) + 1024 * n_points
+    if rasters:
+        needed += eo.width * eo.height * (4 * 3 + sar.count * aligned_dtype(sar).itemsize)
+    return check_destination(out_dir, inputs, OUTPUT_FILES, needed)
 
 
 def _versions() -> dict:
@@ -174,34 +184,50 @@ def _write_all(tmp: Path, model, tp: TiePoints, eo, sar, resampling, report: Rep
 def _summary(tp: TiePoints, model) -> dict:
     used = tp.used
     loo = tp.residual_norm[used]
-    finite = loo[np.isfinite(loo)]
-    return {"tiepoints": len(tp), "inliers": int(tp.inlier.sum()), "used": int(used.sum()), "transform": model.kind,
-            "residual_rmse_px": rmse(tp.residual[used][np.isfinite(loo)]) if finite.size else None,
-            "residual_median_px": float(np.median(finite)) if finite.size else None}
+    computable = bool(used.any()) and bool(np.isfinite(loo).all())
+    summary = {"tiepoints": len(tp), "inliers": int(tp.inlier.sum()), "used": int(used.sum()), "transform": model.kind,
+               "residual_rmse_px": rmse(tp.residual[used]) if computable else None,
+               "residual_median_px": float(np.median(loo)) if computable else None}
+    if not computable:
+        minimum = f", minimum {MIN_POINTS[model.kind] + 1}" if model.kind in MIN_POINTS else ""
+        summary["residual_note"] = f"not computable ({int(used.sum())} points{minimum})"
+    return summary
 
 
-def _run_in_tmp(out: Path, work):
-    tmp = Path(tempfile.mkdtemp(prefix=".sar_eo_coreg-", dir=out.parent))
-    try:
-        result = work(tmp)
-        _commit(tmp, out)
-        return result
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+def _output_names(rasters: bool, confidence: bool = True):
+    names = ["tiepoints.gpkg", "tiepoints.csv", "tiepoints.points"]
+    if rasters:
+        names += ["offsets.tif", "aligned_sar.tif"] + (["confidence.tif"] if confidence else [])
+    return names + [MANIFEST]
+
+
+def _finish(stage: Staging, summary: dict) -> dict:
+    """Write the manifest (report.json, naming the run's files) and commit the set."""
+    names = summary["outputs"]
+    (stage.path / MANIFEST).write_text(json.dumps(summary, indent=2, default=_json_default))
+    stage.commit(names, ours=OUTPUT_FILES, manifest=MANIFEST)
+    return summary
 
 
 def coregister(eo_path, sar_path, out_dir, params: Optional[CoregParams] = None, progress=None, cancelled=None
                ) -> CoregResult:
     params = params or CoregParams()
     params.validate()
-    timings = {}
-    clock = time.perf_counter()
     report = Reporter(progress, cancelled)
     eo, sar = _validate_pair(eo_path, sar_path)
-    out = _prepare_output(out_dir)
+    rasters = not params.tiepoints_only
+    out = _destination(out_dir, {"EO": eo.path, "SAR": sar.path}, rasters, eo, sar, params.max_points)
+    with Staging(out) as stage:  # made now: a folder that cannot be written is refused before the run
+        summary, tp = _coregister(eo, sar, params, report, stage)
+    return CoregResult(str(out), summary, tp, stage.late_cancel)
+
+
+def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, report: Reporter, stage: Staging):
     from .dense import align
     from .features import get_descriptor
 
+    timings = {}
+    clock = time.perf_counter()
     describe = get_descriptor(params.matcher, params.device, params.model)
 
     # working grid: the EO grid, decimated to the working GSD and to at most FIELD_MAX_SIDE pixels
@@ -210,6 +236,7 @@ def coregister(eo_path, sar_path, out_dir, params: Optional[CoregParams] = None,
     if params.working_gsd_m is None:
         factor = max(factor, int(np.ceil(max(eo.width, eo.height) / FIELD_MAX_SIDE)))
     grid = eo_grid(eo).decimated(factor)
+    _check_overlap_size(eo, sar, factor)
     eo_rad, sar_rad = eo_radiometry(eo, params.eo_bands), sar_radiometry(sar, params.sar_scale)
     report.stage(0.0, 0.2)(0.0, "Reading EO")
     eo_img = read_display_image(eo, eo_rad, grid, "EO", report.check)
@@ -233,53 +260,47 @@ def coregister(eo_path, sar_path, out_dir, params: Optional[CoregParams] = None,
     confidence = alignment.confidence.scaled(factor, displacement=False)
     timings["fit_s"] = time.perf_counter() - clock
 
-    def work(tmp: Path):
-        clock = time.perf_counter()
-        _write_all(tmp, model, tp, eo, sar, params.resampling, report.stage(0.7, 1.0), not params.tiepoints_only,
+    clock = time.perf_counter()
+    with stage.writing():
+        _write_all(stage.path, model, tp, eo, sar, params.resampling, report.stage(0.7, 1.0), not params.tiepoints_only,
                    confidence)
-        timings["write_s"] = time.perf_counter() - clock
-        summary = {
-            "command": "coregister", "eo": os.path.abspath(eo.path), "sar": os.path.abspath(sar.path),
-            "eo_digest": _file_digest(eo.path), "sar_digest": _file_digest(sar.path),
-            "parameters": asdict(params), "working_gsd_m": gsd_work, "working_grid": [grid.width, grid.height],
-            "search_radius_m": radius_m, "descriptor": describe.name, "device": describe_device(params.device),
-            "model_hash": describe.sha256, "model_file": describe.weights_path,
-            "verdict": alignment.verdict, "message": alignment.message,
-            "confidence_mean": round(float(alignment.confidence.values.mean()), 4),
-            "engine": alignment.report, **_summary(tp, model), "timings_s": timings,
-            "versions": _versions(),
-        }
-        summary["timings_s"]["total_s"] = sum(timings.values())
-        (tmp / "report.json").write_text(json.dumps(summary, indent=2, default=_json_default))
-        return summary
-
-    summary = _run_in_tmp(out, work)
-    return CoregResult(str(out), summary, tp)
+    timings["write_s"] = time.perf_counter() - clock
+    summary = {
+        "command": "coregister", "eo": os.path.abspath(eo.path), "sar": os.path.abspath(sar.path),
+        "eo_digest": _file_digest(eo.path), "sar_digest": _file_digest(sar.path),
+        "parameters": asdict(params), "working_gsd_m": gsd_work, "working_grid": [grid.width, grid.height],
+        "search_radius_m": radius_m, "descriptor": describe.name, "device": describe_device(params.device),
+        "model_hash": describe.sha256, "model_file": describe.weights_path, "sar_values": sar_rad.describe(sar),
+        "verdict": alignment.verdict, "message": alignment.message,
+        "confidence_mean": round(float(alignment.confidence.values.mean()), 4),
+        "engine": alignment.report, **_summary(tp, model), "timings_s": timings,
+        "versions": _versions(), "outputs": _output_names(not params.tiepoints_only),
+    }
+    summary["timings_s"]["total_s"] = sum(timings.values())
+    return _finish(stage, summary), tp
 
 
 def apply(tiepoints_path, eo_path, sar_path, out_dir, transform: str = "auto", resampling: str = "bilinear",
           progress=None, cancelled=None) -> CoregResult:
-    """Re-fit from an edited tie-point file (only enabled points) and rewrite all outputs."""
+    """Re-fit from an edited tie-point file (only enabled points) and rewrite all outputs but confidence.tif."""
     CoregParams(transform=transform, resampling=resampling).validate()
     report = Reporter(progress, cancelled)
     eo, sar = _validate_pair(eo_path, sar_path)
-    out = _prepare_output(out_dir)
     tp = read_any(tiepoints_path, eo, sar)
+    out = _destination(out_dir, {"EO": eo.path, "SAR": sar.path}, True, eo, sar, len(tp))
     tp.inlier = tp.enabled.copy()  # in a reviewed file, enabled is the analyst's verdict
     model = _fit_final(tp, transform, eo)
-
-    def work(tmp: Path):
+    with Staging(out) as stage:
         clock = time.perf_counter()
-        _write_all(tmp, model, tp, eo, sar, resampling, report.stage(0.0, 1.0))
-        summary = {"command": "apply", "tiepoints_file": os.path.abspath(os.fspath(tiepoints_path)),
-                   "eo": os.path.abspath(eo.path), "sar": os.path.abspath(sar.path),
-                   "parameters": {"transform": transform, "resampling": resampling}, **_summary(tp, model),
-                   "timings_s": {"write_s": time.perf_counter() - clock}, "versions": _versions()}
-        (tmp / "report.json").write_text(json.dumps(summary, indent=2, default=_json_default))
-        return summary
-
-    summary = _run_in_tmp(out, work)
-    return CoregResult(str(out), summary, tp)
+        with stage.writing():
+            _write_all(stage.path, model, tp, eo, sar, resampling, report.stage(0.0, 1.0))
+        summary = _finish(stage, {
+            "command": "apply", "tiepoints_file": os.path.abspath(os.fspath(tiepoints_path)),
+            "eo": os.path.abspath(eo.path), "sar": os.path.abspath(sar.path),
+            "parameters": {"transform": transform, "resampling": resampling}, **_summary(tp, model),
+            "timings_s": {"write_s": time.perf_counter() - clock}, "versions": _versions(),
+            "outputs": _output_names(True, confidence=False)})
+    return CoregResult(str(out), summary, tp, stage.late_cancel)
 
 
 def _json_default(value):
@@ -295,18 +316,18 @@ def _json_default(value):
 def convert_tiepoints(src_path, dst_path, eo_path, sar_path) -> int:
     """Rewrite a tie-point file as .gpkg, .csv (SpaceNet 9) or .points (QGIS Georeferencer), chosen by extension."""
     eo, sar = _validate_pair(eo_path, sar_path)
-    tp = read_any(src_path, eo, sar)
-    dst = Path(dst_path)
     writers = {".gpkg": lambda p: write_gpkg(p, tp, eo), ".csv": lambda p: write_csv(p, tp, eo, sar),
                ".points": lambda p: write_points(p, tp, eo, sar)}
+    if not str(dst_path).strip():
+        raise CoregError("The output tie-point file is empty. Give a .gpkg, .csv or .points path.")
+    dst = Path(os.path.abspath(os.fspath(dst_path)))
     if dst.suffix.lower() not in writers:
         raise CoregError(f"Unknown tie-point file type '{dst.suffix}'. Write a .gpkg, .csv or .points file.")
-    if not dst.parent.is_dir() or not os.access(dst.parent, os.W_OK):
-        raise CoregError(f"Cannot write to {dst.parent}. Choose an existing, writable folder.")
-    tmp = Path(tempfile.mkdtemp(prefix=".sar_eo_coreg-", dir=dst.parent))
-    try:
-        writers[dst.suffix.lower()](tmp / dst.name)
-        os.replace(tmp / dst.name, dst)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    tp = read_any(src_path, eo, sar)
+    check_destination(dst.parent, {"EO": eo.path, "SAR": sar.path}, [dst.name], (1 << 20) + 1024 * len(tp),
+                      what="folder of the tie-point file")
+    with Staging(dst.parent) as stage:
+        with stage.writing():
+            writers[dst.suffix.lower()](stage.path / dst.name)
+        stage.commit([dst.name])
     return len(tp)

@@ -72,6 +72,7 @@ def open_info(path, role: str) -> RasterInfo:
             )
             if ds.count == 0 or ds.width == 0 or ds.height == 0:
                 raise CoregError(f"{role} raster is empty (no bands or no pixels): {path}.")
+            _read_last_block(ds, role)  # first: a truncated file can also look like one without a CRS
             if ds.crs is None:
                 raise CoregError(
                     f"{role} raster has no CRS: {path}. Assign one first (QGIS: Raster > Projections > Assign "
@@ -79,12 +80,19 @@ def open_info(path, role: str) -> RasterInfo:
                 )
             if ds.transform == Affine.identity() and not ds.gcps[0]:
                 raise CoregError(f"{role} raster has no geotransform: {path}. Georeference it first.")
-            _read_last_block(ds, role)
     except CoregError:
         raise
     except (RasterioIOError, RasterioError) as exc:
+        if _looks_like_tiff(path):
+            raise CoregError(f"The {role} file {path} is a TIFF that cannot be read: it is truncated or corrupt "
+                             f"({_first_line(exc)}). Copy or export it again.") from None
         raise CoregError(f"{role} file is not a readable raster: {path} ({_first_line(exc)}).") from None
     return info
+
+
+def _looks_like_tiff(path: str) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(4) in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
 def _read_last_block(ds, role: str) -> None:
@@ -139,14 +147,22 @@ class Radiometry:
     bands: Tuple[int, ...]
     weights: Tuple[float, ...]
     log: bool
+    amplitude: bool = False  # complex SAR: the modulus is taken first
 
     def apply(self, stack: np.ndarray) -> np.ndarray:
-        """stack: (bands, h, w) float32 with NaN for nodata -> (h, w) float32."""
+        """stack: (bands, h, w) float32 (complex64 for complex SAR) with NaN for nodata -> (h, w) float32."""
+        if self.amplitude:
+            stack = np.abs(stack)
         value = np.tensordot(np.asarray(self.weights, np.float32), stack, axes=1)
         if self.log:
             with np.errstate(divide="ignore", invalid="ignore"):
                 value = np.where(value > 0, 10.0 * np.log10(np.maximum(value, 1e-10)), np.nan)
         return value.astype(np.float32)
+
+    def describe(self, info: RasterInfo) -> str:
+        """For the run report: how the raw values were read."""
+        source = f"{info.dtype}" + (", amplitude of the complex values" if self.amplitude else "")
+        return f"{source}; {'linear, converted to dB' if self.log else 'used as they are (dB or display-scaled)'}"
 
 
 def eo_radiometry(info: RasterInfo, bands: Optional[Sequence[int]] = None) -> Radiometry:
@@ -162,17 +178,24 @@ def eo_radiometry(info: RasterInfo, bands: Optional[Sequence[int]] = None) -> Ra
 
 
 def sar_radiometry(info: RasterInfo, scale: str = "auto") -> Radiometry:
-    """SAR to a log (dB-like) scale. `auto`: 8-bit is taken as already display-scaled, float with negative
-    values as dB, other 16-bit/float data as linear amplitude or intensity (log-transformed)."""
+    """SAR to a log (dB-like) scale. `auto`: 8-bit is taken as already display-scaled; float or signed-integer
+    data with negative values as dB; other data as linear amplitude or intensity (log-transformed). Complex
+    (SLC) data: the amplitude, always linear."""
+    complex_values = info.dtype.startswith("complex")
+    if complex_values:
+        if scale in ("db", "display"):
+            raise CoregError(f"The SAR raster holds complex values ({info.dtype}); their amplitude is linear, not "
+                             f"'{scale}'. Use --sar-scale auto or linear.")
+        scale = "linear"
     if scale == "auto":
         scale = "display" if info.dtype == "uint8" else "linear"
-        if info.dtype.startswith("float"):
+        if info.dtype.startswith(("float", "int")):
             with rasterio.open(info.path) as ds:
                 sample = ds.read(1, out_shape=(min(256, ds.height), min(256, ds.width)), masked=True)
             scale = "db" if np.ma.min(sample) < 0 else "linear"
     if scale not in ("display", "db", "linear"):
         raise CoregError(f"Unknown SAR scale '{scale}'. Use auto, linear, db or display.")
-    return Radiometry((1,), (1.0,), log=(scale == "linear"))
+    return Radiometry((1,), (1.0,), log=(scale == "linear"), amplitude=complex_values)
 
 
 def read_on_grid(
@@ -182,7 +205,8 @@ def read_on_grid(
     """Read rows [row0, row0+rows) of `grid` from the raster; float32 (h, w), NaN where there is no data."""
     rows = grid.height - row0 if rows is None else rows
     transform = grid.transform * Affine.translation(0, row0)
-    stack = np.full((len(radiometry.bands), rows, grid.width), np.nan, np.float32)
+    stack = np.full((len(radiometry.bands), rows, grid.width), np.nan,
+                    np.complex64 if radiometry.amplitude else np.float32)
     try:
         with rasterio.open(path) as src:
             for i, band in enumerate(radiometry.bands):

@@ -20,7 +20,8 @@ from .errors import CoregError
 from .geometry import map_to_pixel, pixel_to_map, reproject_xy, sar_pixel_to_eo_pixel
 from .raster import RasterInfo
 
-POINT_FIELDS = ("id", "eo_x", "eo_y", "sar_x", "sar_y", "dx", "dy", "score", "inlier", "enabled", "residual")
+POINT_FIELDS = ("id", "eo_x", "eo_y", "sar_x", "sar_y", "dx", "dy", "score", "inlier", "enabled", "residual",
+                "residual_x", "residual_y")
 CSV_FIELDS = ("sar_row", "sar_col", "optical_row", "optical_col", "score", "inlier")
 
 
@@ -34,6 +35,7 @@ class TiePoints:
     inlier: np.ndarray
     enabled: np.ndarray = field(default=None)
     residual: np.ndarray = field(default=None)  # (N, 2) leave-one-out residual, EO pixels (NaN where not fitted)
+    labels: list = field(default=None)  # how messages name each point ("id 7", "line 12"); default: its id
 
     def __post_init__(self):
         n = len(self.eo_px)
@@ -43,6 +45,7 @@ class TiePoints:
         self.inlier = np.asarray(self.inlier, bool)
         self.enabled = self.inlier.copy() if self.enabled is None else np.asarray(self.enabled, bool)
         self.residual = np.full((n, 2), np.nan) if self.residual is None else np.asarray(self.residual, np.float64)
+        self.labels = [f"id {i + 1}" for i in range(n)] if self.labels is None else list(self.labels)
 
     def __len__(self):
         return len(self.eo_px)
@@ -86,7 +89,7 @@ def _records(tp: TiePoints, eo: RasterInfo):
     for i in range(len(tp)):
         yield (i + 1, float(eo_x[i]), float(eo_y[i]), float(sar_x[i]), float(sar_y[i]), float(tp.disp[i, 0]),
                float(tp.disp[i, 1]), float(tp.score[i]), int(tp.inlier[i]), int(tp.enabled[i]),
-               None if not np.isfinite(residual[i]) else float(residual[i]))
+               *(None if not np.isfinite(v) else float(v) for v in (residual[i], *tp.residual[i])))
 
 
 def write_gpkg(path, tp: TiePoints, eo: RasterInfo) -> None:
@@ -130,7 +133,7 @@ def write_gpkg(path, tp: TiePoints, eo: RasterInfo) -> None:
 
 
 _FIELD_TYPES = ("INTEGER", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "BOOLEAN",
-                "BOOLEAN", "DOUBLE")
+                "BOOLEAN", "DOUBLE", "DOUBLE", "DOUBLE")
 
 _GPKG_SCHEMA = """
 CREATE TABLE gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY, organization TEXT NOT NULL,
@@ -153,19 +156,111 @@ CREATE TABLE gpkg_geometry_columns (table_name TEXT NOT NULL, column_name TEXT N
 """
 
 
+def _flag(value, default=True) -> bool:
+    """A boolean cell as QGIS or a user may leave it: 1/0, 'true'/'false', 'yes'/'no', or NULL (default)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return default
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("1", "true", "t", "yes", "y"):
+            return True
+        if text in ("0", "false", "f", "no", "n", ""):
+            return False
+        raise ValueError(f"'{value}' is not a yes/no value")
+    return bool(value)
+
+
+def _number(value) -> float:
+    """A numeric cell; NULL becomes NaN (refused later with the point's id)."""
+    if value is None:
+        return float("nan")
+    if isinstance(value, str):
+        value = value.strip()
+    return float(value)
+
+
+def _gpkg_crs(con):
+    from rasterio.crs import CRS
+
+    row = con.execute("SELECT s.organization, s.organization_coordsys_id, s.definition FROM gpkg_geometry_columns g "
+                      "JOIN gpkg_spatial_ref_sys s ON s.srs_id = g.srs_id WHERE g.table_name = 'tiepoints'").fetchone()
+    if row is None or row[2] in (None, "", "undefined"):
+        return None
+    try:
+        return CRS.from_epsg(int(row[1])) if str(row[0]).upper() == "EPSG" else CRS.from_wkt(row[2])
+    except Exception:  # an unparsable definition: not ours to judge
+        return None
+
+
 def read_gpkg(path, eo: RasterInfo) -> TiePoints:
     """Read the `tiepoints` layer (as written here, possibly edited in QGIS). SAR ends come from sar_x/sar_y."""
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        rows = con.execute("SELECT eo_x, eo_y, sar_x, sar_y, score, inlier, enabled FROM tiepoints ORDER BY id").fetchall()
-        con.close()
+        try:
+            columns = {row[1] for row in con.execute("PRAGMA table_info(tiepoints)")}
+            missing = [c for c in ("eo_x", "eo_y", "sar_x", "sar_y", "enabled") if c not in columns]
+            if missing:
+                raise CoregError(f"{path} has no tiepoints layer with a '{missing[0]}' field. Give a tiepoints.gpkg "
+                                 "written by this tool.")
+            extra = ", ".join(c if c in columns else "NULL" for c in ("residual_x", "residual_y"))
+            rows = con.execute(f"SELECT fid, id, eo_x, eo_y, sar_x, sar_y, score, inlier, enabled, {extra} "
+                               "FROM tiepoints ORDER BY id, fid").fetchall()
+            crs = _gpkg_crs(con)
+        finally:
+            con.close()
     except sqlite3.Error as exc:
         raise CoregError(f"Cannot read tie points from {path} ({exc}). Give a tiepoints.gpkg written by this tool.") from None
-    data = np.array(rows, dtype=np.float64).reshape(-1, 7)
-    data = np.nan_to_num(data, nan=0.0)
+    _check_crs(crs, eo, path)
+    labels, values, flags = [], [], []
+    for fid, pid, *numbers, inlier, enabled, rx, ry in rows:
+        label = f"id {pid}" if pid is not None else f"feature {fid} (no id)"
+        labels.append(label)
+        try:
+            values.append([_number(v) for v in (*numbers, rx, ry)])
+            flags.append((_flag(inlier), _flag(enabled)))
+        except ValueError as exc:
+            raise CoregError(f"Tie point {label} in {path} has a bad value ({exc}). Fix it in the attribute table "
+                             "(numbers for coordinates, 1/0 for inlier and enabled).") from None
+    data = np.array(values, np.float64).reshape(-1, 7)
+    flags = np.array(flags, bool).reshape(-1, 2)
+    _refuse(~np.isfinite(data[:, :4]).all(axis=1), labels, path,
+            "have no position (NULL or non-numeric eo_x, eo_y, sar_x or sar_y)",
+            "Delete them, or set both ends of each link in the review panel.")
     eo_c, eo_r = map_to_pixel(eo, data[:, 0], data[:, 1])
     sar_c, sar_r = map_to_pixel(eo, data[:, 2], data[:, 3])
-    return TiePoints(np.c_[eo_c, eo_r], np.c_[sar_c - eo_c, sar_r - eo_r], data[:, 4], data[:, 5] > 0, data[:, 6] > 0)
+    score = np.nan_to_num(data[:, 4], nan=0.0)
+    return TiePoints(np.c_[eo_c, eo_r], np.c_[sar_c - eo_c, sar_r - eo_r], score, flags[:, 0], flags[:, 1],
+                     residual=data[:, 5:7], labels=labels)
+
+
+def _check_crs(crs, eo: RasterInfo, path) -> None:
+    if crs is None or crs == eo.crs or (crs.to_epsg() is not None and crs.to_epsg() == eo.crs.to_epsg()):
+        return
+    raise CoregError(f"The tie points in {path} are in {crs.to_string() or 'another CRS'}, the EO raster in "
+                     f"{eo.crs.to_string()}. Save the layer in the EO raster's CRS, or give the rasters it was made for.")
+
+
+def _refuse(bad: np.ndarray, labels, path, problem: str, advice: str) -> None:
+    """One line naming the offending points (the first ten)."""
+    if not bad.any():
+        return
+    names = [labels[i] for i in np.flatnonzero(bad)]
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    raise CoregError(f"{len(names)} of {len(labels)} tie points in {path} {problem}: {shown}. {advice}")
+
+
+def check_on_rasters(tp: TiePoints, eo: RasterInfo, sar: RasterInfo, path) -> None:
+    """Refuse enabled points whose EO or SAR end lies outside its raster: they belong to another scene."""
+    from .geometry import eo_pixel_to_sar_pixel
+
+    eo_c, eo_r = tp.eo_px[:, 0], tp.eo_px[:, 1]
+    sar_c, sar_r = eo_pixel_to_sar_pixel(eo, sar, eo_c + tp.disp[:, 0], eo_r + tp.disp[:, 1])
+    off_eo = (eo_c < -0.5) | (eo_c > eo.width - 0.5) | (eo_r < -0.5) | (eo_r > eo.height - 0.5)
+    off_sar = ~np.isfinite(sar_c) | (sar_c < -0.5) | (sar_c > sar.width - 0.5) | (sar_r < -0.5) | (sar_r > sar.height - 0.5)
+    advice = ("Check that the file was made for these EO and SAR rasters; disable or delete the points that lie "
+              "outside.")
+    _refuse(tp.enabled & off_eo, tp.labels, path, "lie outside the EO raster", advice)
+    _refuse(tp.enabled & off_sar, tp.labels, path, "have their SAR end outside the SAR raster", advice)
 
 
 # ---- SpaceNet 9 CSV ------------------------------------------------------------------------------
@@ -181,16 +276,33 @@ def write_csv(path, tp: TiePoints, eo: RasterInfo, sar: RasterInfo) -> None:
 
 def read_csv(path, eo: RasterInfo, sar: RasterInfo) -> TiePoints:
     """SpaceNet 9 tie-point CSV (sar_row, sar_col, optical_row, optical_col [, score, inlier])."""
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    try:
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise CoregError(f"{path} is not a readable CSV file ({exc}). Give a SpaceNet 9 tie-point CSV.") from None
     missing = [c for c in CSV_FIELDS[:4] if not rows or c not in rows[0]]
     if missing:
         raise CoregError(f"{path} is not a SpaceNet 9 tie-point CSV: column '{missing[0]}' is missing.")
-    get = lambda key, default=None: np.array([float(r.get(key) or default) for r in rows])  # noqa: E731
-    eo_px = np.c_[get("optical_col"), get("optical_row")]
-    sar_c, sar_r = sar_pixel_to_eo_pixel(eo, sar, get("sar_col"), get("sar_row"))
-    inlier = get("inlier", 1) > 0
-    return TiePoints(eo_px, np.c_[sar_c, sar_r] - eo_px, get("score", 1.0), inlier, inlier)
+    columns = ("optical_col", "optical_row", "sar_col", "sar_row", "score")
+    values, flags = [], []
+    for line, row in enumerate(rows, start=2):
+        cell = None
+        try:
+            values.append([_number(row.get(cell) or ("1" if cell == "score" else None)) for cell in columns])
+            cell = "inlier"
+            flags.append(_flag(row.get("inlier")))
+        except ValueError:
+            raise CoregError(f"{path} line {line}: column {cell} holds '{row.get(cell)}', which is not a "
+                             f"{'number' if cell != 'inlier' else '1/0 value'}. Fix or delete the line.") from None
+    data = np.array(values, np.float64).reshape(-1, 5)
+    labels = [f"line {i + 2}" for i in range(len(data))]
+    _refuse(~np.isfinite(data[:, :4]).all(axis=1), labels, path, "have an empty or non-finite coordinate",
+            "Fix or delete those lines.")
+    eo_px = data[:, :2]
+    sar_c, sar_r = sar_pixel_to_eo_pixel(eo, sar, data[:, 2], data[:, 3])
+    inlier = np.array(flags, bool)
+    return TiePoints(eo_px, np.c_[sar_c, sar_r] - eo_px, data[:, 4], inlier, inlier, labels=labels)
 
 
 def _sar_pixels(tp, eo, sar):
@@ -215,28 +327,63 @@ def write_points(path, tp: TiePoints, eo: RasterInfo, sar: RasterInfo) -> None:
 
 
 def read_points(path, eo: RasterInfo, sar: RasterInfo) -> TiePoints:
-    rows = []
-    with open(path) as fh:
-        for line in fh:
-            if line.startswith("#") or line.lower().startswith("mapx") or not line.strip():
-                continue
-            rows.append([float(v) for v in line.strip().split(",")[:5]])
+    """A QGIS Georeferencer .points file: mapX,mapY,sourceX,sourceY,enable[,dX,dY,residual]."""
+    rows, labels, crs = [], [], None
+    try:
+        with open(path) as fh:
+            lines = list(fh)
+    except UnicodeDecodeError:
+        raise CoregError(f"{path} is not a text file. Give a QGIS Georeferencer .points file.") from None
+    for number, line in enumerate(lines, start=1):
+        text = line.strip()
+        if text.startswith("#CRS:"):
+            crs = _points_crs(text[5:].strip())
+        if text.startswith("#") or text.lower().startswith("mapx") or not text:
+            continue
+        cells = text.split(",")
+        try:
+            if len(cells) < 5:
+                raise ValueError
+            values = [float(v) for v in cells[:5]] + [float(v) for v in cells[5:7]] + [np.nan] * (7 - len(cells[:7]))
+        except ValueError:
+            raise CoregError(f"{path} line {number}: expected mapX,mapY,sourceX,sourceY,enable[,dX,dY,residual] "
+                             f"numbers, got '{text[:60]}'. Fix or delete the line.") from None
+        if not np.isfinite(values[:5]).all():
+            raise CoregError(f"{path} line {number}: a coordinate is not finite ('{text[:60]}'). Fix or delete the line.")
+        rows.append(values)
+        labels.append(f"line {number}")
     if not rows:
         raise CoregError(f"{path} holds no tie points. Give a QGIS Georeferencer .points file.")
+    _check_crs(crs, eo, path)
     data = np.array(rows)
     eo_c, eo_r = map_to_pixel(eo, data[:, 0], data[:, 1])
     sar_c, sar_r = map_to_pixel(eo, *reproject_xy(sar, eo, data[:, 2], data[:, 3]))
     enabled = data[:, 4] > 0
-    return TiePoints(np.c_[eo_c, eo_r], np.c_[sar_c - eo_c, sar_r - eo_r], np.ones(len(data)), enabled, enabled)
+    return TiePoints(np.c_[eo_c, eo_r], np.c_[sar_c - eo_c, sar_r - eo_r], np.ones(len(data)), enabled, enabled,
+                     residual=data[:, 5:7], labels=labels)
+
+
+def _points_crs(text: str):
+    from rasterio.crs import CRS
+
+    try:
+        return CRS.from_user_input(text) if text else None
+    except Exception:  # an unparsable header: not ours to judge
+        return None
 
 
 def read_any(path, eo: RasterInfo, sar: RasterInfo) -> TiePoints:
+    """Any supported tie-point file, checked: every point has a position, enabled points lie on both rasters."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise CoregError(f"Tie-point file not found: {path}.")
+    if os.path.isdir(path):
+        raise CoregError(f"The tie-point path is a folder: {path}. Give a .gpkg, .csv or .points file.")
     suffix = os.path.splitext(path)[1].lower()
     readers = {".gpkg": lambda: read_gpkg(path, eo), ".csv": lambda: read_csv(path, eo, sar),
                ".points": lambda: read_points(path, eo, sar)}
     if suffix not in readers:
         raise CoregError(f"Unknown tie-point file type '{suffix}'. Give a .gpkg, .csv or .points file.")
-    return readers[suffix]()
+    tp = readers[suffix]()
+    check_on_rasters(tp, eo, sar, path)
+    return tp

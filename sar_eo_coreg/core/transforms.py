@@ -301,7 +301,8 @@ def fit_with_residuals(kind: str, points: np.ndarray, disp: np.ndarray, used: np
     chosen = auto_transform(int(used.sum())) if kind == "auto" else kind
     model = fit_model(chosen, points[used], disp[used], extent)  # refuses too few points with a clear message
     residual = np.asarray(disp, np.float64) - model.predict(points)
-    residual[used] = model.loo
+    # leave-one-out needs more points than the model's minimum: with the minimum, the fit passes through each
+    residual[used] = model.loo if used.sum() > MIN_POINTS[chosen] else np.nan
     return model, residual
 
 

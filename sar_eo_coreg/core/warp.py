@@ -45,10 +45,15 @@ def _profile(eo: RasterInfo, count, dtype, nodata):
     }
 
 
+def aligned_dtype(sar: RasterInfo) -> np.dtype:
+    """The aligned SAR keeps the SAR's data type; complex (SLC) data is written as float32 amplitude."""
+    return np.dtype("float32") if sar.dtype.startswith("complex") else np.dtype(sar.dtype)
+
+
 def _sar_nodata(sar: RasterInfo):
-    if sar.nodata is not None:
+    if sar.nodata is not None and not sar.dtype.startswith("complex"):
         return sar.nodata
-    return float("nan") if sar.dtype.startswith("float") else 0
+    return float("nan") if aligned_dtype(sar).kind == "f" else 0
 
 
 def write_aligned_outputs(model, eo: RasterInfo, sar: RasterInfo, offsets_path, aligned_path, resampling="bilinear",
@@ -60,7 +65,7 @@ def write_aligned_outputs(model, eo: RasterInfo, sar: RasterInfo, offsets_path, 
     blocks = [(c, r) for r in range(0, eo.height, BLOCK) for c in range(0, eo.width, BLOCK)]
     with rasterio.open(sar.path) as src, \
             rasterio.open(offsets_path, "w", **_profile(eo, 2, "float32", float("nan"))) as off, \
-            rasterio.open(aligned_path, "w", **_profile(eo, sar.count, sar.dtype, nodata)) as out, \
+            rasterio.open(aligned_path, "w", **_profile(eo, sar.count, aligned_dtype(sar).name, nodata)) as out, \
             _optional_raster(confidence_path if confidence is not None else None, eo) as conf:
         off.set_band_description(1, "dx (EO pixels, SAR minus EO)")
         off.set_band_description(2, "dy (EO pixels, SAR minus EO)")
@@ -107,7 +112,8 @@ def _scale_ratio(eo: RasterInfo, sar: RasterInfo) -> float:
 
 def _resample_block(src, sar: RasterInfo, sar_c, sar_r, inside, interpolation, nodata, ratio):
     h, w = sar_c.shape
-    out = np.full((sar.count, h, w), nodata, dtype=sar.dtype)
+    dtype = aligned_dtype(sar)
+    out = np.full((sar.count, h, w), nodata, dtype=dtype)
     if not inside.any():
         return out
     c0 = max(int(np.floor(sar_c[inside].min())) - 3, 0)
@@ -124,13 +130,14 @@ def _resample_block(src, sar: RasterInfo, sar_c, sar_r, inside, interpolation, n
     valid_out = cv2.remap(valid, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
     valid_out &= inside
     for b in range(sar.count):
-        band = np.ma.filled(data[b].astype(np.float32), np.nan)
+        values = np.ma.abs(data[b]) if np.iscomplexobj(data) else data[b]  # complex: the amplitude
+        band = np.ma.filled(values.astype(np.float32), np.nan)
         band = np.where(np.isfinite(band), band, np.nanmean(band) if np.isfinite(band).any() else 0.0)
         resampled = cv2.remap(band.astype(np.float32), map_x, map_y, interpolation, borderMode=cv2.BORDER_REPLICATE)
-        if np.issubdtype(np.dtype(sar.dtype), np.integer):
-            info = np.iinfo(sar.dtype)
+        if np.issubdtype(dtype, np.integer):
+            info = np.iinfo(dtype)
             resampled = np.clip(np.rint(resampled), info.min, info.max)
-        out[b][valid_out] = resampled[valid_out].astype(sar.dtype)
+        out[b][valid_out] = resampled[valid_out].astype(dtype)
     return out
 
 

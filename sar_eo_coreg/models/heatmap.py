@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -142,14 +143,16 @@ def load_weights(path, device="cpu"):
     sidecar = Path(f"{path}.sha256")
     if sidecar.exists() and sidecar.read_text().split()[0] != digest:
         raise CoregError(f"Model weights {path} do not match their sha256 (corrupt or partial copy). Copy them again.")
-    try:
-        blob = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+    try:  # weights_only: a weights file is data, never code
+        blob = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         raw = blob["card"]
         card = ModelCard(**{**raw, "norm": Normalisation(**raw["norm"]), "sha256": digest})
         model = build_model(card.name, **card.config)
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()})
-    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
-        raise CoregError(f"{path} is not a weights file of this plugin ({exc}).") from None
+    except (pickle.UnpicklingError, EOFError, KeyError, RuntimeError, TypeError, ValueError, AttributeError) as exc:
+        reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        raise CoregError(f"{path} is not a weights file of this plugin ({reason}). Give a .pt written by "
+                         "'python -m sar_eo_coreg train'.") from None
     return model.to(device).eval(), card
 
 

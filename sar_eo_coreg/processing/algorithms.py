@@ -125,7 +125,7 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
                 last[0] = message
 
         run = WorkerRun(engine_command(python, [*args, "--progress", "jsonl"]),
-                        cleanup_dir=os.path.dirname(os.path.abspath(out_dir)), env={"SAR_EO_COREG_WEIGHTS": weights_dirs()})
+                        output=out_dir, env={"SAR_EO_COREG_WEIGHTS": weights_dirs()})
         try:
             return run.run(on_event, feedback.isCanceled)
         except WorkerCancelledError:

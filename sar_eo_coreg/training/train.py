@@ -112,7 +112,7 @@ def train(cfg: TrainConfig, train_pairs: List[PairImages], val_pairs: List[PairI
     start, best, elapsed = 0, float("inf"), 0.0
     last_path = out / "last.pt"
     if resume and last_path.exists():
-        state = torch.load(last_path, map_location=device, weights_only=False)
+        state = torch.load(last_path, map_location=device, weights_only=True)
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         schedule.load_state_dict(state["schedule"])

@@ -33,6 +33,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.choices import DEVICES, MATCHERS, MIN_POINTS, RESAMPLINGS, TRANSFORMS
+from ..core.summary import rmse_text
 from .review import ReviewPanel, ReviewSession
 from .settings import worker_python, worker_qprocess
 from .task import WorkerTask
@@ -306,7 +307,7 @@ class CoregDock(QgsDockWidget):
         python, origin = worker_python()
         self.log.appendPlainText(f"$ {python} -m sar_eo_coreg {' '.join(args)}   [Python from {origin}]")
         task = WorkerTask(description, python, args, lambda t: self._task_done(t, on_done),
-                          cleanup_dir=os.path.dirname(out_dir))
+                          output=out_dir)
         task.message.connect(self._on_message)
         task.progressChanged.connect(lambda value: self.progress.setValue(int(value)))
         self.task = task
@@ -345,11 +346,10 @@ class CoregDock(QgsDockWidget):
         run.layers = add_run_layers(run.out_dir, run.name)
         self.run = run
         self._bind_review()
-        rmse = report.get("residual_rmse_px")
         if report.get("verdict") == "not_aligned":
             self.say(f"NOT ALIGNED. {report['message']}", error=True)
         self.say(f"Done: {report['used']} of {report['tiepoints']} tie points used, transform {report['transform']}"
-                 + (f", RMSE {rmse:.2f} px" if rmse is not None else "")
+                 + f", {rmse_text(report)}"
                  + (f", mean confidence {report['confidence_mean']:.2f}" if "confidence_mean" in report else "")
                  + f". Outputs in {run.out_dir}")
         self.tabs.setCurrentIndex(1)
@@ -392,8 +392,8 @@ class CoregDock(QgsDockWidget):
             previous.setItemVisibilityChecked(False)
         run.layers.aligned = add_raster(run.layers.group, os.path.join(out_dir, "aligned_sar.tif"),
                                         f"Aligned SAR (edited {run.applied})")
-        self.say(f"Applied: {report['used']} points, transform {report['transform']}, RMSE "
-                 f"{report['residual_rmse_px']:.2f} px. Aligned SAR, offsets, .points and SpaceNet 9 CSV in {out_dir}")
+        self.say(f"Applied: {report['used']} points, transform {report['transform']}, {rmse_text(report)}. "
+                 f"Aligned SAR, offsets, .points and SpaceNet 9 CSV in {out_dir}")
 
     def import_tiepoints(self, path: Optional[str] = None) -> None:
         """Load tie points from a .points, SpaceNet 9 .csv or .gpkg file as a new run for review."""

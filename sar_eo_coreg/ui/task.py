@@ -18,9 +18,9 @@ class WorkerTask(QgsTask):
     message = pyqtSignal(str)
 
     def __init__(self, description: str, python: str, args: List[str], on_done: Callable[[WorkerTask], None],
-                 cleanup_dir: Optional[str] = None):
+                 output: Optional[str] = None):
         super().__init__(description, QgsTask.CanCancel)
-        self.worker = WorkerRun(engine_command(python, [*args, "--progress", "jsonl"]), cleanup_dir,
+        self.worker = WorkerRun(engine_command(python, [*args, "--progress", "jsonl"]), output,
                                 {"SAR_EO_COREG_WEIGHTS": weights_dirs()})
         self.on_done = on_done
         self.payload: Optional[dict] = None

@@ -14,6 +14,7 @@ from typing import Dict, Optional
 
 import numpy as np
 from qgis.core import (
+    NULL,
     QgsFeatureRequest,
     QgsGeometry,
     QgsLayerTreeGroup,
@@ -74,6 +75,9 @@ def read_rows(points: QgsVectorLayer, links: QgsVectorLayer) -> TiePointRows:
             link_fids[int(feature["id"])] = feature.id()
     ids, eo, sar, enabled, score, point_fids = [], [], [], [], [], {}
     for feature in points.getFeatures(QgsFeatureRequest().addOrderBy("id")):
+        if feature["id"] is None or feature["id"] == NULL:
+            raise ValueError(f"The tie point added as feature {feature.id()} has no id and no link to a SAR position. "
+                             "Delete it; to add a tie point, move an existing one or import a tie-point file.")
         pid = int(feature["id"])
         if pid not in link_end or feature.geometry().isEmpty():
             continue  # deleted in one of the two layers: deleted
@@ -116,9 +120,11 @@ def write_residuals(points: QgsVectorLayer, links: QgsVectorLayer, rows: TiePoin
     """Store the live residuals in the points layer (its colours follow); skipped while it is being edited."""
     if points.isEditable():
         return
-    index = points.fields().indexOf("residual")
+    index = [points.fields().indexOf(name) for name in ("residual", "residual_x", "residual_y")]
     norm = np.hypot(residual_px[:, 0], residual_px[:, 1])
-    changes = {rows.point_fids[int(i)]: {index: float(r)} for i, r in zip(rows.ids, norm) if np.isfinite(r)}
+    values = np.c_[norm, residual_px]
+    changes = {rows.point_fids[int(i)]: {k: (float(v) if np.isfinite(v) else None) for k, v in zip(index, row) if k >= 0}
+               for i, row in zip(rows.ids, values)}
     points.dataProvider().changeAttributeValues(changes)
     points.triggerRepaint()
     reopen_readers([links])
@@ -166,6 +172,10 @@ def style_points(layer: QgsVectorLayer) -> None:
         root.appendChild(QgsRuleBasedRenderer.Rule(
             symbol, filterExp=f'"enabled" AND "inlier" AND "residual" >= {lo} AND "residual" < {hi}',
             label=f"residual {label}"))
+    unknown = QgsMarkerSymbol.createSimple({"name": "circle", "color": "#ffffff", "outline_color": "#222222",
+                                            "size": "2.6"})
+    root.appendChild(QgsRuleBasedRenderer.Rule(unknown, filterExp='"enabled" AND "inlier" AND "residual" IS NULL',
+                                               label="residual not computable"))
     rejected = QgsMarkerSymbol.createSimple({"name": "cross2", "color": "#9e9e9e", "size": "2.6"})
     root.appendChild(QgsRuleBasedRenderer.Rule(rejected, filterExp='NOT "enabled" OR NOT "inlier"',
                                                label="disabled or rejected"))

@@ -2,7 +2,8 @@
 
 Pure Python (no qgis import), shared by the dock's task and the Processing algorithms. rasterio, torch
 and numpy 2 stay in the worker, out of the QGIS process; Cancel terminates the worker, which removes
-its temporary outputs (SIGTERM unwinds like Ctrl-C), and is killed after a grace period.
+its temporary outputs (SIGTERM unwinds like Ctrl-C), and is killed after a grace period (its staging
+folders are then removed here).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional
 
+from ..core.outputs import stage_prefix
+
 PLUGIN_PARENT = str(Path(__file__).resolve().parents[2])  # the folder that holds the sar_eo_coreg package
 CANCEL_GRACE_S = 1.5
-TMP_PREFIX = ".sar_eo_coreg-"  # the engine's temporary output folders (core.pipeline)
 
 
 class WorkerError(Exception):
@@ -47,10 +49,10 @@ class WorkerRun:
     """One worker run of `command` (see engine_command). Iterate `events()` for progress; it returns on
     success (the result payload is then in `result`) and raises WorkerError or WorkerCancelledError."""
 
-    def __init__(self, command: List[str], cleanup_dir: Optional[str] = None, env: Optional[dict] = None):
+    def __init__(self, command: List[str], output: Optional[str] = None, env: Optional[dict] = None):
         self.command = list(command)
         self.env = env
-        self.cleanup_dir = cleanup_dir  # where the engine puts its temporary folder (the output's parent)
+        self.output = output  # the output folder (or file): the engine stages its files in it (or beside it)
         self.process: Optional[subprocess.Popen] = None
         self.stderr_lines: List[str] = []
         self.result: Optional[dict] = None
@@ -63,7 +65,6 @@ class WorkerRun:
                 f"The worker Python '{python}' was not found. Set it in the plugin settings (Check environment), "
                 "or set SAR_EO_COREG_PYTHON."
             )
-        self._tmp_before = self._tmp_dirs()
         self.process = subprocess.Popen(
             self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
             env=worker_env(self.env), bufsize=1,
@@ -139,13 +140,16 @@ class WorkerRun:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        for leftover in self._tmp_dirs() - self._tmp_before:
+        for leftover in self._staging_dirs(proc.pid):
             shutil.rmtree(leftover, ignore_errors=True)
 
-    def _tmp_dirs(self) -> set:
-        if not self.cleanup_dir or not os.path.isdir(self.cleanup_dir):
-            return set()
-        return {os.path.join(self.cleanup_dir, n) for n in os.listdir(self.cleanup_dir) if n.startswith(TMP_PREFIX)}
+    def _staging_dirs(self, pid: int) -> List[str]:
+        """The killed worker's staging folders (named after its process id) in or beside the output."""
+        if not self.output:
+            return []
+        prefix = stage_prefix(pid)
+        folders = {self.output, os.path.dirname(os.path.abspath(self.output))}
+        return [os.path.join(f, n) for f in folders if os.path.isdir(f) for n in os.listdir(f) if n.startswith(prefix)]
 
 
 def _parse(line: str) -> dict:

@@ -42,13 +42,14 @@ def test_missing_interpreter_says_where_to_set_it(tmp_path):
 
 
 def test_cancel_is_quick_and_removes_a_hard_killed_workers_leftovers(tmp_path):
-    stubborn = (  # ignores SIGTERM and leaves a temporary folder, like an engine stuck in native code
+    stubborn = (  # ignores SIGTERM and leaves a staging folder, like an engine stuck in native code
         "import os, signal, time\n"
         "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-        f"os.makedirs({str(tmp_path / '.sar_eo_coreg-x')!r})\n"
+        f"os.makedirs(os.path.join({str(tmp_path)!r}, '.sar_eo_coreg-%d-x' % os.getpid()))\n"
         "print('{\"type\": \"progress\", \"fraction\": 0.1, \"message\": \"working\"}', flush=True)\n"
         "time.sleep(60)\n")
-    run = WorkerRun([sys.executable, "-c", stubborn], cleanup_dir=str(tmp_path))
+    (tmp_path / ".sar_eo_coreg-1-other").mkdir()  # another run's: not ours to remove
+    run = WorkerRun([sys.executable, "-c", stubborn], output=str(tmp_path))
     seen = []
     started = time.monotonic()
     with pytest.raises(WorkerCancelledError):
@@ -56,4 +57,4 @@ def test_cancel_is_quick_and_removes_a_hard_killed_workers_leftovers(tmp_path):
             seen.append(event)
     assert time.monotonic() - started < 5
     assert run.process.poll() is not None
-    assert not (tmp_path / ".sar_eo_coreg-x").exists()
+    assert [p.name for p in tmp_path.iterdir()] == [".sar_eo_coreg-1-other"]

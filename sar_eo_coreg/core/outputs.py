@@ -1,0 +1,190 @@
+"""Output folders: checked before a run, staged in a hidden folder inside the destination, committed as a set.
+
+A result is the set of files named in its report.json (the manifest). A commit removes the old manifest
+first, then earlier outputs of ours, moves the new files in and the manifest last, with SIGINT, SIGTERM and
+SIGHUP held back, so a folder holds one complete result or no report.json at all. The staging folder lives
+inside the destination (same file system, so moves are renames) and is named after the process: staging
+folders of processes that are gone (killed runs) are removed when the next run starts.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import signal
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional
+
+from .errors import CoregCancelledError, CoregError
+
+STAGE_PREFIX = ".sar_eo_coreg-"
+MANIFEST = "report.json"
+HELD_SIGNALS = {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)}
+_CAN_HOLD = hasattr(signal, "pthread_sigmask")  # POSIX; on Windows the moves are simply not shielded
+_DISK_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+
+
+def stage_prefix(pid: Optional[int] = None) -> str:
+    return f"{STAGE_PREFIX}{os.getpid() if pid is None else pid}-"
+
+
+def check_destination(path, inputs: Dict[str, str], names: Iterable[str], needed_bytes: int = 0,
+                      what: str = "output folder") -> Path:
+    """Refuse, before any work, a destination that cannot take the result: empty, below a file, would
+    overwrite an input, or on a disk without room for `needed_bytes`. Returns the absolute path."""
+    if not str(path).strip():
+        raise CoregError(f"The {what} is empty. Give a folder path.")
+    out = Path(os.path.abspath(os.fspath(path)))
+    if out.exists() and not out.is_dir():
+        raise CoregError(f"Output path exists and is not a folder: {out}. Choose a folder.")
+    anchor = out
+    while not anchor.exists():
+        anchor = anchor.parent
+    if not anchor.is_dir():
+        raise CoregError(f"Cannot create the {what} {out}: {anchor} is a file, not a folder. Choose another {what}.")
+    for name in names:
+        target = out / name
+        for role, source in inputs.items():
+            if target.exists() and os.path.exists(source) and os.path.samefile(target, source):
+                raise CoregError(f"The {role} input {source} would be overwritten by the output {name}. "
+                                 f"Choose another {what} or move the input.")
+    free = shutil.disk_usage(anchor).free
+    if needed_bytes > free:
+        raise CoregError(f"Not enough free space for the outputs in {anchor}: about {needed_bytes / 1e6:.0f} MB "
+                         f"needed, {free / 1e6:.0f} MB free. Free some space or choose another {what}.")
+    return out
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_stages(folder: Path) -> List[str]:
+    """Remove staging folders left by runs whose process is gone (SIGKILL, power loss)."""
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for entry in folder.iterdir():
+        if not (entry.name.startswith(STAGE_PREFIX) and entry.is_dir()):
+            continue
+        pid = entry.name[len(STAGE_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry.name)
+    return removed
+
+
+def write_error(exc: BaseException, folder: Path) -> CoregError:
+    """One line for a failure to write into `folder` (disk full, permissions, I/O)."""
+    number = getattr(exc, "errno", None)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    full = number in _DISK_FULL or "No space left" in text or "File too large" in text
+    if not full:
+        try:
+            full = shutil.disk_usage(folder).free < (1 << 20)
+        except OSError:
+            pass
+    if full:
+        return CoregError(f"The disk holding {folder} is full (or a file size limit was hit) while writing the "
+                          "outputs; nothing was changed. Free some space or choose another output folder.")
+    return CoregError(f"Could not write the outputs in {folder} ({text}); nothing was changed. "
+                      "Check the folder's permissions and the disk.")
+
+
+class Staging:
+    """`with Staging(folder) as stage:` write into `stage.path`, then `stage.commit(names)`. On any error
+    the staging folder, and folders this run created, are removed; write faults become one-line errors."""
+
+    def __init__(self, folder):
+        self.folder = Path(os.path.abspath(os.fspath(folder)))
+        self.path: Optional[Path] = None
+        self.late_cancel = False  # a cancel arrived while committing: the result is complete and kept
+        self._created: List[Path] = []
+
+    def __enter__(self) -> Staging:
+        missing = []
+        folder = self.folder
+        while not folder.exists():
+            missing.append(folder)
+            folder = folder.parent
+        try:
+            for folder in reversed(missing):
+                folder.mkdir()
+                self._created.append(folder)
+            remove_stale_stages(self.folder)
+            self.path = Path(tempfile.mkdtemp(prefix=stage_prefix(), dir=self.folder))
+        except OSError as exc:
+            self._remove_created()
+            raise CoregError(f"Cannot write to {self.folder} ({exc.strerror or exc}). "
+                             "Choose a writable output folder.") from None
+        return self
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if self.path is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+        if exc is not None:
+            self._remove_created()
+        return False
+
+    @contextmanager
+    def writing(self):
+        """Around the writes into the stage: disk full, permissions and I/O faults become one line."""
+        from rasterio.errors import RasterioError
+
+        try:
+            yield self.path
+        except (OSError, RasterioError) as exc:
+            raise write_error(exc, self.folder) from None
+
+    def _remove_created(self) -> None:
+        for folder in reversed(self._created):
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+
+    def commit(self, names: Iterable[str], ours: Iterable[str] = (), manifest: Optional[str] = None) -> None:
+        """Move the staged `names` into the folder as one set: the old manifest goes first, outputs of ours
+        that the new set lacks (and their .aux.xml side files) next, the new manifest last."""
+        names = list(names)
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS) if _CAN_HOLD else None
+        try:
+            if _take_pending():
+                raise CoregCancelledError()
+            if manifest:
+                _remove(self.folder / manifest)
+            for name in set(ours) | set(names):
+                _remove(self.folder / f"{name}.aux.xml")
+                if name not in names:
+                    _remove(self.folder / name)
+            for name in sorted(names, key=lambda n: n == manifest):
+                os.replace(self.path / name, self.folder / name)
+            self.late_cancel = _take_pending()
+        finally:
+            if _CAN_HOLD:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
+def _take_pending() -> bool:
+    """Consume held signals that arrived while blocked; True if there were any."""
+    taken = False
+    while _CAN_HOLD and signal.sigpending() & HELD_SIGNALS:
+        signal.sigtimedwait(HELD_SIGNALS, 0)
+        taken = True
+    return taken
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
