@@ -243,7 +243,7 @@ def main(argv=None) -> int:
         return _guarded(lambda: _convert(args, out), out)
 
     out = _Output(args.progress)
-    signal.signal(signal.SIGTERM, _cancel_on_sigterm)
+    previous = signal.signal(signal.SIGTERM, _cancel_on_sigterm)
 
     def work():
         from .core import pipeline
@@ -253,6 +253,8 @@ def main(argv=None) -> int:
         else:
             result = pipeline.apply(args.tiepoints, args.eo, args.sar, args.out, args.transform, args.resampling,
                                     progress=out.progress)
+        if argv is None:  # the result is committed: nothing is left to cancel (and exiting takes a while)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         out.close()
         out.result({"out_dir": result.out_dir, "report": result.report})
         if args.progress != "jsonl":
@@ -262,7 +264,11 @@ def main(argv=None) -> int:
                   "and were kept.", file=sys.stderr)
         return 0
 
-    return _guarded(work, out)
+    try:
+        return _guarded(work, out)
+    finally:
+        if argv is not None:  # called in-process: give the caller its handler back
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _convert(args, out: _Output) -> int:

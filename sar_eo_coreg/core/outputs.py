@@ -31,10 +31,9 @@ def stage_prefix(pid: Optional[int] = None) -> str:
     return f"{STAGE_PREFIX}{os.getpid() if pid is None else pid}-"
 
 
-def check_destination(path, inputs: Dict[str, str], names: Iterable[str], needed_bytes: int = 0,
-                      what: str = "output folder") -> Path:
-    """Refuse, before any work, a destination that cannot take the result: empty, below a file, would
-    overwrite an input, or on a disk without room for `needed_bytes`. Returns the absolute path."""
+def check_destination(path, inputs: Dict[str, str], names: Iterable[str], what: str = "output folder") -> Path:
+    """Refuse, before any work, a destination that cannot take the result: empty, below a file, or one that
+    would overwrite an input. Returns the absolute path. (Staging checks writability and free space.)"""
     if not str(path).strip():
         raise CoregError(f"The {what} is empty. Give a folder path.")
     out = Path(os.path.abspath(os.fspath(path)))
@@ -51,10 +50,6 @@ def check_destination(path, inputs: Dict[str, str], names: Iterable[str], needed
             if target.exists() and os.path.exists(source) and os.path.samefile(target, source):
                 raise CoregError(f"The {role} input {source} would be overwritten by the output {name}. "
                                  f"Choose another {what} or move the input.")
-    free = shutil.disk_usage(anchor).free
-    if needed_bytes > free:
-        raise CoregError(f"Not enough free space for the outputs in {anchor}: about {needed_bytes / 1e6:.0f} MB "
-                         f"needed, {free / 1e6:.0f} MB free. Free some space or choose another {what}.")
     return out
 
 
@@ -87,7 +82,7 @@ def write_error(exc: BaseException, folder: Path) -> CoregError:
     """One line for a failure to write into `folder` (disk full, permissions, I/O)."""
     number = getattr(exc, "errno", None)
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    full = number in _DISK_FULL or "No space left" in text or "File too large" in text
+    full = number in _DISK_FULL or any(s in text for s in ("No space left", "File too large", "disk is full"))
     if not full:
         try:
             full = shutil.disk_usage(folder).free < (1 << 20)
@@ -104,8 +99,9 @@ class Staging:
     """`with Staging(folder) as stage:` write into `stage.path`, then `stage.commit(names)`. On any error
     the staging folder, and folders this run created, are removed; write faults become one-line errors."""
 
-    def __init__(self, folder):
+    def __init__(self, folder, needed_bytes: int = 0):
         self.folder = Path(os.path.abspath(os.fspath(folder)))
+        self.needed_bytes = needed_bytes  # refused up front when the disk has less room
         self.path: Optional[Path] = None
         self.late_cancel = False  # a cancel arrived while committing: the result is complete and kept
         self._created: List[Path] = []
@@ -126,6 +122,12 @@ class Staging:
             self._remove_created()
             raise CoregError(f"Cannot write to {self.folder} ({exc.strerror or exc}). "
                              "Choose a writable output folder.") from None
+        free = shutil.disk_usage(self.folder).free
+        if self.needed_bytes > free:
+            self.__exit__(CoregError, CoregError(), None)
+            raise CoregError(f"Not enough free space for the outputs in {self.folder}: about "
+                             f"{self.needed_bytes / 1e6:.0f} MB needed, {free / 1e6:.0f} MB free. Free some space "
+                             "or choose another output folder.")
         return self
 
     def __exit__(self, kind, exc, tb) -> bool:
@@ -138,11 +140,13 @@ class Staging:
     @contextmanager
     def writing(self):
         """Around the writes into the stage: disk full, permissions and I/O faults become one line."""
+        from sqlite3 import Error as SqliteError
+
         from rasterio.errors import RasterioError
 
         try:
             yield self.path
-        except (OSError, RasterioError) as exc:
+        except (OSError, RasterioError, SqliteError) as exc:
             raise write_error(exc, self.folder) from None
 
     def _remove_created(self) -> None:

@@ -111,13 +111,12 @@ def _check_overlap_size(eo: RasterInfo, sar: RasterInfo, factor: int) -> None:
             f"({MIN_OVERLAP_PX * gsd:.0f} m a side). Give larger rasters, or a finer --working-gsd-m.")
 
 
-def _destination(out_dir, inputs: dict, rasters: bool, eo: RasterInfo, sar: RasterInfo, n_points: int) -> Path:
-    """Check the output folder before the run: writable place, no input overwritten, room on its disk
-    (the rasters' uncompressed size, an upper bound; tie-point files about 1 kB a point)."""
+def _needed_bytes(eo: RasterInfo, sar: RasterInfo, rasters: bool, n_points: int) -> int:
+    """Room the outputs need: the rasters' uncompressed size (an upper bound), tie-point files ~1 kB a point."""
     needed = (1 << 20) + 1024 * n_points
     if rasters:
         needed += eo.width * eo.height * (4 * 3 + sar.count * aligned_dtype(sar).itemsize)
-    return check_destination(out_dir, inputs, OUTPUT_FILES, needed)
+    return needed
 
 
 def _versions() -> dict:
@@ -140,14 +139,14 @@ def _file_digest(path: str) -> str:
     return h.hexdigest()[:16]
 
 
-def _fit_final(tp: TiePoints, kind: str, eo: RasterInfo):
+def _fit_final(tp: TiePoints, kind: str, eo: RasterInfo, reviewed: bool = False):
     n_used = int(tp.used.sum())
     chosen = auto_transform(n_used) if kind == "auto" else kind
     if n_used < MIN_POINTS[chosen]:
-        raise CoregError(
-            f"Too few matches: {n_used} usable tie points, the '{chosen}' transform needs {MIN_POINTS[chosen]}. "
-            "Check that the rasters show the same area, or try a larger --search-radius-m."
-        )
+        advice = ("Enable more points, or choose a simpler transform (affine needs 3)." if reviewed else
+                  "Check that the rasters show the same area, or try a larger --search-radius-m.")
+        raise CoregError(f"Too few tie points: {n_used} enabled, the '{chosen}' transform needs at least "
+                         f"{MIN_POINTS[chosen]}. {advice}")
     extent = (0.0, 0.0, float(eo.width - 1), float(eo.height - 1))
     model, tp.residual = fit_with_residuals(chosen, tp.eo_px, tp.disp, tp.used, extent)
     return model
@@ -215,9 +214,9 @@ def coregister(eo_path, sar_path, out_dir, params: Optional[CoregParams] = None,
     params.validate()
     report = Reporter(progress, cancelled)
     eo, sar = _validate_pair(eo_path, sar_path)
-    rasters = not params.tiepoints_only
-    out = _destination(out_dir, {"EO": eo.path, "SAR": sar.path}, rasters, eo, sar, params.max_points)
-    with Staging(out) as stage:  # made now: a folder that cannot be written is refused before the run
+    out = check_destination(out_dir, {"EO": eo.path, "SAR": sar.path}, OUTPUT_FILES)
+    needed = _needed_bytes(eo, sar, not params.tiepoints_only, params.max_points)
+    with Staging(out, needed) as stage:  # made now: a folder that cannot take the result is refused before the run
         summary, tp = _coregister(eo, sar, params, report, stage)
     return CoregResult(str(out), summary, tp, stage.late_cancel)
 
@@ -287,10 +286,10 @@ def apply(tiepoints_path, eo_path, sar_path, out_dir, transform: str = "auto", r
     report = Reporter(progress, cancelled)
     eo, sar = _validate_pair(eo_path, sar_path)
     tp = read_any(tiepoints_path, eo, sar)
-    out = _destination(out_dir, {"EO": eo.path, "SAR": sar.path}, True, eo, sar, len(tp))
+    out = check_destination(out_dir, {"EO": eo.path, "SAR": sar.path}, OUTPUT_FILES)
     tp.inlier = tp.enabled.copy()  # in a reviewed file, enabled is the analyst's verdict
-    model = _fit_final(tp, transform, eo)
-    with Staging(out) as stage:
+    model = _fit_final(tp, transform, eo, reviewed=True)
+    with Staging(out, _needed_bytes(eo, sar, True, len(tp))) as stage:
         clock = time.perf_counter()
         with stage.writing():
             _write_all(stage.path, model, tp, eo, sar, resampling, report.stage(0.0, 1.0))
@@ -324,9 +323,8 @@ def convert_tiepoints(src_path, dst_path, eo_path, sar_path) -> int:
     if dst.suffix.lower() not in writers:
         raise CoregError(f"Unknown tie-point file type '{dst.suffix}'. Write a .gpkg, .csv or .points file.")
     tp = read_any(src_path, eo, sar)
-    check_destination(dst.parent, {"EO": eo.path, "SAR": sar.path}, [dst.name], (1 << 20) + 1024 * len(tp),
-                      what="folder of the tie-point file")
-    with Staging(dst.parent) as stage:
+    check_destination(dst.parent, {"EO": eo.path, "SAR": sar.path}, [dst.name], what="folder of the tie-point file")
+    with Staging(dst.parent, _needed_bytes(eo, sar, False, len(tp))) as stage:
         with stage.writing():
             writers[dst.suffix.lower()](stage.path / dst.name)
         stage.commit([dst.name])

@@ -287,14 +287,19 @@ def read_csv(path, eo: RasterInfo, sar: RasterInfo) -> TiePoints:
     columns = ("optical_col", "optical_row", "sar_col", "sar_row", "score")
     values, flags = [], []
     for line, row in enumerate(rows, start=2):
-        cell = None
-        try:
-            values.append([_number(row.get(cell) or ("1" if cell == "score" else None)) for cell in columns])
-            cell = "inlier"
-            flags.append(_flag(row.get("inlier")))
-        except ValueError:
-            raise CoregError(f"{path} line {line}: column {cell} holds '{row.get(cell)}', which is not a "
-                             f"{'number' if cell != 'inlier' else '1/0 value'}. Fix or delete the line.") from None
+        record = []
+        for cell in (*columns, "inlier"):
+            raw = row.get(cell)
+            try:
+                if cell == "inlier":
+                    flags.append(_flag(raw))
+                else:
+                    record.append(_number(raw or ("1" if cell == "score" else None)))
+            except ValueError:
+                kind = "1/0 value" if cell == "inlier" else "number"
+                raise CoregError(f"{path} line {line}: column {cell} holds '{raw}', which is not a {kind}. "
+                                 "Fix or delete the line.") from None
+        values.append(record)
     data = np.array(values, np.float64).reshape(-1, 5)
     labels = [f"line {i + 2}" for i in range(len(data))]
     _refuse(~np.isfinite(data[:, :4]).all(axis=1), labels, path, "have an empty or non-finite coordinate",

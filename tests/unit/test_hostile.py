@@ -1,0 +1,629 @@
+"""Hostile inputs and faults through the CLI: every case ends in one line (exit 2) or a correct result, and the
+output folder holds either what it held before or one complete new result, never a mix.
+
+Most cases run the CLI in-process (same code path as `python -m sar_eo_coreg`); signals, kills, file-size
+limits and mounts run it as a subprocess.
+"""
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import resource
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from rasterio.windows import Window
+
+from sar_eo_coreg.cli import main
+from sar_eo_coreg.core import pipeline
+from sar_eo_coreg.evaluation import synthetic
+from tests.conftest import REPO
+
+# ---- helpers -------------------------------------------------------------------------------------------------
+
+
+class Run:
+    def __init__(self, code, stdout, stderr):
+        self.code, self.stdout, self.stderr = code, stdout, stderr
+
+
+def cli(*args) -> Run:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code
+    return Run(code, out.getvalue(), err.getvalue())
+
+
+def cli_process(*args, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sar_eo_coreg", *map(str, args)], cwd=REPO, capture_output=True,
+                          text=True, timeout=300, **kwargs)
+
+
+def snapshot(folder: Path):
+    """Every file under `folder` (hidden ones too) with its content hash; None when the folder is absent."""
+    if not folder.exists():
+        return None
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(folder.rglob("*"))}
+
+
+def assert_one_line_error(run, expected: str):
+    assert run.code == 2, (run.code, run.stdout, run.stderr)
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), run.stderr
+    assert expected.lower() in lines[0].lower(), lines[0]
+    assert "Traceback" not in run.stderr + run.stdout
+    return lines[0][len("error: "):]
+
+
+def assert_refused(args, expected: str, watch: Path):
+    """Refused with one line, plain and under --progress jsonl (as an error object), and `watch` unchanged."""
+    before = snapshot(watch)
+    message = assert_one_line_error(cli(*args), expected)
+    assert snapshot(watch) == before
+    if args[0] in ("coregister", "apply", "convert"):
+        run = cli(*args, "--progress", "jsonl")
+        assert assert_one_line_error(run, expected) == message
+        events = [json.loads(line) for line in run.stdout.strip().splitlines()]
+        assert events[-1] == {"type": "error", "message": message}
+        assert snapshot(watch) == before
+
+
+def assert_complete_result(out: Path):
+    """The folder holds exactly the files its manifest names (plus files that are not ours), none staged."""
+    report = json.loads((out / "report.json").read_text())
+    ours = {p.name for p in out.iterdir() if p.name in pipeline.OUTPUT_FILES}
+    assert ours == set(report["outputs"]), (ours, report["outputs"])
+    assert not [p for p in out.iterdir() if p.name.startswith(".sar_eo_coreg-")]
+    return report
+
+
+def write_raster(path, data, transform, crs="EPSG:32631", nodata=None):
+    data = data if data.ndim == 3 else data[None]
+    with rasterio.open(path, "w", driver="GTiff", width=data.shape[2], height=data.shape[1], count=data.shape[0],
+                       dtype=data.dtype.name, crs=crs, transform=transform, nodata=nodata) as ds:
+        ds.write(data)
+    return path
+
+
+def crop(src_path, dst_path, col, row, size):
+    with rasterio.open(src_path) as src:
+        window = Window(col, row, size, size)
+        profile = {**src.profile, "width": size, "height": size, "transform": src.window_transform(window)}
+        with rasterio.open(dst_path, "w", **profile) as dst:
+            dst.write(src.read(window=window))
+    return dst_path
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, data_dir):
+    """A 512 px synthetic pair with a coregistration result, and 256 px crops for quick full runs."""
+    root = tmp_path_factory.mktemp("hostile")
+    field = synthetic.DisplacementField.random(512, 512, seed=7)
+    synthetic.write_pair(data_dir / "s1s2_eo.tif", data_dir / "s1s2_sar.tif", root / "eo.tif", root / "sar.tif", field)
+    result = pipeline.coregister(root / "eo.tif", root / "sar.tif", root / "result")
+    assert result.report["used"] >= 20
+    crop(root / "eo.tif", root / "eo256.tif", 128, 128, 256)
+    crop(root / "sar.tif", root / "sar256.tif", 128, 128, 256)
+    return root
+
+
+@pytest.fixture()
+def inputs(world):
+    return ["--eo", world / "eo256.tif", "--sar", world / "sar256.tif"]
+
+
+@pytest.fixture()
+def big(world):
+    return ["--eo", world / "eo.tif", "--sar", world / "sar.tif"]
+
+
+def edited_gpkg(world, tmp_path, sql, *params):
+    gpkg = tmp_path / "edited.gpkg"
+    shutil.copyfile(world / "result" / "tiepoints.gpkg", gpkg)
+    con = sqlite3.connect(gpkg)
+    con.execute(sql, params)
+    con.commit()
+    con.close()
+    return gpkg
+
+
+# ---- 1. apply refuses tie points that cannot belong to the scene ---------------------------------------------
+def test_apply_refuses_points_from_another_scene(world, big, tmp_path):
+    gpkg = edited_gpkg(world, tmp_path, "UPDATE tiepoints SET eo_x = eo_x + 1e6, sar_x = sar_x + 1e6")
+    assert_refused(["apply", "--tiepoints", gpkg, *big, "--out", tmp_path / "out"], "lie outside the EO raster",
+                   tmp_path)
+
+
+def test_apply_refuses_points_in_another_crs(world, big, tmp_path):
+    gpkg = tmp_path / "edited.gpkg"
+    shutil.copyfile(world / "result" / "tiepoints.gpkg", gpkg)
+    con = sqlite3.connect(gpkg)
+    con.execute("UPDATE gpkg_geometry_columns SET srs_id = 4326")
+    con.commit()
+    con.close()
+    assert_refused(["apply", "--tiepoints", gpkg, *big, "--out", tmp_path / "out"], "EPSG:4326", tmp_path)
+
+
+def test_apply_refuses_a_row_added_with_null_attributes_naming_it(world, big, tmp_path):
+    gpkg = edited_gpkg(world, tmp_path, "INSERT INTO tiepoints (geom) SELECT geom FROM tiepoints LIMIT 1")
+    assert_refused(["apply", "--tiepoints", gpkg, *big, "--out", tmp_path / "out"], "(no id)", tmp_path)
+
+
+def test_apply_refuses_points_whose_sar_end_is_off_the_sar_raster(world, big, tmp_path):
+    gpkg = edited_gpkg(world, tmp_path, "UPDATE tiepoints SET sar_x = sar_x + 50000 WHERE id IN (3, 5)")
+    assert_refused(["apply", "--tiepoints", gpkg, *big, "--out", tmp_path / "out"], "2 of", tmp_path)
+    assert "id 3, id 5" in cli("apply", "--tiepoints", gpkg, *big, "--out", tmp_path / "out").stderr
+
+
+def test_apply_ignores_a_disabled_point_off_the_raster(world, big, tmp_path):
+    gpkg = edited_gpkg(world, tmp_path, "UPDATE tiepoints SET sar_x = sar_x + 50000, enabled = 0 WHERE id = 3")
+    run = cli("apply", "--tiepoints", gpkg, *big, "--out", tmp_path / "out", "--transform", "affine")
+    assert run.code == 0, run.stderr
+    assert_complete_result(tmp_path / "out")
+
+
+def test_apply_refuses_a_points_file_in_another_crs(world, big, tmp_path):
+    points = (world / "result" / "tiepoints.points").read_text().splitlines()
+    points[0] = "#CRS: EPSG:4326"
+    path = tmp_path / "other.points"
+    path.write_text("\n".join(points) + "\n")
+    assert_refused(["apply", "--tiepoints", path, *big, "--out", tmp_path / "out"], "EPSG:4326", tmp_path)
+
+
+# ---- 2. no false confidence at the minimum --------------------------------------------------------------------
+@pytest.mark.parametrize("size", [8, 32])
+def test_a_tiny_eo_is_refused_with_the_size_that_would_work(world, tmp_path, size):
+    eo = crop(world / "eo.tif", tmp_path / "tiny.tif", 200, 200, size)
+    assert_refused(["coregister", "--eo", eo, "--sar", world / "sar.tif", "--out", tmp_path / "out"],
+                   f"overlap is too small: {size} x {size} px", tmp_path)
+
+
+def test_a_tiny_sar_overlap_is_refused(world, tmp_path):
+    sar = crop(world / "sar.tif", tmp_path / "tiny_sar.tif", 100, 100, 40)
+    assert_refused(["coregister", "--eo", world / "eo.tif", "--sar", sar, "--out", tmp_path / "out"],
+                   "at least 64 x 64 px", tmp_path)
+
+
+def test_apply_with_the_minimum_points_says_rmse_not_computable(world, big, tmp_path):
+    gpkg = edited_gpkg(world, tmp_path, "UPDATE tiepoints SET enabled = (id IN (2, 9, 17))")
+    run = cli("apply", "--tiepoints", gpkg, *big, "--out", tmp_path / "out", "--transform", "affine")
+    assert run.code == 0, run.stderr
+    assert "leave-one-out RMSE not computable (3 points, minimum 4)" in run.stdout
+    assert "0.00" not in run.stdout
+    report = assert_complete_result(tmp_path / "out")
+    assert report["residual_rmse_px"] is None
+
+
+def test_apply_with_too_few_points_is_refused(world, big, tmp_path):
+    gpkg = edited_gpkg(world, tmp_path, "UPDATE tiepoints SET enabled = (id IN (2, 9))")
+    assert_refused(["apply", "--tiepoints", gpkg, *big, "--out", tmp_path / "out", "--transform", "affine"],
+                   "needs at least 3", tmp_path)
+
+
+# ---- 3. output-location faults are refused before the run ---------------------------------------------------
+def test_out_below_a_file_is_refused(inputs, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    assert_refused(["coregister", *inputs, "--out", tmp_path / "afile" / "out"], "is a file, not a folder", tmp_path)
+
+
+def test_out_that_is_a_file_is_refused(inputs, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    assert_refused(["coregister", *inputs, "--out", tmp_path / "afile"], "not a folder", tmp_path)
+
+
+def test_unwritable_out_is_refused_before_the_run(inputs, tmp_path):
+    assert_refused(["coregister", *inputs, "--out", "/proc/sar_eo_coreg_out"], "Cannot write to", tmp_path)
+
+
+def test_read_only_out_is_refused_or_written_completely(inputs, tmp_path):
+    out = tmp_path / "ro"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        run = cli("coregister", *inputs, "--out", out)
+        if os.access(out, os.W_OK):  # root writes anyway: then the result must be complete
+            assert run.code == 0, run.stderr
+            assert_complete_result(out)
+        else:
+            assert_one_line_error(run, "Cannot write to")
+            assert snapshot(out) == {}
+    finally:
+        out.chmod(0o755)
+
+
+def _unshare_available():
+    try:
+        return subprocess.run(["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /mnt"],
+                              capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+needs_mounts = pytest.mark.skipif(not _unshare_available(), reason="no user namespaces to mount a tmpfs")
+
+
+def _on_tmpfs(mount: Path, size: str, *args):
+    mount.mkdir(exist_ok=True)
+    script = f"mount -t tmpfs -o size={size} tmpfs '{mount}' && exec \"$0\" -m sar_eo_coreg \"$@\"; exit 3"
+    run = subprocess.run(["unshare", "-rm", "sh", "-c", script, sys.executable, *map(str, args)], cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
+    return Run(run.returncode, run.stdout, run.stderr)
+
+
+@needs_mounts
+def test_a_full_disk_is_refused_before_the_run(inputs, tmp_path):
+    run = _on_tmpfs(tmp_path / "disk", "64k", "coregister", *inputs, "--out", tmp_path / "disk" / "out")
+    assert_one_line_error(run, "Not enough free space")
+
+
+@needs_mounts
+def test_out_on_its_own_file_system_is_written_completely(inputs, tmp_path):
+    # the output folder is a mount point: the old engine staged beside it and failed with EXDEV
+    script = (f"mount -t tmpfs -o size=64m tmpfs '{tmp_path / 'mnt'}' && \"$0\" -m sar_eo_coreg \"$@\" && "
+              f"cp -r '{tmp_path / 'mnt'}' '{tmp_path / 'copy'}'")
+    (tmp_path / "mnt").mkdir()
+    run = subprocess.run(["unshare", "-rm", "sh", "-c", script, sys.executable, "coregister", *map(str, inputs),
+                          "--out", str(tmp_path / "mnt")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert_complete_result(tmp_path / "copy")
+
+
+def test_out_on_another_file_system_is_written_completely(inputs, tmp_path):
+    if not Path("/dev/shm").is_dir() or os.stat("/dev/shm").st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("no second file system")
+    out = Path("/dev/shm") / f"sar_eo_coreg_test_{os.getpid()}"
+    try:
+        run = cli("coregister", *inputs, "--out", out)
+        assert run.code == 0, run.stderr
+        assert_complete_result(out)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def _limit_file_size():
+    resource.setrlimit(resource.RLIMIT_FSIZE, (16 * 1024, resource.RLIM_INFINITY))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def test_a_disk_filling_during_the_write_gives_one_line_and_changes_nothing(world, inputs, tmp_path):
+    out = tmp_path / "out"
+    assert cli("coregister", *inputs, "--out", out, "--tiepoints-only").code == 0
+    before = snapshot(out)
+    run = cli_process("coregister", *inputs, "--out", out, preexec_fn=_limit_file_size)
+    assert_one_line_error(Run(run.returncode, run.stdout, run.stderr), "; nothing was changed.")
+    assert snapshot(out) == before
+
+
+# ---- 4. malformed tie-point files -----------------------------------------------------------------------------
+def _points_with(world, tmp_path, line):
+    lines = (world / "result" / "tiepoints.points").read_text().splitlines()
+    lines.insert(4, line)
+    path = tmp_path / "edited.points"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("garbage", "line 5: expected mapX"),
+    ("1.0,2.0,3.0", "line 5: expected mapX"),
+    ("nan,2.0,3.0,4.0,1", "line 5: a coordinate is not finite"),
+    ("1.0,2.0,abc,4.0,1,0,0,0", "line 5: expected mapX"),
+])
+def test_a_malformed_points_line_is_named(world, big, tmp_path, line, expected):
+    path = _points_with(world, tmp_path, line)
+    assert_refused(["apply", "--tiepoints", path, *big, "--out", tmp_path / "out"], expected, tmp_path)
+
+
+def test_convert_of_a_garbage_points_file_names_the_line(world, big, tmp_path):
+    path = _points_with(world, tmp_path, "x,y")
+    assert_refused(["convert", "--tiepoints", path, "--to", tmp_path / "out.csv", *big], "line 5", tmp_path)
+
+
+def test_a_binary_points_file_is_refused(big, tmp_path):
+    path = tmp_path / "binary.points"
+    path.write_bytes(bytes(range(256)) * 4)
+    assert_refused(["convert", "--tiepoints", path, "--to", tmp_path / "o.csv", *big], "points", tmp_path)
+
+
+def test_an_empty_points_file_is_refused(big, tmp_path):
+    path = tmp_path / "empty.points"
+    path.write_text("mapX,mapY,sourceX,sourceY,enable\n")
+    assert_refused(["apply", "--tiepoints", path, *big, "--out", tmp_path / "out"], "holds no tie points", tmp_path)
+
+
+def test_a_non_numeric_csv_cell_is_named(world, big, tmp_path):
+    lines = (world / "result" / "tiepoints.csv").read_text().splitlines()
+    lines[3] = "abc," + lines[3].split(",", 1)[1]
+    path = tmp_path / "edited.csv"
+    path.write_text("\n".join(lines) + "\n")
+    assert_refused(["apply", "--tiepoints", path, *big, "--out", tmp_path / "out"], "line 4: column sar_row", tmp_path)
+
+
+def test_a_csv_without_the_spacenet_columns_is_refused(big, tmp_path):
+    path = tmp_path / "other.csv"
+    path.write_text("a,b\n1,2\n")
+    assert_refused(["apply", "--tiepoints", path, *big, "--out", tmp_path / "out"], "column 'sar_row' is missing",
+                   tmp_path)
+
+
+def test_text_flags_in_the_gpkg_are_read(world, big, tmp_path):
+    gpkg = edited_gpkg(world, tmp_path, "UPDATE tiepoints SET enabled = CASE WHEN id % 2 THEN 'true' ELSE 'false' END")
+    run = cli("apply", "--tiepoints", gpkg, *big, "--out", tmp_path / "out")
+    assert run.code == 0, run.stderr
+    report = assert_complete_result(tmp_path / "out")
+    n = len(pipeline.read_any(gpkg, *pipeline._validate_pair(world / "eo.tif", world / "sar.tif")))
+    assert report["used"] == (n + 1) // 2
+
+
+def test_a_bad_flag_in_the_gpkg_names_the_point(world, big, tmp_path):
+    gpkg = edited_gpkg(world, tmp_path, "UPDATE tiepoints SET enabled = 'maybe' WHERE id = 4")
+    assert_refused(["apply", "--tiepoints", gpkg, *big, "--out", tmp_path / "out"], "tie point id 4", tmp_path)
+
+
+def test_a_gpkg_that_is_not_a_database_is_refused(big, tmp_path):
+    path = tmp_path / "fake.gpkg"
+    path.write_text("not sqlite")
+    assert_refused(["apply", "--tiepoints", path, *big, "--out", tmp_path / "out"], "Cannot read tie points", tmp_path)
+
+
+def test_a_gpkg_without_tiepoints_is_refused(big, tmp_path):
+    path = tmp_path / "other.gpkg"
+    sqlite3.connect(path).execute("CREATE TABLE roads (fid INTEGER PRIMARY KEY)").connection.close()
+    assert_refused(["apply", "--tiepoints", path, *big, "--out", tmp_path / "out"], "no tiepoints layer", tmp_path)
+
+
+# ---- 5. the output folder never mixes runs and never destroys an input -----------------------------------------
+def test_tiepoints_only_into_an_earlier_result_leaves_no_stale_rasters(inputs, tmp_path):
+    out = tmp_path / "out"
+    assert cli("coregister", *inputs, "--out", out).code == 0
+    (out / "aligned_sar.tif.aux.xml").write_text("<stale statistics/>")
+    (out / "notes.txt").write_text("the analyst's own file")
+    assert cli("coregister", *inputs, "--out", out, "--tiepoints-only").code == 0
+    report = assert_complete_result(out)
+    assert "aligned_sar.tif" not in report["outputs"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(report["outputs"] + ["notes.txt"])
+
+
+@pytest.mark.parametrize("role, name", [("SAR", "aligned_sar.tif"), ("EO", "offsets.tif")])
+def test_an_out_that_would_overwrite_an_input_is_refused(world, tmp_path, role, name):
+    out = tmp_path / "out"
+    out.mkdir()
+    paths = {"EO": world / "eo256.tif", "SAR": world / "sar256.tif"}
+    paths[role] = Path(shutil.copyfile(paths[role], out / name))
+    assert_refused(["coregister", "--eo", paths["EO"], "--sar", paths["SAR"], "--out", out],
+                   f"{role} input {paths[role]} would be overwritten", tmp_path)
+
+
+def test_an_empty_out_is_refused(inputs, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert_refused(["coregister", *inputs, "--out", ""], "output folder is empty", tmp_path)
+
+
+def test_sigterm_at_any_moment_leaves_the_old_result_or_the_new_one(world, inputs, tmp_path):
+    out = tmp_path / "out"
+    assert cli("coregister", *inputs, "--out", out, "--tiepoints-only").code == 0
+    old = snapshot(out)
+    outcomes = set()
+    for delay in (0.0, 0.02, 0.05, 0.1, 0.2):
+        proc = subprocess.Popen([sys.executable, "-m", "sar_eo_coreg", "coregister", *map(str, inputs), "--out",
+                                 str(out), "--progress", "jsonl"], cwd=REPO, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        for line in proc.stdout:  # wait for the write stage, then signal a little later
+            if "Writing" in line:
+                break
+        time.sleep(delay)
+        proc.terminate()
+        stdout, stderr = proc.communicate(timeout=120)
+        assert "Traceback" not in stderr
+        if proc.returncode == 130:
+            assert snapshot(out) == old, delay
+            outcomes.add("cancelled")
+        else:
+            assert proc.returncode == 0, stderr
+            assert_complete_result(out)
+            outcomes.add("completed")
+            shutil.rmtree(out)
+            assert cli("coregister", *inputs, "--out", out, "--tiepoints-only").code == 0
+            old = snapshot(out)
+    assert outcomes
+
+
+COMMIT_SCRIPT = """
+import os, signal, sys
+from pathlib import Path
+from sar_eo_coreg.core.outputs import Staging
+from sar_eo_coreg.core.errors import CoregCancelledError
+def cancel(signum, frame):
+    raise KeyboardInterrupt
+signal.signal(signal.SIGTERM, cancel)
+names = [f"file{i:04d}.txt" for i in range(3000)] + ["manifest.json"]
+try:
+    with Staging(sys.argv[1]) as stage:
+        for name in names:
+            (stage.path / name).write_text("new")
+        print("committing", flush=True)
+        stage.commit(names, ours=names, manifest="manifest.json")
+    print("late" if stage.late_cancel else "done", flush=True)
+except (KeyboardInterrupt, CoregCancelledError):
+    print("cancelled", flush=True)
+    sys.exit(130)
+"""
+
+
+def test_sigterm_during_the_commit_is_held_until_the_set_is_complete(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    for i in range(3000):
+        (out / f"file{i:04d}.txt").write_text("old")
+    (out / "manifest.json").write_text("old")
+    proc = subprocess.Popen([sys.executable, "-c", COMMIT_SCRIPT, str(out)], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "committing"
+    proc.terminate()
+    stdout, stderr = proc.communicate(timeout=60)
+    contents = {p.read_text() for p in out.iterdir() if p.is_file()}
+    assert contents in ({"new"}, {"old"}), contents  # never a mix
+    assert len(list(out.iterdir())) == 3001
+    if contents == {"new"}:
+        assert proc.returncode == 0 and stdout.strip() in ("late", "done"), stderr
+    else:
+        assert proc.returncode == 130
+
+
+# ---- 7. leftovers ---------------------------------------------------------------------------------------------
+def test_a_killed_run_leaves_a_staging_folder_that_the_next_run_removes(world, big, tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "sar_eo_coreg", "coregister", *map(str, big), "--out", str(out),
+                             "--progress", "jsonl"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True)
+    for line in proc.stdout:
+        if "Writing" in line:
+            break
+    proc.kill()
+    proc.wait()
+    assert [p.name for p in out.iterdir()] == [f".sar_eo_coreg-{proc.pid}-" + p.name.split("-", 2)[2]
+                                               for p in out.iterdir()]
+    assert not (out / "report.json").exists()
+    assert cli("coregister", *big, "--out", out, "--tiepoints-only").code == 0
+    assert_complete_result(out)
+
+
+def test_a_failing_run_removes_the_folders_it_created(world, tmp_path):
+    blank = write_raster(tmp_path / "blank.tif", np.zeros((256, 256), np.uint8),
+                         rasterio.open(world / "sar256.tif").transform, crs=rasterio.open(world / "sar256.tif").crs,
+                         nodata=0)
+    assert_refused(["coregister", "--eo", world / "eo256.tif", "--sar", blank, "--out", tmp_path / "a" / "b" / "c"],
+                   "no valid pixels", tmp_path)
+    assert not (tmp_path / "a").exists()
+
+
+# ---- 6. convert keeps what it reads -----------------------------------------------------------------------------
+def _residuals_of_gpkg(path):
+    con = sqlite3.connect(path)
+    rows = con.execute("SELECT residual_x, residual_y, residual FROM tiepoints ORDER BY id").fetchall()
+    con.close()
+    return np.array(rows, float)
+
+
+def test_convert_to_points_keeps_the_residuals(world, big, tmp_path):
+    gpkg = world / "result" / "tiepoints.gpkg"
+    assert cli("convert", "--tiepoints", gpkg, "--to", tmp_path / "t.points", *big).code == 0
+    rows = [line.split(",") for line in (tmp_path / "t.points").read_text().splitlines()[2:]]
+    converted = np.array([[float(r[5]), float(r[6]), float(r[7])] for r in rows])
+    original = _residuals_of_gpkg(gpkg)
+    assert np.abs(original).max() > 0.1
+    np.testing.assert_allclose(converted, original, atol=1e-4)
+
+
+def test_convert_in_place_keeps_the_residuals(world, big, tmp_path):
+    gpkg = Path(shutil.copyfile(world / "result" / "tiepoints.gpkg", tmp_path / "t.gpkg"))
+    original = _residuals_of_gpkg(gpkg)
+    assert cli("convert", "--tiepoints", gpkg, "--to", gpkg, *big).code == 0
+    np.testing.assert_allclose(_residuals_of_gpkg(gpkg), original)
+    assert [p.name for p in tmp_path.iterdir()] == ["t.gpkg"]
+
+
+# ---- 8. messages say what is actually wrong -----------------------------------------------------------------------
+def test_a_truncated_eo_is_called_truncated(world, tmp_path):
+    eo = tmp_path / "cut.tif"
+    eo.write_bytes((world / "eo.tif").read_bytes()[:500])
+    assert_refused(["coregister", "--eo", eo, "--sar", world / "sar.tif", "--out", tmp_path / "out"],
+                   "truncated or corrupt", tmp_path)
+
+
+def _complex_sar(world, tmp_path):
+    with rasterio.open(world / "sar256.tif") as src:
+        amplitude = src.read(1).astype(np.float32) + 1.0
+        transform, crs = src.transform, src.crs
+    phase = np.random.default_rng(0).uniform(-np.pi, np.pi, amplitude.shape)
+    return write_raster(tmp_path / "slc.tif", (amplitude * np.exp(1j * phase)).astype(np.complex64), transform, crs)
+
+
+def test_a_complex_sar_is_read_as_amplitude_and_said_so(world, tmp_path):
+    sar = _complex_sar(world, tmp_path)
+    run = cli("coregister", "--eo", world / "eo256.tif", "--sar", sar, "--out", tmp_path / "out")
+    assert run.code == 0, run.stderr
+    report = assert_complete_result(tmp_path / "out")
+    assert "amplitude of the complex values" in report["sar_values"]
+    with rasterio.open(tmp_path / "out" / "aligned_sar.tif") as ds:
+        assert ds.dtypes[0] == "float32" and np.nanmin(ds.read(1)) >= 0
+
+
+def test_a_complex_sar_with_db_scale_is_refused(world, tmp_path):
+    sar = _complex_sar(world, tmp_path)
+    assert_refused(["coregister", "--eo", world / "eo256.tif", "--sar", sar, "--out", tmp_path / "out",
+                    "--sar-scale", "db"], "holds complex values", tmp_path)
+
+
+def test_signed_integer_db_is_detected(world, tmp_path):
+    with rasterio.open(world / "sar256.tif") as src:
+        values = src.read(1).astype(np.float32)
+        transform, crs = src.transform, src.crs
+    db = np.round(10 * np.log10(np.maximum(values, 1) / 255.0) * 100).astype(np.int16)  # centi-dB, all < 0
+    sar = write_raster(tmp_path / "db.tif", db, transform, crs)
+    run = cli("coregister", "--eo", world / "eo256.tif", "--sar", sar, "--out", tmp_path / "out")
+    assert run.code == 0, run.stderr
+    assert "int16; used as they are" in assert_complete_result(tmp_path / "out")["sar_values"]
+
+
+# ---- 9. bad option values are refused at parse time ------------------------------------------------------------
+@pytest.mark.parametrize("option, expected", [
+    (["--seed", "-1"], "--seed: must be an integer from 0"),
+    (["--search-radius-m", "nan"], "--search-radius-m: must be a finite number > 0"),
+    (["--search-radius-m", "-5"], "--search-radius-m: must be a finite number > 0"),
+    (["--working-gsd-m", "-10"], "--working-gsd-m: must be a finite number > 0"),
+    (["--working-gsd-m", "inf"], "--working-gsd-m: must be a finite number > 0"),
+    (["--max-points", "0"], "--max-points: must be an integer from 1"),
+    (["--max-points", "many"], "'many' is not an integer"),
+    (["--template-size", "4000"], "unrecognized arguments: --template-size"),
+    (["--matcher", "sift"], "invalid choice: 'sift'"),
+    (["--device", "tpu"], "invalid choice: 'tpu'"),
+    (["--eo-bands", "a,b"], "--eo-bands must be comma-separated band numbers"),
+    (["--eo-bands", "9"], "EO band 9 does not exist"),
+])
+def test_bad_option_values_are_refused_with_their_range(inputs, tmp_path, option, expected):
+    assert_refused(["coregister", *inputs, "--out", tmp_path / "out", *option], expected, tmp_path)
+
+
+def test_apply_lists_its_transform_choices(world, big, tmp_path):
+    assert_refused(["apply", "--tiepoints", world / "result" / "tiepoints.gpkg", *big, "--out", tmp_path / "out",
+                    "--transform", "spline"], "invalid choice: 'spline'", tmp_path)
+
+
+@pytest.mark.parametrize("content, expected", [
+    (os.urandom(4096), "is not a weights file of this plugin"),
+    (b"PK\x03\x04 not a zip", "is not a weights file of this plugin"),
+])
+def test_a_model_file_that_is_not_a_model_is_one_line(inputs, tmp_path, content, expected):
+    model = tmp_path / "random.pt"
+    model.write_bytes(content)
+    assert_refused(["coregister", *inputs, "--out", tmp_path / "out", "--matcher", "learned", "--model", model],
+                   expected, tmp_path)
+
+
+def test_a_missing_model_is_one_line(inputs, tmp_path):
+    assert_refused(["coregister", *inputs, "--out", tmp_path / "out", "--matcher", "learned", "--model",
+                    tmp_path / "none.pt"], "Model weights not found", tmp_path)
+
+
+def test_a_foreign_affine_in_the_sar_is_not_a_traceback(world, tmp_path):
+    with rasterio.open(world / "sar256.tif") as src:
+        data, crs = src.read(), src.crs
+    rotated = write_raster(tmp_path / "rot.tif", data, Affine(0, 10, 0, 10, 0, 0), crs)  # axes swapped, far away
+    assert_refused(["coregister", "--eo", world / "eo256.tif", "--sar", rotated, "--out", tmp_path / "out"],
+                   "do not overlap", tmp_path)
