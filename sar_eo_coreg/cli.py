@@ -200,7 +200,8 @@ def _params(args):
 
 
 def _cancel_on_sigterm(signum, frame):
-    """The plugin's Cancel terminates the worker: unwind like Ctrl-C, so temporary outputs are removed."""
+    """The plugin's Cancel terminates the worker (SIGTERM), a closed terminal hangs it up (SIGHUP): unwind like
+    Ctrl-C, so temporary outputs are removed."""
     raise KeyboardInterrupt
 
 
@@ -243,7 +244,8 @@ def main(argv=None) -> int:
         return _guarded(lambda: _convert(args, out), out)
 
     out = _Output(args.progress)
-    previous = signal.signal(signal.SIGTERM, _cancel_on_sigterm)
+    stops = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])  # Cancel; a closed terminal
+    previous = {stop: signal.signal(stop, _cancel_on_sigterm) for stop in stops}
 
     def work():
         from .core import pipeline
@@ -254,7 +256,8 @@ def main(argv=None) -> int:
             result = pipeline.apply(args.tiepoints, args.eo, args.sar, args.out, args.transform, args.resampling,
                                     progress=out.progress)
         if argv is None:  # the result is committed: nothing is left to cancel (and exiting takes a while)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            for stop in stops:
+                signal.signal(stop, signal.SIG_IGN)
         out.close()
         out.result({"out_dir": result.out_dir, "report": result.report})
         if args.progress != "jsonl":
@@ -267,8 +270,9 @@ def main(argv=None) -> int:
     try:
         return _guarded(work, out)
     finally:
-        if argv is not None:  # called in-process: give the caller its handler back
-            signal.signal(signal.SIGTERM, previous)
+        if argv is not None:  # called in-process: give the caller its handlers back
+            for stop, handler in previous.items():
+                signal.signal(stop, handler)
 
 
 def _convert(args, out: _Output) -> int:

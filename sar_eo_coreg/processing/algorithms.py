@@ -249,8 +249,12 @@ class WarpFromTiepointsAlgorithm(_CoregAlgorithmBase):
                 raise QgsProcessingException(str(exc)) from None
             if layer.isEditable() and layer.isModified():
                 feedback.pushWarning(f"'{layer.name()}' has unsaved edits; save them to include them.")
-            sync_layers(points, links, EoPixels(inputs[1]))
-            del points, links
+            try:
+                sync_layers(points, links, EoPixels(inputs[1]))
+            except ValueError as exc:
+                raise QgsProcessingException(str(exc)) from None
+            finally:
+                del points, links
             args = ["apply", "--tiepoints", edited, *inputs, "--out", out_dir, *self._fit_args(parameters, context)]
             report = self._run_worker(args, out_dir, feedback)["report"]
         return self._raster_outputs(context, out_dir, report, "Aligned SAR (from edited tie points)")

@@ -22,7 +22,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.errors import CoregError
-from ..core.transforms import fit_with_residuals, rmse
+from ..core.transforms import MIN_POINTS, fit_with_residuals, rmse
 from .tiepoint_layers import RunLayers, TiePointRows, read_rows, reopen_readers, set_enabled, write_residuals
 
 COLUMNS = ("id", "enabled", "dx", "dy", "residual", "score")
@@ -78,8 +78,10 @@ class ReviewSession:
         if self.error:
             return self.error
         n_used = int(self.rows.enabled.sum())
-        return (f"Transform {self.kind}: RMSE {self.rmse:.2f} px (leave-one-out, {n_used} of {len(self.rows)} "
-                "points enabled)")
+        value = self.rmse
+        figure = f"RMSE {value:.2f} px" if np.isfinite(value) else \
+            f"RMSE not computable ({n_used} points, minimum {MIN_POINTS.get(self.kind, 0) + 1})"
+        return f"Transform {self.kind}: {figure} (leave-one-out, {n_used} of {len(self.rows)} points enabled)"
 
 
 class ReviewPanel(QWidget):

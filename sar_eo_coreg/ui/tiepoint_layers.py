@@ -66,16 +66,20 @@ def source_path(layer) -> str:
     return layer.dataProvider().dataSourceUri().split("|")[0]
 
 
-def read_rows(points: QgsVectorLayer, links: QgsVectorLayer) -> TiePointRows:
+def read_rows(points: QgsVectorLayer, links: QgsVectorLayer, strict: bool = False) -> TiePointRows:
+    """The tie points both layers agree on. A point added without an id has no SAR end: skipped while
+    reviewing, refused (ValueError, one line) when `strict` (before a fit is written)."""
     link_end, link_fids = {}, {}
     for feature in links.getFeatures():
         line = feature.geometry().asPolyline()
-        if line:
+        if line and feature["id"] != NULL and feature["id"] is not None:
             link_end[int(feature["id"])] = (line[-1].x(), line[-1].y())
             link_fids[int(feature["id"])] = feature.id()
     ids, eo, sar, enabled, score, point_fids = [], [], [], [], [], {}
     for feature in points.getFeatures(QgsFeatureRequest().addOrderBy("id")):
         if feature["id"] is None or feature["id"] == NULL:
+            if not strict:
+                continue
             raise ValueError(f"The tie point added as feature {feature.id()} has no id and no link to a SAR position. "
                              "Delete it; to add a tie point, move an existing one or import a tie-point file.")
         pid = int(feature["id"])
@@ -86,7 +90,7 @@ def read_rows(points: QgsVectorLayer, links: QgsVectorLayer) -> TiePointRows:
         eo.append((p.x(), p.y()))
         sar.append(link_end[pid])
         enabled.append(bool(feature["enabled"]))
-        score.append(float(feature["score"]) if feature["score"] is not None else 0.0)
+        score.append(0.0 if feature["score"] is None or feature["score"] == NULL else float(feature["score"]))
         point_fids[pid] = feature.id()
     return TiePointRows(np.array(ids, int), np.array(eo, float).reshape(-1, 2), np.array(sar, float).reshape(-1, 2),
                         np.array(enabled, bool), np.array(score, float), point_fids,
@@ -137,7 +141,7 @@ def sync_layers(points: QgsVectorLayer, links: QgsVectorLayer, eo_to_pixel) -> i
     for layer in (points, links):
         if layer.isEditable() and not layer.commitChanges():
             raise ValueError(f"Could not save the edits of '{layer.name()}': {'; '.join(layer.commitErrors())}")
-    rows = read_rows(points, links)
+    rows = read_rows(points, links, strict=True)
     px = eo_to_pixel(rows.eo_xy)
     sar_px = eo_to_pixel(rows.sar_xy)
     names = ("eo_x", "eo_y", "sar_x", "sar_y", "dx", "dy", "enabled")

@@ -443,6 +443,20 @@ def test_sigterm_at_any_moment_leaves_the_old_result_or_the_new_one(world, input
     assert outcomes
 
 
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_stop_signal_during_matching_leaves_nothing(inputs, tmp_path, stop):
+    out = tmp_path / "a" / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "sar_eo_coreg", "coregister", *map(str, inputs), "--out", str(out),
+                             "--progress", "jsonl"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        if "Reading SAR" in line:
+            break
+    proc.send_signal(stop)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and stderr.strip() == "error: Cancelled; no outputs were written.", stderr
+    assert not (tmp_path / "a").exists()
+
+
 COMMIT_SCRIPT = """
 import os, signal, sys
 from pathlib import Path

@@ -1,0 +1,219 @@
+"""The three likeliest hostile cases as the analyst meets them in the dock and in Processing: applying tie
+points that belong to another scene, a disk that fills while writing, and a point added in the layer with
+NULL attributes. Each gives one line (the dock's status and message bar, or a QgsProcessingException), no
+Python error, and no new or half-written output folder."""
+
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+from osgeo import gdal
+from qgis.core import (
+    Qgis,
+    QgsFeature,
+    QgsGeometry,
+    QgsPointXY,
+    QgsProcessingException,
+    QgsProject,
+    QgsRasterLayer,
+    QgsVectorLayer,
+)
+
+import sar_eo_coreg
+from sar_eo_coreg.ui.dock import CoregDock
+from tests.conftest import REPO
+from tests.in_qgis.conftest import wait_until
+
+
+@pytest.fixture()
+def python_errors(monkeypatch):
+    """Exceptions that escape to Qt's event loop: QGIS would show them in a Python error dialog."""
+    caught = []
+    monkeypatch.setattr(sys, "excepthook", lambda kind, value, tb: caught.append(value))
+    return caught
+
+
+@pytest.fixture()
+def project(qgis_new_project):
+    project = QgsProject.instance()
+    yield project
+    project.removeAllMapLayers()
+    project.layerTreeRoot().removeAllChildren()
+
+
+@pytest.fixture()
+def dock(iface, qgis_app):
+    dock = CoregDock(iface)
+    yield dock
+    if dock.task is not None:
+        dock.cancel()
+        wait_until(qgis_app, lambda: dock.task is None, 30)
+    dock.setParent(None)
+    dock.deleteLater()
+    qgis_app.processEvents()
+
+
+def handmade_points(data_dir, path, shift_px=3.0):
+    """20 tie points on the S1/S2 fixture, each SAR end `shift_px` east of its EO end (Georeferencer format)."""
+    a = gdal.Open(str(data_dir / "s1s2_eo.tif")).GetGeoTransform()
+    lines = ["mapX,mapY,sourceX,sourceY,enable"]
+    for row in range(60, 480, 100):
+        for col in range(60, 480, 120):
+            x, y = a[0] + (col + 0.5) * a[1], a[3] + (row + 0.5) * a[5]
+            lines.append(f"{x:.3f},{y:.3f},{x + shift_px * a[1]:.3f},{y:.3f},1")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def full_disk_python(tmp_path):
+    """The worker's interpreter behind a file-size limit of 32 kB: its writes fail as on a full disk."""
+    wrapper = tmp_path / "python_on_a_full_disk"
+    wrapper.write_text(f"#!/bin/sh\nulimit -f 64\nexec {sys.executable} \"$@\"\n")
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    return str(wrapper)
+
+
+def folders(path):
+    return sorted(p.name for p in path.iterdir()) if path.exists() else []
+
+
+# ---- the dock ---------------------------------------------------------------------------------------------------
+def imported_run(dock, project, data_dir, tmp_path, qgis_app):
+    eo = QgsRasterLayer(str(data_dir / "s1s2_eo.tif"), "eo")
+    sar = QgsRasterLayer(str(data_dir / "s1s2_sar.tif"), "sar")
+    project.addMapLayers([eo, sar])
+    dock.eo_combo.setLayer(eo)
+    dock.sar_combo.setLayer(sar)
+    dock.output.setFilePath(str(tmp_path / "runs"))
+    dock.import_tiepoints(str(handmade_points(data_dir, tmp_path / "hand.points")))
+    assert wait_until(qgis_app, lambda: dock.task is None, 120)
+    assert dock.run is not None and dock.run.layers.points.featureCount() == 20, dock.status.text()
+    return dock.run
+
+
+def apply_and_wait(dock, qgis_app):
+    dock.apply_edits()
+    assert wait_until(qgis_app, lambda: dock.task is None, 120)
+
+
+def assert_one_line_in_the_dock(dock, iface, expected):
+    text = dock.status.text()
+    assert expected in text, text
+    assert "\n" not in text and "Traceback" not in text
+    assert any(expected in m for m in iface.messageBar().get_messages(Qgis.Warning))
+
+
+def test_dock_apply_of_points_from_another_scene_is_one_line(dock, project, data_dir, tmp_path, qgis_app, iface,
+                                                              python_errors):
+    run = imported_run(dock, project, data_dir, tmp_path, qgis_app)
+    for layer in (run.layers.points, run.layers.links):  # the points of a scene 100 km away
+        layer.startEditing()
+        for feature in layer.getFeatures():
+            geometry = QgsGeometry(feature.geometry())
+            geometry.translate(100_000, 0)
+            layer.changeGeometry(feature.id(), geometry)
+    before = folders(tmp_path / "runs")
+    apply_and_wait(dock, qgis_app)
+    assert_one_line_in_the_dock(dock, iface, "lie outside the EO raster")
+    assert folders(tmp_path / "runs") == before
+    assert python_errors == []
+
+
+def test_dock_apply_with_a_null_row_added_in_the_layer_is_one_line(dock, project, data_dir, tmp_path, qgis_app, iface,
+                                                                    python_errors):
+    run = imported_run(dock, project, data_dir, tmp_path, qgis_app)
+    points = run.layers.points
+    points.startEditing()
+    added = QgsFeature(points.fields())  # as the Add Point tool leaves it: a geometry, every attribute NULL
+    added.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(points.extent().center())))
+    assert points.addFeature(added)
+    qgis_app.processEvents()  # the live review skips it
+    assert len(dock.review.session.rows) == 20 and python_errors == []
+    before = folders(tmp_path / "runs")
+    apply_and_wait(dock, qgis_app)
+    assert_one_line_in_the_dock(dock, iface, "has no id and no link to a SAR position")
+    assert dock.task is None and folders(tmp_path / "runs") == before
+    assert python_errors == []
+
+
+def test_dock_apply_on_a_full_disk_is_one_line_and_writes_nothing(dock, project, data_dir, tmp_path, qgis_app, iface,
+                                                                   python_errors, monkeypatch):
+    imported_run(dock, project, data_dir, tmp_path, qgis_app)
+    before = folders(tmp_path / "runs")
+    monkeypatch.setenv("SAR_EO_COREG_PYTHON", full_disk_python(tmp_path))
+    apply_and_wait(dock, qgis_app)
+    assert_one_line_in_the_dock(dock, iface, "nothing was changed")
+    assert folders(tmp_path / "runs") == before
+    assert python_errors == []
+
+
+# ---- Processing -------------------------------------------------------------------------------------------------
+@pytest.fixture()
+def provider(iface, qgis_processing):
+    plugin = sar_eo_coreg.classFactory(iface)
+    plugin.initProcessing()
+    yield
+    plugin.unload()
+
+
+def tiepoints_gpkg(data_dir, tmp_path):
+    gpkg = tmp_path / "hand.gpkg"
+    subprocess.run([sys.executable, "-m", "sar_eo_coreg", "convert", "--tiepoints",
+                    str(handmade_points(data_dir, tmp_path / "hand.points")), "--to", str(gpkg), "--eo",
+                    str(data_dir / "s1s2_eo.tif"), "--sar", str(data_dir / "s1s2_sar.tif")], cwd=REPO, check=True,
+                   capture_output=True)
+    return gpkg
+
+
+def warp(data_dir, gpkg, out):
+    import processing
+
+    return processing.run("sar_eo_coreg:warp_from_tiepoints", {
+        "TIEPOINTS": f"{gpkg}|layername=tiepoints", "EO": str(data_dir / "s1s2_eo.tif"),
+        "SAR": str(data_dir / "s1s2_sar.tif"), "OUTPUT_FOLDER": str(out)})
+
+
+def assert_one_line_exception(caught, expected):
+    text = str(caught.value)
+    assert expected in text and "\n" not in text and "Traceback" not in text, text
+
+
+def test_processing_warp_from_points_of_another_scene_is_one_line(provider, data_dir, tmp_path):
+    gpkg = tiepoints_gpkg(data_dir, tmp_path)
+    for name in ("tiepoints", "links"):  # the geometries of a scene 100 km away
+        layer = QgsVectorLayer(f"{gpkg}|layername={name}", name, "ogr")
+        layer.startEditing()
+        for feature in layer.getFeatures():
+            geometry = QgsGeometry(feature.geometry())
+            geometry.translate(100_000, 0)
+            layer.changeGeometry(feature.id(), geometry)
+        assert layer.commitChanges()
+        del layer
+    with pytest.raises(QgsProcessingException) as caught:
+        warp(data_dir, gpkg, tmp_path / "out")
+    assert_one_line_exception(caught, "lie outside the EO raster")
+    assert not (tmp_path / "out").exists()
+
+
+def test_processing_warp_with_a_null_row_is_one_line(provider, data_dir, tmp_path):
+    import sqlite3
+
+    gpkg = tiepoints_gpkg(data_dir, tmp_path)
+    with sqlite3.connect(gpkg) as con:
+        con.execute("INSERT INTO tiepoints (geom) SELECT geom FROM tiepoints LIMIT 1")
+    with pytest.raises(QgsProcessingException) as caught:
+        warp(data_dir, gpkg, tmp_path / "out")
+    assert_one_line_exception(caught, "has no id")
+    assert not (tmp_path / "out").exists()
+
+
+def test_processing_on_a_full_disk_is_one_line_and_writes_nothing(provider, data_dir, tmp_path, monkeypatch):
+    gpkg = tiepoints_gpkg(data_dir, tmp_path)
+    monkeypatch.setenv("SAR_EO_COREG_PYTHON", full_disk_python(tmp_path))
+    with pytest.raises(QgsProcessingException) as caught:
+        warp(data_dir, gpkg, tmp_path / "out")
+    assert_one_line_exception(caught, "nothing was changed")
+    assert not (tmp_path / "out").exists()
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".sar_eo_coreg-")]
