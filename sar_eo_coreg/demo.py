@@ -23,7 +23,10 @@ def run_demo(out_dir, seed: int = 7) -> int:
         raise CoregError(f"The demo sample is not here ({eo_src}); run the demo from a clone of the repository.")
     out = Path(out_dir)
     inputs = out / "inputs"
-    inputs.mkdir(parents=True, exist_ok=True)
+    try:
+        inputs.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CoregError(f"Cannot write the demo to {out} ({exc.strerror or exc}). Choose a writable --out.") from None
     info = open_info(eo_src, "EO")
     field = synthetic.DisplacementField.random(info.width, info.height, seed=seed)
     synthetic.write_pair(eo_src, sar_src, inputs / "eo.tif", inputs / "sar.tif", field)

@@ -143,7 +143,8 @@ def _fit_final(tp: TiePoints, kind: str, eo: RasterInfo, reviewed: bool = False)
     n_used = int(tp.used.sum())
     chosen = auto_transform(n_used) if kind == "auto" else kind
     if n_used < MIN_POINTS[chosen]:
-        advice = ("Enable more points, or choose a simpler transform (affine needs 3)." if reviewed else
+        simpler = "" if chosen in ("affine", "poly1") else ", or choose a simpler transform (affine needs 3)"
+        advice = (f"Enable more points{simpler}." if reviewed else
                   "Check that the rasters show the same area, or try a larger --search-radius-m.")
         raise CoregError(f"Too few tie points: {n_used} enabled, the '{chosen}' transform needs at least "
                          f"{MIN_POINTS[chosen]}. {advice}")

@@ -60,6 +60,8 @@ class RasterInfo:
 def open_info(path, role: str) -> RasterInfo:
     """Validate a raster and return its description. `role` ("EO" or "SAR") goes into error messages."""
     path = os.fspath(path)
+    if not str(path).strip():
+        raise CoregError(f"No {role} raster given (the path is empty). Choose the {role} raster.")
     if not os.path.exists(path):
         raise CoregError(f"{role} file not found: {path}. Check the path.")
     if os.path.isdir(path):

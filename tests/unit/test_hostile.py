@@ -614,6 +614,21 @@ def test_bad_option_values_are_refused_with_their_range(inputs, tmp_path, option
     assert_refused(["coregister", *inputs, "--out", tmp_path / "out", *option], expected, tmp_path)
 
 
+@pytest.mark.parametrize("args, expected", [
+    (["train", "--model", "unet", "--out", "t", "--steps", "-1"], "--steps: must be an integer >= 1"),
+    (["train", "--model", "unet", "--out", "t", "--lr", "0"], "--lr: must be a finite number > 0"),
+    (["evaluate", "--samples", "0"], "--samples: must be an integer >= 1"),
+    (["demo", "--out", "/proc/sar_eo_coreg_demo"], "Cannot write the demo"),
+])
+def test_other_subcommands_refuse_bad_values_in_one_line(tmp_path, args, expected):
+    assert_refused(args, expected, tmp_path)
+
+
+def test_an_empty_eo_path_is_named(world, tmp_path):
+    assert_refused(["coregister", "--eo=", "--sar", world / "sar256.tif", "--out", tmp_path / "out"],
+                   "No EO raster given", tmp_path)
+
+
 def test_apply_lists_its_transform_choices(world, big, tmp_path):
     assert_refused(["apply", "--tiepoints", world / "result" / "tiepoints.gpkg", *big, "--out", tmp_path / "out",
                     "--transform", "spline"], "invalid choice: 'spline'", tmp_path)
