@@ -249,12 +249,14 @@ class WarpFromTiepointsAlgorithm(_CoregAlgorithmBase):
                 raise QgsProcessingException(str(exc)) from None
             if layer.isEditable() and layer.isModified():
                 feedback.pushWarning(f"'{layer.name()}' has unsaved edits; save them to include them.")
+            problem = None
             try:
                 sync_layers(points, links, EoPixels(inputs[1]))
             except ValueError as exc:
-                raise QgsProcessingException(str(exc)) from None
-            finally:
-                del points, links
+                problem = str(exc)  # only the text: the exception's frames would keep the layers alive
+            del points, links
+            if problem:
+                raise QgsProcessingException(problem)
             args = ["apply", "--tiepoints", edited, *inputs, "--out", out_dir, *self._fit_args(parameters, context)]
             report = self._run_worker(args, out_dir, feedback)["report"]
         return self._raster_outputs(context, out_dir, report, "Aligned SAR (from edited tie points)")

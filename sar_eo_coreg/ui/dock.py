@@ -303,7 +303,6 @@ class CoregDock(QgsDockWidget):
         self._start_task(f"Coregister {name}", args, out_dir, lambda task: self._coregistered(task, pending))
 
     def _start_task(self, description, args, out_dir, on_done) -> None:
-        os.makedirs(os.path.dirname(out_dir), exist_ok=True)
         python, origin = worker_python()
         self.log.appendPlainText(f"$ {python} -m sar_eo_coreg {' '.join(args)}   [Python from {origin}]")
         task = WorkerTask(description, python, args, lambda t: self._task_done(t, on_done),
@@ -409,8 +408,7 @@ class CoregDock(QgsDockWidget):
             return
         eo_path, sar_path, base = checked
         name = f"imported_{Path(path).stem}_{time.strftime('%Y%m%d-%H%M%S')}"
-        out_dir = os.path.join(base, name)
-        os.makedirs(out_dir, exist_ok=True)
+        out_dir = os.path.join(base, name)  # the engine creates it (and removes it if the import fails)
         args = ["convert", "--tiepoints", path, "--to", os.path.join(out_dir, "tiepoints.gpkg"),
                 "--eo", eo_path, "--sar", sar_path]
         pending = Run(name, out_dir, eo_path, sar_path)

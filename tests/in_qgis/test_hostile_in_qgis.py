@@ -149,6 +149,21 @@ def test_dock_apply_on_a_full_disk_is_one_line_and_writes_nothing(dock, project,
     assert python_errors == []
 
 
+def test_dock_refuses_an_unwritable_output_folder_in_one_line(dock, project, data_dir, qgis_app, iface, python_errors):
+    eo = QgsRasterLayer(str(data_dir / "s1s2_eo.tif"), "eo")
+    sar = QgsRasterLayer(str(data_dir / "s1s2_sar.tif"), "sar")
+    project.addMapLayers([eo, sar])
+    dock.eo_combo.setLayer(eo)
+    dock.sar_combo.setLayer(sar)
+    dock.output.setFilePath("/proc/sar_eo_coreg_runs")
+    dock.start_coregistration()
+    assert wait_until(qgis_app, lambda: dock.task is None, 120)
+    text = dock.status.text()
+    assert ("Cannot write to" in text or "Cannot write to the output folder" in text) and "\n" not in text, text
+    assert dock.run is None and python_errors == []
+    assert not os.path.exists("/proc/sar_eo_coreg_runs")
+
+
 # ---- Processing -------------------------------------------------------------------------------------------------
 @pytest.fixture()
 def provider(iface, qgis_processing):
