@@ -145,6 +145,10 @@ def load_weights(path, device="cpu"):
         raise CoregError(f"Model weights {path} do not match their sha256 (corrupt or partial copy). Copy them again.")
     try:  # weights_only: a weights file is data, never code
         blob = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 (garbage raises anything from the unpickler: it is not a model file)
+        raise CoregError(f"{path} is not a weights file of this plugin ({type(exc).__name__} while reading it). "
+                         "Give a .pt written by 'python -m sar_eo_coreg train'.") from None
+    try:
         raw = blob["card"]
         card = ModelCard(**{**raw, "norm": Normalisation(**raw["norm"]), "sha256": digest})
         model = build_model(card.name, **card.config)

@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import os
+import pickle
 import resource
 import shutil
 import signal
@@ -634,13 +635,12 @@ def test_apply_lists_its_transform_choices(world, big, tmp_path):
                     "--transform", "spline"], "invalid choice: 'spline'", tmp_path)
 
 
-@pytest.mark.parametrize("content, expected", [
-    (os.urandom(4096), "is not a weights file of this plugin"),
-    (b"PK\x03\x04 not a zip", "is not a weights file of this plugin"),
-])
-def test_a_model_file_that_is_not_a_model_is_one_line(inputs, tmp_path, content, expected):
+@pytest.mark.parametrize("kind", ["random0", "random1", "random2", "zip_header", "pickle_of_a_list"])
+def test_a_model_file_that_is_not_a_model_is_one_line(inputs, tmp_path, kind):
+    content = {"zip_header": b"PK\x03\x04 not a zip", "pickle_of_a_list": pickle.dumps([1, 2, 3])}.get(kind)
     model = tmp_path / "random.pt"
-    model.write_bytes(content)
+    model.write_bytes(content or np.random.default_rng(int(kind[-1])).bytes(4096))
+    expected = "is not a weights file of this plugin"
     assert_refused(["coregister", *inputs, "--out", tmp_path / "out", "--matcher", "learned", "--model", model],
                    expected, tmp_path)
 
