@@ -19,9 +19,10 @@ import numpy as np
 from .errors import CoregError
 from .geometry import map_to_pixel, pixel_to_map, reproject_xy, sar_pixel_to_eo_pixel
 from .raster import RasterInfo
+from .transforms import global_deviation
 
 POINT_FIELDS = ("id", "eo_x", "eo_y", "sar_x", "sar_y", "dx", "dy", "score", "inlier", "enabled", "residual",
-                "residual_x", "residual_y")
+                "residual_x", "residual_y", "off_global", "suspect")
 CSV_FIELDS = ("sar_row", "sar_col", "optical_row", "optical_col", "score", "inlier")
 
 
@@ -86,10 +87,12 @@ def _records(tp: TiePoints, eo: RasterInfo):
     eo_x, eo_y = pixel_to_map(eo, tp.eo_px[:, 0], tp.eo_px[:, 1])
     sar_x, sar_y = pixel_to_map(eo, tp.eo_px[:, 0] + tp.disp[:, 0], tp.eo_px[:, 1] + tp.disp[:, 1])
     residual = tp.residual_norm
+    off, threshold = global_deviation(tp.eo_px, tp.disp, tp.used)
     for i in range(len(tp)):
         yield (i + 1, float(eo_x[i]), float(eo_y[i]), float(sar_x[i]), float(sar_y[i]), float(tp.disp[i, 0]),
                float(tp.disp[i, 1]), float(tp.score[i]), int(tp.inlier[i]), int(tp.enabled[i]),
-               *(None if not np.isfinite(v) else float(v) for v in (residual[i], *tp.residual[i])))
+               *(None if not np.isfinite(v) else float(v) for v in (residual[i], *tp.residual[i], off[i])),
+               int(bool(off[i] > threshold)))
 
 
 def write_gpkg(path, tp: TiePoints, eo: RasterInfo) -> None:
@@ -133,7 +136,7 @@ def write_gpkg(path, tp: TiePoints, eo: RasterInfo) -> None:
 
 
 _FIELD_TYPES = ("INTEGER", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "BOOLEAN",
-                "BOOLEAN", "DOUBLE", "DOUBLE", "DOUBLE")
+                "BOOLEAN", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "BOOLEAN")
 
 _GPKG_SCHEMA = """
 CREATE TABLE gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY, organization TEXT NOT NULL,

@@ -306,5 +306,29 @@ def fit_with_residuals(kind: str, points: np.ndarray, disp: np.ndarray, used: np
     return model, residual
 
 
+SUSPECT_MIN_PX = 5.0  # a point off the robust global affine by this much, and by SUSPECT_SIGMAS, is suspect
+SUSPECT_SIGMAS = 4.0
+
+
+def global_deviation(points: np.ndarray, disp: np.ndarray, used: np.ndarray):
+    """How far each point's displacement lies from a robust global affine of the used points (Tukey IRLS),
+    in EO pixels, and the suspect threshold max(SUSPECT_MIN_PX, SUSPECT_SIGMAS robust sigmas). Unlike a local
+    model's leave-one-out residual, a cluster of wrong matches cannot bend this model towards itself."""
+    points, disp = np.asarray(points, np.float64).reshape(-1, 2), np.asarray(disp, np.float64).reshape(-1, 2)
+    used = np.asarray(used, bool) & np.isfinite(disp).all(axis=1)
+    if used.sum() < MIN_POINTS["affine"]:
+        return np.full(len(points), np.nan), float("nan")
+    norm = _Normaliser(points[used])
+    design = _monomials(norm(points), 1)
+    weights = np.ones(int(used.sum()))
+    for _ in range(10):
+        w = np.sqrt(weights)[:, None]
+        coef = np.linalg.lstsq(design[used] * w, disp[used] * w, rcond=None)[0]
+        deviation = np.hypot(*(disp - design @ coef).T)
+        sigma = max(1.4826 * float(np.median(deviation[used])), 0.5)
+        weights = np.clip(1.0 - (deviation[used] / (4.685 * sigma)) ** 2, 0.0, None) ** 2 + 1e-6
+    return deviation, max(SUSPECT_MIN_PX, SUSPECT_SIGMAS * sigma)
+
+
 def rmse(residual: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.sum(residual**2, axis=1)))) if len(residual) else float("nan")

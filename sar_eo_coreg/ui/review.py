@@ -1,5 +1,6 @@
 """The tie-point review: a table synchronised with the point layer, and live residuals and RMSE for the
-chosen transform, computed by the engine's own fitting code (core.transforms.fit_with_residuals)."""
+chosen transform, computed by the engine's own fitting code (core.transforms.fit_with_residuals), with each
+point's deviation from the robust global model (core.transforms.global_deviation) flagging suspects."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from qgis.core import QgsCoordinateTransform, QgsProject, QgsRectangle
 from qgis.PyQt.QtCore import Qt, QTimer, pyqtSignal
 from qgis.PyQt.QtWidgets import (
     QAbstractItemView,
+    QDoubleSpinBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -22,10 +24,20 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.errors import CoregError
-from ..core.transforms import MIN_POINTS, fit_with_residuals, rmse
-from .tiepoint_layers import RunLayers, TiePointRows, read_rows, reopen_readers, set_enabled, write_residuals
+from ..core.transforms import MIN_POINTS, SUSPECT_MIN_PX, SUSPECT_SIGMAS, fit_with_residuals, global_deviation, rmse
+from .tiepoint_layers import RunLayers, TiePointRows, read_rows, reopen_readers, set_enabled, write_review_fields
 
-COLUMNS = ("id", "enabled", "dx", "dy", "residual", "score")
+COLUMNS = ("id", "enabled", "dx px", "dy px", "residual px", "off global px", "confidence")
+COLUMN_TIPS = (
+    "Tie point id (as in the layers and the exported files)",
+    "Whether the point enters the fit. Unticked: rejected by the engine or disabled by you",
+    "Measured displacement, SAR minus EO, in EO pixels (x)",
+    "Measured displacement, SAR minus EO, in EO pixels (y)",
+    "Leave-one-out residual of the chosen transform, EO pixels: small when the other points predict this one",
+    f"Distance from the robust global affine of the enabled points, EO pixels. Above max({SUSPECT_MIN_PX:g} px, "
+    f"{SUSPECT_SIGMAS:g} robust sigmas) the point is suspect (red triangle): a wrong match, or strong local warp",
+    "The engine's confidence in the match, 0-1 (peak strength, distinctness and forward-backward agreement)",
+)
 
 
 class EoPixels:
@@ -55,12 +67,16 @@ class ReviewSession:
         self.residual = np.zeros((0, 2))
         self.kind = ""
         self.error = ""
+        self.off_global = np.zeros(0)
+        self.suspect = np.zeros(0, bool)
 
     def refit(self, transform: str) -> None:
         self.rows = read_rows(self.run.points, self.run.links)
         px = self.to_pixel(self.rows.eo_xy)
         disp = self.to_pixel(self.rows.sar_xy) - px
         self.disp = disp
+        self.off_global, threshold = global_deviation(px, disp, self.rows.enabled)
+        self.suspect = self.off_global > threshold
         self.residual = np.full((len(self.rows), 2), np.nan)
         try:
             model, self.residual = fit_with_residuals(transform, px, disp, self.rows.enabled, self.to_pixel.extent)
@@ -101,7 +117,9 @@ class ReviewPanel(QWidget):
         self.rmse_label.setObjectName("rmse_label")
         layout.addWidget(self.rmse_label)
         self.table = QTableWidget(0, len(COLUMNS), self)
-        self.table.setHorizontalHeaderLabels(["id", "enabled", "dx px", "dy px", "residual px", "score"])
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        for column, tip in enumerate(COLUMN_TIPS):
+            self.table.horizontalHeaderItem(column).setToolTip(tip)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSortingEnabled(True)
@@ -123,6 +141,25 @@ class ReviewPanel(QWidget):
             button.clicked.connect(handler)
             buttons.addWidget(button)
         layout.addLayout(buttons)
+        quick = QHBoxLayout()
+        self.suspect_button = QPushButton("Disable suspect", self)
+        self.suspect_button.setToolTip("Disable the enabled points that lie off the robust global model (red triangles).")
+        self.suspect_button.clicked.connect(self.disable_suspect)
+        self.confidence_button = QPushButton("Disable confidence <", self)
+        self.confidence_button.setToolTip("Disable the enabled points whose confidence is below this value.")
+        self.confidence_button.clicked.connect(lambda: self.disable_below(self.min_confidence.value()))
+        self.min_confidence = QDoubleSpinBox(self)
+        self.min_confidence.setRange(0.0, 1.0)
+        self.min_confidence.setSingleStep(0.01)
+        self.min_confidence.setValue(0.05)
+        self.undo_button = QPushButton("Undo", self)
+        self.undo_button.setToolTip("Undo the last enable/disable action of this panel.")
+        self.undo_button.clicked.connect(self.undo)
+        self.undo_button.setEnabled(False)
+        for widget in (self.suspect_button, self.confidence_button, self.min_confidence, self.undo_button):
+            quick.addWidget(widget)
+        layout.addLayout(quick)
+        self._undo = []  # (ids, previous enabled values) of the panel's enable/disable actions
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(0)
@@ -133,6 +170,8 @@ class ReviewPanel(QWidget):
     def bind(self, session: ReviewSession, canvas=None) -> None:
         self.session = session
         self.canvas = canvas
+        self._undo = []
+        self.undo_button.setEnabled(False)
         points, links = session.run.points, session.run.links
         for layer in (points, links):
             layer.attributeValueChanged.connect(self.schedule_refresh)
@@ -160,14 +199,15 @@ class ReviewPanel(QWidget):
             return
         session.refit(self.transform)
         rows = session.rows
-        if not session.error:
-            write_residuals(session.run.points, session.run.links, rows, session.residual)
+        write_review_fields(session.run.points, session.run.links, rows, session.residual, session.off_global,
+                            session.suspect)
         residual = np.hypot(session.residual[:, 0], session.residual[:, 1])
         self._filling = True
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(rows))
         for r in range(len(rows)):
-            values = (int(rows.ids[r]), None, session.disp[r, 0], session.disp[r, 1], residual[r], rows.score[r])
+            values = (int(rows.ids[r]), None, session.disp[r, 0], session.disp[r, 1], residual[r],
+                      session.off_global[r], rows.score[r])
             for c, value in enumerate(values):
                 item = QTableWidgetItem()
                 if c == 1:
@@ -198,7 +238,35 @@ class ReviewPanel(QWidget):
         self.schedule_refresh()
 
     def set_enabled(self, ids, value: bool) -> None:
+        rows = self.session.rows
+        was = dict(zip(rows.ids.tolist(), rows.enabled.tolist()))
+        ids = [int(i) for i in ids if int(i) in was]
+        if not ids:
+            return
+        self._undo.append((ids, [was[i] for i in ids]))
+        self.undo_button.setEnabled(True)
         set_enabled((self.session.run.points, self.session.run.links), ids, value)
+        self.refresh()
+
+    def disable_suspect(self) -> None:
+        if self.session is not None:
+            rows = self.session.rows
+            self.set_enabled(rows.ids[rows.enabled & self.session.suspect], False)
+
+    def disable_below(self, minimum: float) -> None:
+        if self.session is not None:
+            rows = self.session.rows
+            self.set_enabled(rows.ids[rows.enabled & (rows.score < minimum)], False)
+
+    def undo(self) -> None:
+        if self.session is None or not self._undo:
+            return
+        ids, values = self._undo.pop()
+        for value in (True, False):
+            chosen = [i for i, v in zip(ids, values) if v == value]
+            if chosen:
+                set_enabled((self.session.run.points, self.session.run.links), chosen, value)
+        self.undo_button.setEnabled(bool(self._undo))
         self.refresh()
 
     def set_selected_enabled(self, value: bool) -> None:

@@ -18,19 +18,22 @@ from qgis.core import (
     QgsFeatureRequest,
     QgsGeometry,
     QgsLayerTreeGroup,
+    QgsMarkerLineSymbolLayer,
     QgsMarkerSymbol,
     QgsPalLayerSettings,
     QgsPointXY,
     QgsProject,
+    QgsProperty,
     QgsRasterLayer,
     QgsRuleBasedRenderer,
-    QgsSingleSymbolRenderer,
     QgsSymbol,
     QgsVectorLayer,
     QgsVectorLayerSimpleLabeling,
 )
 from qgis.PyQt.QtGui import QColor
 
+USED_RULE = '"enabled" AND NOT coalesce("suspect", 0)'
+SUSPECT_RULE = '"enabled" AND coalesce("suspect", 0)'
 # residual classes (EO pixels) for the graduated colours of used points
 RESIDUAL_CLASSES = ((0.0, 1.0, "#1a9641", "≤ 1 px"), (1.0, 2.0, "#a6d96a", "1–2 px"),
                     (2.0, 5.0, "#fdae61", "2–5 px"), (5.0, 1e9, "#d7191c", "> 5 px"))
@@ -119,19 +122,29 @@ def set_enabled(layers, ids, value: bool) -> None:
     reopen_readers(layers)
 
 
-def write_residuals(points: QgsVectorLayer, links: QgsVectorLayer, rows: TiePointRows, residual_px: np.ndarray
-                    ) -> None:
-    """Store the live residuals in the points layer (its colours follow); skipped while it is being edited."""
-    if points.isEditable():
-        return
-    index = [points.fields().indexOf(name) for name in ("residual", "residual_x", "residual_y")]
+def write_review_fields(points: QgsVectorLayer, links: QgsVectorLayer, rows: TiePointRows, residual_px: np.ndarray,
+                        off_global: np.ndarray, suspect: np.ndarray) -> None:
+    """Store the live residuals, the deviation from the global model and the suspect flag in the layers (their
+    symbols follow); skipped while a layer is being edited."""
     norm = np.hypot(residual_px[:, 0], residual_px[:, 1])
-    values = np.c_[norm, residual_px]
-    changes = {rows.point_fids[int(i)]: {k: (float(v) if np.isfinite(v) else None) for k, v in zip(index, row) if k >= 0}
-               for i, row in zip(rows.ids, values)}
-    points.dataProvider().changeAttributeValues(changes)
-    points.triggerRepaint()
-    reopen_readers([links])
+    values = np.c_[norm, residual_px, off_global, suspect]
+    for layer, fids, names in ((points, rows.point_fids, ("residual", "residual_x", "residual_y", "off_global",
+                                                           "suspect")),
+                               (links, rows.link_fids, ("off_global", "suspect"))):
+        if layer.isEditable():
+            continue
+        index = [layer.fields().indexOf(name) for name in names]
+        picked = values[:, -len(names):]
+        changes = {fids[int(i)]: {k: (_cell(v, name) if np.isfinite(v) else None)
+                                  for k, v, name in zip(index, row, names) if k >= 0}
+                   for i, row in zip(rows.ids, picked) if int(i) in fids}
+        layer.dataProvider().changeAttributeValues(changes)
+        layer.triggerRepaint()
+    reopen_readers([links, points])
+
+
+def _cell(value, name):
+    return int(value) if name == "suspect" else float(value)
 
 
 def sync_layers(points: QgsVectorLayer, links: QgsVectorLayer, eo_to_pixel) -> int:
@@ -166,35 +179,77 @@ def sync_layers(points: QgsVectorLayer, links: QgsVectorLayer, eo_to_pixel) -> i
 
 
 # ---- styling and loading -------------------------------------------------------------------------
+def _circle(colour: str, size="2.6", outline="#ffffff"):
+    return QgsMarkerSymbol.createSimple({"name": "circle", "color": colour, "outline_color": outline,
+                                         "outline_width": "0.3", "size": size})
+
+
 def style_points(layer: QgsVectorLayer) -> None:
-    """Used points coloured by residual (graduated classes), rejected or disabled points as grey crosses;
-    labels (the id) are set up but off: Layer Labeling shows them on demand."""
+    """What a point is worth, at a glance: enabled points off the robust global model are red triangles
+    ("suspect"), other enabled points are coloured by residual and sized by confidence; points the engine
+    rejected are grey crosses, points you disabled hollow grey circles. White outlines stay visible on dark
+    rasters. Labels (the id) are set up but off: Layer Labeling shows them on demand."""
     root = QgsRuleBasedRenderer.Rule(None)
+    suspect = QgsMarkerSymbol.createSimple({"name": "triangle", "color": "#ff1744", "outline_color": "#ffffff",
+                                            "outline_width": "0.4", "size": "4.2"})
+    root.appendChild(QgsRuleBasedRenderer.Rule(suspect, filterExp=SUSPECT_RULE,
+                                               label="suspect: off the global model (check or disable)"))
+    by_confidence = QgsProperty.fromExpression('scale_linear(coalesce("score", 0), 0, 0.3, 1.8, 3.6)')
     for lo, hi, colour, label in RESIDUAL_CLASSES:
-        symbol = QgsMarkerSymbol.createSimple({"name": "circle", "color": colour, "outline_color": "#222222",
-                                               "size": "2.6"})
+        symbol = _circle(colour)
+        symbol.setDataDefinedSize(by_confidence)
         root.appendChild(QgsRuleBasedRenderer.Rule(
-            symbol, filterExp=f'"enabled" AND "inlier" AND "residual" >= {lo} AND "residual" < {hi}',
-            label=f"residual {label}"))
-    unknown = QgsMarkerSymbol.createSimple({"name": "circle", "color": "#ffffff", "outline_color": "#222222",
-                                            "size": "2.6"})
-    root.appendChild(QgsRuleBasedRenderer.Rule(unknown, filterExp='"enabled" AND "inlier" AND "residual" IS NULL',
+            symbol, filterExp=f'{USED_RULE} AND "residual" >= {lo} AND "residual" < {hi}', label=f"residual {label}"))
+    root.appendChild(QgsRuleBasedRenderer.Rule(_circle("#e0e0e0", outline="#222222"),
+                                               filterExp=f'{USED_RULE} AND "residual" IS NULL',
                                                label="residual not computable"))
-    rejected = QgsMarkerSymbol.createSimple({"name": "cross2", "color": "#9e9e9e", "size": "2.6"})
-    root.appendChild(QgsRuleBasedRenderer.Rule(rejected, filterExp='NOT "enabled" OR NOT "inlier"',
-                                               label="disabled or rejected"))
+    rejected = QgsMarkerSymbol.createSimple({"name": "cross2", "color": "#bdbdbd", "outline_color": "#bdbdbd",
+                                             "size": "2.6"})
+    root.appendChild(QgsRuleBasedRenderer.Rule(rejected, filterExp='NOT "enabled" AND NOT "inlier"',
+                                               label="rejected by the engine"))
+    disabled = QgsMarkerSymbol.createSimple({"name": "circle", "color": "0,0,0,0", "outline_color": "#bdbdbd",
+                                             "outline_width": "0.5", "size": "2.6"})
+    root.appendChild(QgsRuleBasedRenderer.Rule(disabled, filterExp='NOT "enabled" AND "inlier"',
+                                               label="disabled by you"))
     layer.setRenderer(QgsRuleBasedRenderer(root))
     settings = QgsPalLayerSettings()
     settings.fieldName = "id"
+    settings.setFormat(_label_format())
     layer.setLabeling(QgsVectorLayerSimpleLabeling(settings))
     layer.setLabelsEnabled(False)
 
 
+def _label_format():
+    from qgis.core import QgsTextBufferSettings, QgsTextFormat
+
+    text = QgsTextFormat()
+    text.setColor(QColor("#000000"))
+    buffer = QgsTextBufferSettings()
+    buffer.setEnabled(True)
+    buffer.setColor(QColor("#ffffff"))
+    text.setBuffer(buffer)
+    return text
+
+
 def style_links(layer: QgsVectorLayer) -> None:
-    symbol = QgsSymbol.defaultSymbol(layer.geometryType())
-    symbol.setColor(QColor("#00b7eb"))
-    symbol.setWidth(0.4)
-    layer.setRenderer(QgsSingleSymbolRenderer(symbol))
+    """Links of enabled points with an arrowhead at the SAR end (red when suspect); disabled ones dimmed."""
+    root = QgsRuleBasedRenderer.Rule(None)
+    for colour, rule, label in (("#ff1744", SUSPECT_RULE, "suspect"),
+                                ("#00b7eb", USED_RULE, "enabled"),
+                                ("#9e9e9e", 'NOT "enabled"', "disabled or rejected")):
+        symbol = QgsSymbol.defaultSymbol(layer.geometryType())
+        symbol.setColor(QColor(colour))
+        symbol.setWidth(0.4 if label != "disabled or rejected" else 0.2)
+        if label == "disabled or rejected":
+            symbol.setOpacity(0.5)
+        else:
+            head = QgsMarkerLineSymbolLayer(True)
+            head.setPlacement(QgsMarkerLineSymbolLayer.LastVertex)
+            head.setSubSymbol(QgsMarkerSymbol.createSimple({"name": "arrowhead", "color": colour,
+                                                            "outline_color": colour, "size": "2.4", "angle": "0"}))
+            symbol.appendSymbolLayer(head)
+        root.appendChild(QgsRuleBasedRenderer.Rule(symbol, filterExp=rule, label=label))
+    layer.setRenderer(QgsRuleBasedRenderer(root))
 
 
 @dataclass

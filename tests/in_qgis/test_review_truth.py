@@ -1,0 +1,112 @@
+"""The review shows the truth: wrong matches that agree with each other are drawn as suspect (deviation from
+the robust global model, not the local model's leave-one-out residual), one click disables them, one click
+undoes it, and rejected and disabled points look different."""
+
+import pytest
+from osgeo import gdal
+from qgis.core import QgsExpression, QgsExpressionContext, QgsExpressionContextUtils, QgsProject, QgsRasterLayer
+
+from sar_eo_coreg.ui.dock import CoregDock
+from tests.in_qgis.conftest import wait_until
+
+WRONG = {5, 6, 7}  # ids of the injected wrong matches: a cluster that vouches for itself
+
+
+@pytest.fixture()
+def project(qgis_new_project):
+    project = QgsProject.instance()
+    yield project
+    project.removeAllMapLayers()
+    project.layerTreeRoot().removeAllChildren()
+
+
+@pytest.fixture()
+def dock(iface, qgis_app):
+    dock = CoregDock(iface)
+    yield dock
+    dock.setParent(None)
+    dock.deleteLater()
+    qgis_app.processEvents()
+
+
+def points_with_wrong_matches(data_dir, path):
+    """24 tie points on the S1/S2 fixture 3 px apart (the truth); points 5-7, neighbours, 40 px off the same way."""
+    a = gdal.Open(str(data_dir / "s1s2_eo.tif")).GetGeoTransform()
+    lines, pid = ["mapX,mapY,sourceX,sourceY,enable"], 0
+    for row in range(40, 480, 80):
+        for col in range(60, 480, 110):
+            pid += 1
+            shift = 40.0 if pid in WRONG else 3.0
+            x, y = a[0] + (col + 0.5) * a[1], a[3] + (row + 0.5) * a[5]
+            lines.append(f"{x:.3f},{y:.3f},{x + shift * a[1]:.3f},{y:.3f},1")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def matching_rule(layer, feature):
+    """The legend labels of the point renderer's rules whose filter the feature passes."""
+    context = QgsExpressionContext()
+    context.appendScope(QgsExpressionContextUtils.layerScope(layer))
+    context.setFeature(feature)
+    return [rule.label() for rule in layer.renderer().rootRule().children()
+            if QgsExpression(rule.filterExpression()).evaluate(context)]
+
+
+def test_wrong_matches_are_drawn_as_suspect_and_one_click_disables_them(dock, project, data_dir, tmp_path, qgis_app):
+    eo = QgsRasterLayer(str(data_dir / "s1s2_eo.tif"), "eo")
+    sar = QgsRasterLayer(str(data_dir / "s1s2_sar.tif"), "sar")
+    project.addMapLayers([eo, sar])
+    dock.eo_combo.setLayer(eo)
+    dock.sar_combo.setLayer(sar)
+    dock.output.setFilePath(str(tmp_path / "runs"))
+    dock.import_tiepoints(str(points_with_wrong_matches(data_dir, tmp_path / "hand.points")))
+    assert wait_until(qgis_app, lambda: dock.task is None, 120)
+    points = dock.run.layers.points
+    review = dock.review
+    dock.review_transform.setCurrentIndex(dock.review_transform.findData("tps"))
+    qgis_app.processEvents()
+
+    # every point matches exactly one rule; the wrong ones the suspect rule, although tps bends to them
+    rules = {int(f["id"]): matching_rule(points, f) for f in points.getFeatures()}
+    assert all(len(r) == 1 for r in rules.values()), rules
+    suspects = {pid for pid, r in rules.items() if r[0].startswith("suspect")}
+    assert suspects == WRONG
+    assert {int(f["id"]) for f in points.getFeatures() if f["suspect"]} == WRONG
+    before = review.session.rmse
+
+    # one click disables them (drawn as disabled by you), the fit improves; undo restores them
+    review.suspect_button.click()
+    qgis_app.processEvents()
+    disabled = {int(i) for i, e in zip(review.session.rows.ids, review.session.rows.enabled) if not e}
+    assert disabled == WRONG and review.session.rmse < before
+    assert {matching_rule(points, f)[0] for f in points.getFeatures() if int(f["id"]) in WRONG} == {"disabled by you"}
+    review.undo_button.click()
+    qgis_app.processEvents()
+    assert review.session.rows.enabled.all() and review.session.rmse == pytest.approx(before)
+
+    # points below a confidence are disabled in one click too (imported points have confidence 1: none here)
+    review.disable_below(0.5)
+    assert review.session.rows.enabled.all()
+
+
+def test_rejected_and_disabled_points_look_different(dock, project, data_dir, tmp_path, qgis_app):
+    from sar_eo_coreg.ui.tiepoint_layers import style_links, style_points
+
+    eo = QgsRasterLayer(str(data_dir / "s1s2_eo.tif"), "eo")
+    project.addMapLayer(eo)
+    from qgis.core import QgsFeature, QgsVectorLayer
+
+    layer = QgsVectorLayer("Point?field=id:integer&field=enabled:integer&field=inlier:integer&field=residual:double"
+                           "&field=suspect:integer&field=score:double", "t", "memory")
+    provider = layer.dataProvider()
+    for pid, enabled, inlier in ((1, 0, 0), (2, 0, 1), (3, 1, 0), (4, 1, 1)):
+        feature = QgsFeature(layer.fields())
+        feature.setAttributes([pid, enabled, inlier, 1.5, 0, 0.2])
+        provider.addFeature(feature)
+    style_points(layer)
+    labels = {int(f["id"]): matching_rule(layer, f) for f in layer.getFeatures()}
+    assert labels == {1: ["rejected by the engine"], 2: ["disabled by you"], 3: ["residual 1–2 px"],
+                      4: ["residual 1–2 px"]}  # a re-enabled rejected point gets its normal symbol
+    links = QgsVectorLayer("LineString?field=id:integer&field=enabled:integer&field=suspect:integer", "l", "memory")
+    style_links(links)
+    assert [r.label() for r in links.renderer().rootRule().children()] == ["suspect", "enabled", "disabled or rejected"]
