@@ -13,7 +13,7 @@ from typing import Optional
 
 from qgis.core import Qgis, QgsApplication, QgsMapLayerProxyModel, QgsProject, QgsRasterLayer
 from qgis.gui import QgsDockWidget, QgsFileWidget, QgsMapLayerComboBox
-from qgis.PyQt.QtCore import QProcess
+from qgis.PyQt.QtCore import QProcess, Qt
 from qgis.PyQt.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -23,9 +23,11 @@ from qgis.PyQt.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QSlider,
     QSpinBox,
     QTabWidget,
     QVBoxLayout,
@@ -34,10 +36,11 @@ from qgis.PyQt.QtWidgets import (
 
 from ..core.choices import DEVICES, MATCHERS, MIN_POINTS, RESAMPLINGS, TRANSFORMS
 from ..core.summary import rmse_text
+from .compare import CompareItem
 from .review import ReviewPanel, ReviewSession
 from .settings import worker_python, worker_qprocess
 from .task import WorkerTask
-from .tiepoint_layers import RunLayers, add_raster, add_run_layers, source_path, sync_layers
+from .tiepoint_layers import RunLayers, add_raster, add_run_layers, source_path, style_aligned, sync_layers
 
 TRANSFORM_LABELS = {"auto": "auto (the engine's dense field; a re-fit: grid ≥ 150 points, else tps, poly2, affine)",
                     **{k: f"{k} (needs ≥ {MIN_POINTS[k]} points)" for k in TRANSFORMS}}
@@ -198,7 +201,54 @@ class CoregDock(QgsDockWidget):
         for button in (self.apply_button, self.import_button, self.export_button):
             buttons.addWidget(button)
         layout.addLayout(buttons)
+        layout.addLayout(self._build_compare_row(page))
         return page
+
+    def _build_compare_row(self, page) -> QHBoxLayout:
+        """Compare in the canvas: the aligned or the input SAR over the map through a swipe or a checkerboard."""
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Compare", page))
+        self.compare_mode = QComboBox(page)
+        for label, mode in (("off", None), ("swipe", "swipe"), ("checkerboard", "checkerboard")):
+            self.compare_mode.addItem(label, mode)
+        self.compare_mode.setToolTip("Draw a SAR over the map through a swipe line or a checkerboard, to follow "
+                                     "edges from the EO into the SAR.")
+        self.compare_layer = QComboBox(page)
+        self.compare_layer.addItem("aligned SAR", "aligned")
+        self.compare_layer.addItem("input SAR (before)", "input")
+        self.compare_slider = QSlider(Qt.Orientation.Horizontal, page)
+        self.compare_slider.setRange(0, 100)
+        self.compare_slider.setValue(50)
+        self.compare_slider.setToolTip("Swipe: position of the line. Checkerboard: size of the cells.")
+        self.compare_mode.currentIndexChanged.connect(lambda: self.update_compare())
+        self.compare_layer.currentIndexChanged.connect(lambda: self.update_compare())
+        self.compare_slider.valueChanged.connect(lambda: self.update_compare())
+        for widget in (self.compare_mode, self.compare_layer, self.compare_slider):
+            row.addWidget(widget, 1 if widget is self.compare_slider else 0)
+        self.compare_item = None
+        return row
+
+    def _compare_source(self):
+        if self.compare_layer.currentData() == "input":
+            return self.sar_combo.currentLayer()
+        return self.run.layers.aligned if self.run is not None and self.run.layers is not None else None
+
+    def update_compare(self) -> None:
+        mode = self.compare_mode.currentData()
+        source = self._compare_source() if mode else None
+        if self.compare_item is not None and source is not self.compare_item.layer:
+            self.compare_item.remove()
+            self.compare_item = None
+        if mode is None:
+            return
+        if source is None:
+            self.say("Nothing to compare yet: run a coregistration first.", error=True)
+            return
+        value = self.compare_slider.value()
+        value = value / 100.0 if mode == "swipe" else 8 + value * 2.4  # swipe: 0-1; checkerboard: 8-248 px
+        if self.compare_item is None:
+            self.compare_item = CompareItem(self.iface.mapCanvas(), source, mode)
+        self.compare_item.set_mode(mode, value)
 
     def _fill_bands(self, layer) -> None:
         self.eo_band.clear()
@@ -208,7 +258,8 @@ class CoregDock(QgsDockWidget):
         if count >= 3:
             self.eo_band.addItem("Luminance of bands 1–3 (RGB)", None)
         for band in range(1, count + 1):
-            self.eo_band.addItem(f"Band {band}: {layer.bandName(band)}", band)
+            name = layer.bandName(band)
+            self.eo_band.addItem(name if name.startswith(f"Band {band}") else f"Band {band}: {name}", band)
 
     # ---- environment ---------------------------------------------------------------------------
     def detect_device(self) -> None:
@@ -358,6 +409,7 @@ class CoregDock(QgsDockWidget):
         self.review_transform.setCurrentIndex(max(index, 0))
         self.review.transform = self.review_transform.currentData()
         self.review.bind(ReviewSession(self.run.layers, self.run.eo_path), self.iface.mapCanvas())
+        self.update_compare()
 
     # ---- apply, import, export -----------------------------------------------------------------
     def _synced_gpkg(self) -> Optional[str]:
@@ -391,6 +443,8 @@ class CoregDock(QgsDockWidget):
             previous.setItemVisibilityChecked(False)
         run.layers.aligned = add_raster(run.layers.group, os.path.join(out_dir, "aligned_sar.tif"),
                                         f"Aligned SAR (edited {run.applied})")
+        style_aligned(run.layers.aligned)
+        self.update_compare()
         self.say(f"Applied: {report['used']} points, transform {report['transform']}, {rmse_text(report)}. "
                  f"Aligned SAR, offsets, .points and SpaceNet 9 CSV in {out_dir}")
 
@@ -439,5 +493,14 @@ class CoregDock(QgsDockWidget):
                          lambda task: self.say(f"Exported the tie points to {path}."))
 
     def closeEvent(self, event):  # noqa: N802 (Qt's name)
-        self.cancel()
+        if self.task is not None:
+            answer = QMessageBox.question(self, "SAR–EO Coregistration", "A run is in progress. Cancel it and close "
+                                          "the panel?", QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+            if answer != QMessageBox.Yes:
+                event.ignore()
+                return
+            self.cancel()
+        if self.compare_item is not None:
+            self.compare_item.remove()
+            self.compare_item = None
         super().closeEvent(event)

@@ -15,6 +15,8 @@ from typing import Dict, Optional
 import numpy as np
 from qgis.core import (
     NULL,
+    QgsColorRampShader,
+    QgsContrastEnhancement,
     QgsFeatureRequest,
     QgsGeometry,
     QgsLayerTreeGroup,
@@ -25,7 +27,10 @@ from qgis.core import (
     QgsProject,
     QgsProperty,
     QgsRasterLayer,
+    QgsRasterMinMaxOrigin,
+    QgsRasterShader,
     QgsRuleBasedRenderer,
+    QgsSingleBandPseudoColorRenderer,
     QgsSymbol,
     QgsVectorLayer,
     QgsVectorLayerSimpleLabeling,
@@ -274,7 +279,34 @@ def add_run_layers(out_dir: str, group_name: str, project: Optional[QgsProject] 
     aligned_path = os.path.join(out_dir, "aligned_sar.tif")
     if os.path.exists(aligned_path):
         aligned = add_raster(group, aligned_path, "Aligned SAR", project)
+        style_aligned(aligned)
+    confidence_path = os.path.join(out_dir, "confidence.tif")
+    if os.path.exists(confidence_path):
+        confidence = add_raster(group, confidence_path, "Confidence of the offsets (0–1)", project)
+        style_confidence(confidence)
+        group.findLayer(confidence.id()).setItemVisibilityChecked(False)
     return RunLayers(group, points, links, aligned)
+
+
+def style_aligned(layer: QgsRasterLayer) -> None:
+    """A 2-98 % stretch (SAR is dark in a linear min-max stretch) at 60 % opacity: the EO shows through."""
+    layer.setContrastEnhancement(QgsContrastEnhancement.StretchToMinimumMaximum, QgsRasterMinMaxOrigin.CumulativeCut)
+    layer.renderer().setOpacity(0.6)
+
+
+def style_confidence(layer: QgsRasterLayer) -> None:
+    """Red (no support) to green (confident), 0-1."""
+    ramp = QgsColorRampShader(0.0, 1.0)
+    ramp.setColorRampType(QgsColorRampShader.Interpolated)
+    ramp.setColorRampItemList([QgsColorRampShader.ColorRampItem(v, QColor(c), label) for v, c, label in
+                               ((0.0, "#d7191c", "0 (no support)"), (0.5, "#ffffbf", "0.5"), (1.0, "#1a9641", "1"))])
+    shader = QgsRasterShader()
+    shader.setRasterShaderFunction(ramp)
+    renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), 1, shader)
+    renderer.setClassificationMin(0.0)
+    renderer.setClassificationMax(1.0)
+    renderer.setOpacity(0.7)
+    layer.setRenderer(renderer)
 
 
 def add_raster(group: QgsLayerTreeGroup, path: str, name: str, project: Optional[QgsProject] = None):

@@ -101,7 +101,9 @@ def test_coregister_review_edit_apply_export_loop(dock, project, data_dir, tmp_p
     group = project.layerTreeRoot().findGroup(run.name)
     assert group is not None and run.name.startswith("S1_radar_to_S2_optical_")
     names = [layer.name() for layer in group.findLayers()]
-    assert names == ["Tie points", "Tie-point links (EO → SAR)", "Aligned SAR"]
+    assert names == ["Tie points", "Tie-point links (EO → SAR)", "Aligned SAR", "Confidence of the offsets (0–1)"]
+    confidence = group.findLayers()[-1]
+    assert not confidence.isVisible() and confidence.layer().renderer().type() == "singlebandpseudocolor"
     points, links = run.layers.points, run.layers.links
     report = json.loads((tmp_path / "runs" / run.name / "report.json").read_text())
     assert points.featureCount() == links.featureCount() == report["tiepoints"] >= 20

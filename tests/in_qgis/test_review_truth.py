@@ -110,3 +110,60 @@ def test_rejected_and_disabled_points_look_different(dock, project, data_dir, tm
     links = QgsVectorLayer("LineString?field=id:integer&field=enabled:integer&field=suspect:integer", "l", "memory")
     style_links(links)
     assert [r.label() for r in links.renderer().rootRule().children()] == ["suspect", "enabled", "disabled or rejected"]
+
+
+def test_compare_draws_the_sar_through_a_swipe_or_a_checkerboard(dock, project, data_dir, tmp_path, qgis_app, iface):
+    from qgis.PyQt.QtCore import QPoint
+    from qgis.PyQt.QtGui import QImage, QPainter
+
+    from sar_eo_coreg.ui.compare import wait_for_render
+
+    eo = QgsRasterLayer(str(data_dir / "s1s2_eo.tif"), "eo")
+    sar = QgsRasterLayer(str(data_dir / "s1s2_sar.tif"), "sar")
+    project.addMapLayers([eo, sar])
+    canvas = iface.mapCanvas()
+    canvas.setDestinationCrs(eo.crs())
+    canvas.setLayers([eo])
+    canvas.setExtent(eo.extent())
+    dock.eo_combo.setLayer(eo)
+    dock.sar_combo.setLayer(sar)
+    dock.output.setFilePath(str(tmp_path / "runs"))
+    dock.compare_mode.setCurrentIndex(dock.compare_mode.findData("swipe"))
+    assert dock.compare_item is None and "Nothing to compare" in dock.status.text()
+    dock.import_tiepoints(str(points_with_wrong_matches(data_dir, tmp_path / "hand.points")))
+    assert wait_until(qgis_app, lambda: dock.task is None, 120)
+    dock.apply_edits()  # writes and loads an aligned SAR, styled to let the EO show through
+    assert wait_until(qgis_app, lambda: dock.task is None, 120)
+    aligned = dock.run.layers.aligned
+    assert aligned is not None and aligned.renderer().opacity() < 1
+
+    item = dock.compare_item
+    assert item is not None and item.layer is aligned and wait_for_render(item)
+    w, h = item.image.width(), item.image.height()
+    covered = [x for x in range(w) if item.image.pixelColor(x, h // 2).alpha() > 0]  # where the SAR is drawn
+    assert len(covered) > 4
+    line = (covered[0] + covered[-1]) / 2 / w
+    dock.compare_slider.setValue(int(round(100 * line)))
+    assert item.position == pytest.approx(round(100 * line) / 100)
+    assert item.region().boundingRect().width() == round(item.position * w)
+
+    # the SAR is painted left of the line only
+    canvas_image = QImage(w, h, QImage.Format_ARGB32)
+    canvas_image.fill(0)
+    painter = QPainter(canvas_image)
+    item.paint(painter)
+    painter.end()
+    left, right = covered[0] + 1, covered[-1] - 1
+    assert canvas_image.pixelColor(left, h // 2) == item.image.pixelColor(left, h // 2)
+    assert canvas_image.pixelColor(right, h // 2).alpha() == 0
+
+    # checkerboard: alternate cells; the input SAR instead of the aligned one; off removes the item
+    dock.compare_mode.setCurrentIndex(dock.compare_mode.findData("checkerboard"))
+    dock.compare_slider.setValue(0)
+    region, n = item.region(), item.cell_px
+    assert item.mode == "checkerboard" and n == 8 and len(region.rects()) > 4
+    assert region.contains(QPoint(1, 1)) and not region.contains(QPoint(n + 1, 1)) and region.contains(QPoint(n + 1, n + 1))
+    dock.compare_layer.setCurrentIndex(dock.compare_layer.findData("input"))
+    assert dock.compare_item is not item and dock.compare_item.layer is sar
+    dock.compare_mode.setCurrentIndex(dock.compare_mode.findData(None))
+    assert dock.compare_item is None
