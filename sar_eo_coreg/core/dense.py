@@ -453,6 +453,7 @@ def refine(eo: np.ndarray, sar: np.ndarray, describe: Descriptor, start: GlobalI
     scales = [top >> k for k in range(int(math.log2(top)) + 1)]
     levels: List[LevelLog] = []
     current: Optional[Lattice] = None
+    work = np.cumsum([0.0] + [(w / s) * (h / s) for s in scales])  # a level's cost grows with its area
     for index, scale in enumerate(scales):
         eo_l, sar_l = downsample(eo, scale), downsample(sar, scale)
         lh, lw = eo_l.shape
@@ -472,7 +473,7 @@ def refine(eo: np.ndarray, sar: np.ndarray, describe: Descriptor, start: GlobalI
             spread = 2.0 * levels[-1].sigma_px / scale if np.isfinite(levels[-1].sigma_px) else FINE_RADIUS[1]
             radius = int(np.clip(math.ceil(2.5 * spread), *FINE_RADIUS))
         if progress is not None:
-            progress(index / len(scales), f"Dense matching: level {index + 1} of {len(scales)} ({lw}x{lh} px)")
+            progress(work[index] / work[-1], f"Dense matching: level {index + 1} of {len(scales)} ({lw}x{lh} px)")
         sar_w = warp_image(sar_l, current.dense(lw, lh))
         eo_desc, sar_desc = describe(eo_l, "eo"), describe(sar_w, "sar")
         meas = match_lattice(eo_desc, sar_desc, eo_l > 0, sar_w > 0, current, radius, HALF)

@@ -64,6 +64,10 @@ def default_output_base() -> str:
     return os.path.join(home, "coregistration")
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
 def run_name(eo_name: str, sar_name: str) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{sar_name}_to_{eo_name}").strip("_")[:60]
@@ -362,14 +366,23 @@ class CoregDock(QgsDockWidget):
         task.progressChanged.connect(lambda value: self.progress.setValue(int(value)))
         self.task = task
         self.progress.setValue(0)
+        self._started, self._last_message = time.monotonic(), ""
         self._set_running(True)
         self.status.setText(f"{description}…")
         QgsApplication.taskManager().addTask(task)
 
     def _on_message(self, text: str) -> None:
-        if text:
-            self.status.setText(text)
+        """A new step goes to the log once; the status line shows it with the share done and an estimate of
+        the time left (from the elapsed time and the progress, once there is enough of both)."""
+        if not text:
+            return
+        if text != self._last_message:
             self.log.appendPlainText(text)
+            self._last_message = text
+        done = self.progress.value() / 100.0
+        elapsed = time.monotonic() - self._started
+        eta = f", about {_duration(elapsed * (1 - done) / done)} left" if done >= 0.1 and elapsed > 3 else ""
+        self.status.setText(f"{text} ({done:.0%}{eta})")
 
     def _set_running(self, running: bool) -> None:
         self.run_button.setEnabled(not running)

@@ -96,6 +96,8 @@ def test_coregister_review_edit_apply_export_loop(dock, project, data_dir, tmp_p
     run_and_wait(dock, qgis_app, dock.start_coregistration)
     assert dock.run is not None, dock.status.text()
     run = dock.run
+    log = dock.log.toPlainText().splitlines()  # each step once, in order
+    assert sum("Writing aligned SAR" in line for line in log) == 1 and len(log) == len(set(log)), log
 
     # the layers of the run, in a group named after it
     group = project.layerTreeRoot().findGroup(run.name)
