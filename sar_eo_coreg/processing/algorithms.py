@@ -11,10 +11,12 @@ from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
+    QgsProcessingLayerPostProcessorInterface,
     QgsProcessingOutputNumber,
     QgsProcessingOutputRasterLayer,
     QgsProcessingOutputString,
     QgsProcessingOutputVectorLayer,
+    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterFolderDestination,
@@ -25,11 +27,65 @@ from qgis.core import (
 )
 
 from ..core.choices import DEVICES, MATCHERS, RESAMPLINGS, TRANSFORMS
+from ..core.summary import rmse_text
 from ..ui.settings import weights_dirs, worker_python
-from ..ui.tiepoint_layers import gpkg_layers, source_path, sync_layers
+from ..ui.tiepoint_layers import (
+    gpkg_layers,
+    source_path,
+    style_aligned,
+    style_confidence,
+    style_links,
+    style_points,
+    sync_layers,
+)
 from ..ui.worker import WorkerCancelledError, WorkerError, WorkerRun, engine_command
 
 TRANSFORM_CHOICES = ("auto", *TRANSFORMS)
+ADVANCED = {"MODEL", "SEARCH_RADIUS_M", "MAX_POINTS", "EO_BAND", "DEVICE", "SEED", "RESAMPLING"}
+HELP = {  # per-parameter help (the tooltips in the algorithm dialog)
+    "EO": "The optical raster: the reference grid of every output.",
+    "SAR": "The radar raster to align (amplitude, intensity, dB or complex; read automatically).",
+    "MATCHER": "structural: CFOG oriented-gradient descriptors (default). learned: a descriptor model.",
+    "MODEL": "For the learned matcher: a weights name (in the plugin's weights folders) or a .pt path.",
+    "SEARCH_RADIUS_M": "Largest misregistration to look for, in metres. 0: 15 % of the overlap.",
+    "MAX_POINTS": "Tie points sampled from the finest level, at most (one per cell).",
+    "EO_BAND": "The EO band to match. 0: the luminance of bands 1-3.",
+    "DEVICE": "auto uses CUDA when the worker's torch sees a GPU.",
+    "SEED": "Recorded in the report; the engine is deterministic.",
+    "TRANSFORM": "auto: the engine's dense field. Others: that model fitted to the tie points.",
+    "RESAMPLING": "How the SAR is resampled onto the EO grid.",
+    "OUTPUT_FOLDER": "Gets offsets.tif, confidence.tif, aligned_sar.tif, tie points and report.json; other files in "
+                     "it are kept.",
+    "TIEPOINTS": "The tiepoints or links layer of a GeoPackage written by this plugin, possibly edited.",
+}
+FLAG_NAMES = {"--search-radius-m": "Search radius", "--working-gsd-m": "working resolution",
+              "--max-points": "Tie points (at most)", "--eo-bands": "EO band", "--sar-scale": "SAR scale",
+              "--model": "Model", "--transform": "Transform", "--eo": "EO raster", "--sar": "SAR raster",
+              "--out": "Output folder"}
+_POST_PROCESSORS = []  # Processing keeps only a pointer: ours must outlive the algorithm
+
+
+class _Styled(QgsProcessingLayerPostProcessorInterface):
+    """Styles a layer that Processing loads on completion as the dock does."""
+
+    def __init__(self, style):
+        super().__init__()
+        self.style = style
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS's name)
+        if layer is not None and layer.isValid():
+            self.style(layer)
+            if self.style is style_confidence:
+                node = context.project().layerTreeRoot().findLayer(layer.id())
+                if node is not None:
+                    node.setItemVisibilityChecked(False)
+
+
+def _in_processing_words(message: str) -> str:
+    """Engine messages name CLI flags; in Processing, name the parameters."""
+    for flag in sorted(FLAG_NAMES, key=len, reverse=True):
+        message = message.replace(flag, f"'{FLAG_NAMES[flag]}'")
+    return message
 
 
 class _CoregAlgorithmBase(QgsProcessingAlgorithm):
@@ -48,6 +104,15 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
 
     def createInstance(self):  # noqa: N802 (QGIS's name)
         return type(self)()
+
+    def addParameter(self, parameter, createOutput=True):  # noqa: N802, N803 (QGIS's names)
+        """Every parameter gets its help text, and the expert ones go to the Advanced group."""
+        name = parameter.name()
+        if name in HELP:
+            parameter.setHelp(HELP[name])
+        if name in ADVANCED:
+            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        return super().addParameter(parameter, createOutput)
 
     # ---- parameters ----------------------------------------------------------------------------
     def _add_layers(self):
@@ -76,6 +141,14 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
                                                      defaultValue=0))
         self.addParameter(QgsProcessingParameterEnum("RESAMPLING", "Resampling", options=list(RESAMPLINGS),
                                                      defaultValue=0))
+
+    def _add_raster_outputs(self):
+        self.addOutput(QgsProcessingOutputRasterLayer("ALIGNED", "Aligned SAR"))
+        self.addOutput(QgsProcessingOutputRasterLayer("OFFSETS", "Offset map (SpaceNet 9)"))
+        self.addOutput(QgsProcessingOutputVectorLayer("TIEPOINTS", "Tie points"))
+        self.addOutput(QgsProcessingOutputVectorLayer("LINKS", "Tie-point links (EO → SAR)"))
+        self.addOutput(QgsProcessingOutputNumber("RMSE", "Leave-one-out RMSE (EO pixels; empty when not computable)"))
+        self.addOutput(QgsProcessingOutputString("RMSE_TEXT", "Leave-one-out RMSE, or why it is not computable"))
 
     # ---- reading parameters into worker arguments ----------------------------------------------
     def _raster_path(self, parameters, name, context) -> str:
@@ -131,18 +204,31 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
         except WorkerCancelledError:
             raise QgsProcessingException("Cancelled; no outputs were written.") from None
         except WorkerError as exc:
-            raise QgsProcessingException(str(exc)) from None
+            raise QgsProcessingException(_in_processing_words(str(exc))) from None
 
     @staticmethod
-    def _load_on_completion(context, path, name, output):
-        context.addLayerToLoadOnCompletion(path, QgsProcessingContext.LayerDetails(name, context.project(), output))
+    def _load_on_completion(context, path, name, output, style=None):
+        details = QgsProcessingContext.LayerDetails(name, context.project(), output)
+        if style is not None:
+            post = _Styled(style)
+            _POST_PROCESSORS.append(post)
+            details.setPostProcessor(post)
+        context.addLayerToLoadOnCompletion(path, details)
 
     def _raster_outputs(self, context, out_dir, report, aligned_name) -> dict:
-        """The outputs shared by the algorithms that write rasters; the aligned SAR is loaded on completion."""
+        """The outputs shared by the algorithms that write rasters, loaded on completion and styled as in the
+        dock, named after the output folder so that repeated runs can be told apart."""
+        run = os.path.basename(os.path.normpath(out_dir))
         aligned = os.path.join(out_dir, "aligned_sar.tif")
-        self._load_on_completion(context, aligned, aligned_name, "ALIGNED")
+        gpkg = os.path.join(out_dir, "tiepoints.gpkg")
+        self._load_on_completion(context, aligned, f"{aligned_name} ({run})", "ALIGNED", style_aligned)
+        self._load_on_completion(context, os.path.join(out_dir, "offsets.tif"), f"Offsets ({run})", "OFFSETS")
+        self._load_on_completion(context, f"{gpkg}|layername=links", f"Tie-point links ({run})", "LINKS", style_links)
+        self._load_on_completion(context, f"{gpkg}|layername=tiepoints", f"Tie points ({run})", "TIEPOINTS",
+                                 style_points)
         return {"OUTPUT_FOLDER": out_dir, "ALIGNED": aligned, "OFFSETS": os.path.join(out_dir, "offsets.tif"),
-                "RMSE": report.get("residual_rmse_px")}
+                "RMSE": report.get("residual_rmse_px"), "RMSE_TEXT": rmse_text(report),
+                "TIEPOINTS": f"{gpkg}|layername=tiepoints", "LINKS": f"{gpkg}|layername=links"}
 
 
 def _work_folder(beside):
@@ -166,11 +252,8 @@ class CoregisterAlgorithm(_CoregAlgorithmBase):
         self._add_matching()
         self._add_fit()
         self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_FOLDER", "Output folder"))
-        self.addOutput(QgsProcessingOutputRasterLayer("ALIGNED", "Aligned SAR"))
-        self.addOutput(QgsProcessingOutputRasterLayer("OFFSETS", "Offset map (SpaceNet 9)"))
+        self._add_raster_outputs()
         self.addOutput(QgsProcessingOutputRasterLayer("CONFIDENCE", "Confidence of the offsets (0-1)"))
-        self.addOutput(QgsProcessingOutputVectorLayer("TIEPOINTS", "Tie points"))
-        self.addOutput(QgsProcessingOutputNumber("RMSE", "Leave-one-out RMSE (EO pixels)"))
         self.addOutput(QgsProcessingOutputString("VERDICT", "Verdict (aligned, aligned_partly, not_aligned)"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
@@ -178,14 +261,15 @@ class CoregisterAlgorithm(_CoregAlgorithmBase):
         args = ["coregister", *self._inputs(parameters, context), "--out", out_dir,
                 *self._matching_args(parameters, context), *self._fit_args(parameters, context)]
         report = self._run_worker(args, out_dir, feedback)["report"]
-        tiepoints = f"{os.path.join(out_dir, 'tiepoints.gpkg')}|layername=tiepoints"
-        self._load_on_completion(context, tiepoints, "Tie points", "TIEPOINTS")
         if report.get("verdict") == "not_aligned":
             feedback.reportError(f"NOT ALIGNED. {report['message']}")
         else:
             feedback.pushInfo(f"{report['message']} Mean confidence {report['confidence_mean']:.2f}.")
-        return {**self._raster_outputs(context, out_dir, report, "Aligned SAR"), "TIEPOINTS": tiepoints,
-                "CONFIDENCE": os.path.join(out_dir, "confidence.tif"), "VERDICT": report.get("verdict")}
+        confidence = os.path.join(out_dir, "confidence.tif")
+        self._load_on_completion(context, confidence, f"Confidence ({os.path.basename(os.path.normpath(out_dir))})",
+                                 "CONFIDENCE", style_confidence)
+        return {**self._raster_outputs(context, out_dir, report, "Aligned SAR"), "CONFIDENCE": confidence,
+                "VERDICT": report.get("verdict")}
 
 
 class DetectTiepointsAlgorithm(_CoregAlgorithmBase):
@@ -228,9 +312,7 @@ class WarpFromTiepointsAlgorithm(_CoregAlgorithmBase):
         self._add_layers()
         self._add_fit()
         self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_FOLDER", "Output folder"))
-        self.addOutput(QgsProcessingOutputRasterLayer("ALIGNED", "Aligned SAR"))
-        self.addOutput(QgsProcessingOutputRasterLayer("OFFSETS", "Offset map (SpaceNet 9)"))
-        self.addOutput(QgsProcessingOutputNumber("RMSE", "Leave-one-out RMSE (EO pixels)"))
+        self._add_raster_outputs()
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
         from ..ui.review import EoPixels

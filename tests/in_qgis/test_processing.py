@@ -123,3 +123,34 @@ def test_qgis_process_runs_coregister(data_dir, tmp_path, worker_python):
     results = json.loads(run.stdout[run.stdout.index("{"):])["results"]
     assert results["OUTPUT_FOLDER"] == str(out) and results["RMSE"] > 0
     assert {"aligned_sar.tif", "offsets.tif", "tiepoints.gpkg", "report.json"} <= set(os.listdir(out))
+
+
+def test_outputs_load_styled_with_the_run_name_and_expert_options_are_advanced(provider, data_dir, tmp_path,
+                                                                               qgis_new_project):
+    import processing
+    from qgis.core import QgsApplication, QgsProcessingParameterDefinition, QgsProject
+
+    from sar_eo_coreg.processing.algorithms import _in_processing_words
+    from tests.in_qgis.test_hostile_in_qgis import tiepoints_gpkg
+
+    gpkg = tiepoints_gpkg(data_dir, tmp_path)
+    for run in ("first", "second"):
+        processing.runAndLoadResults("sar_eo_coreg:warp_from_tiepoints", {
+            "TIEPOINTS": f"{gpkg}|layername=tiepoints", "EO": str(data_dir / "s1s2_eo.tif"),
+            "SAR": str(data_dir / "s1s2_sar.tif"), "OUTPUT_FOLDER": str(tmp_path / run)})
+    project = QgsProject.instance()
+    for run in ("first", "second"):  # repeated runs are told apart, and look as in the dock
+        points = project.mapLayersByName(f"Tie points ({run})")
+        links = project.mapLayersByName(f"Tie-point links ({run})")
+        assert len(points) == len(links) == 1
+        assert points[0].renderer().type() == links[0].renderer().type() == "RuleRenderer"
+        assert project.mapLayersByName(f"Offsets ({run})")
+        aligned = project.mapLayersByName(f"Aligned SAR (from edited tie points) ({run})")
+        assert aligned and aligned[0].renderer().opacity() < 1
+
+    algorithm = QgsApplication.processingRegistry().algorithmById("sar_eo_coreg:coregister")
+    advanced = {p.name() for p in algorithm.parameterDefinitions()
+                if p.flags() & QgsProcessingParameterDefinition.FlagAdvanced}
+    assert {"SEED", "DEVICE", "MODEL", "SEARCH_RADIUS_M"} <= advanced and "EO" not in advanced
+    assert all(p.help() for p in algorithm.parameterDefinitions())
+    assert _in_processing_words("try a larger --search-radius-m.") == "try a larger 'Search radius'."
