@@ -55,11 +55,18 @@ def _number(kind, low=None, high=None, positive=False, what=""):
     return parse
 
 
+def _add_inputs(p):
+    p.add_argument("--eo", required=True, help="EO (optical) raster")
+    p.add_argument("--sar", required=True, help="SAR raster")
+    p.add_argument("--eo-crs", default=None, metavar="CRS",
+                   help="use this CRS for the EO instead of the file's (EPSG code, WKT, PROJ), like a CRS set in QGIS")
+    p.add_argument("--sar-crs", default=None, metavar="CRS", help="the same for the SAR")
+
+
 def _add_coregister_args(p):
     from .core.choices import DEVICES, MATCHERS, RESAMPLINGS, TRANSFORMS
 
-    p.add_argument("--eo", required=True, help="EO (optical) raster")
-    p.add_argument("--sar", required=True, help="SAR raster")
+    _add_inputs(p)
     p.add_argument("--out", required=True, help="output folder (created; our files in it are replaced)")
     p.add_argument("--matcher", default="structural", choices=MATCHERS,
                    help="descriptors of the dense engine: structural (CFOG) or learned (a descriptor model)")
@@ -94,8 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("apply", help="re-fit from an edited tie-point file and rewrite the outputs")
     p.add_argument("--tiepoints", required=True, help="tiepoints.gpkg, .points or SpaceNet 9 .csv (enabled rows)")
-    p.add_argument("--eo", required=True)
-    p.add_argument("--sar", required=True)
+    _add_inputs(p)
     p.add_argument("--out", required=True)
     p.add_argument("--transform", default="auto", choices=("auto",) + TRANSFORMS)
     p.add_argument("--resampling", default="bilinear", choices=RESAMPLINGS)
@@ -104,8 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("convert", help="rewrite a tie-point file as .gpkg, SpaceNet 9 .csv or Georeferencer .points")
     p.add_argument("--tiepoints", required=True, help="input tie points (.gpkg, .csv or .points)")
     p.add_argument("--to", required=True, help="output file; its extension picks the format")
-    p.add_argument("--eo", required=True)
-    p.add_argument("--sar", required=True)
+    _add_inputs(p)
     p.add_argument("--progress", default="bar", choices=("bar", "jsonl", "none"))
 
     sub.add_parser("env", help="print versions, missing packages and the compute device as JSON")
@@ -196,7 +201,7 @@ def _params(args):
         matcher=args.matcher, model=args.model, transform=args.transform, device=args.device, seed=args.seed,
         search_radius_m=args.search_radius_m, resampling=args.resampling, working_gsd_m=args.working_gsd_m,
         eo_bands=bands, sar_scale=args.sar_scale, max_points=args.max_points,
-        tiepoints_only=args.tiepoints_only,
+        tiepoints_only=args.tiepoints_only, eo_crs=args.eo_crs, sar_crs=args.sar_crs,
     )
 
 
@@ -255,7 +260,7 @@ def main(argv=None) -> int:
             result = pipeline.coregister(args.eo, args.sar, args.out, _params(args), progress=out.progress)
         else:
             result = pipeline.apply(args.tiepoints, args.eo, args.sar, args.out, args.transform, args.resampling,
-                                    progress=out.progress)
+                                    progress=out.progress, eo_crs=args.eo_crs, sar_crs=args.sar_crs)
         if argv is None:  # the result is committed: nothing is left to cancel (and exiting takes a while)
             for stop in stops:
                 signal.signal(stop, signal.SIG_IGN)
@@ -279,7 +284,7 @@ def main(argv=None) -> int:
 def _convert(args, out: _Output) -> int:
     from .core.pipeline import convert_tiepoints
 
-    n = convert_tiepoints(args.tiepoints, args.to, args.eo, args.sar)
+    n = convert_tiepoints(args.tiepoints, args.to, args.eo, args.sar, args.eo_crs, args.sar_crs)
     out.result({"out_dir": os.path.dirname(os.path.abspath(args.to)), "report": {"tiepoints": n, "file": args.to}})
     if args.progress != "jsonl":
         print(f"{n} tie points written to {os.path.abspath(args.to)}")

@@ -58,6 +58,8 @@ class CoregParams:
     sar_scale: str = "auto"
     max_points: int = 1500
     tiepoints_only: bool = False  # skip offsets.tif and aligned_sar.tif (detect_tiepoints)
+    eo_crs: Optional[str] = None  # replaces the file's CRS (the CRS set on the layer in QGIS)
+    sar_crs: Optional[str] = None
 
     def validate(self) -> None:
         if self.transform != "auto" and self.transform not in TRANSFORMS:
@@ -82,9 +84,9 @@ class CoregResult:
     late_cancel: bool = False  # a cancel came while the finished outputs were committed; they were kept
 
 
-def _validate_pair(eo_path, sar_path) -> Tuple[RasterInfo, RasterInfo]:
-    eo = open_info(eo_path, "EO")
-    sar = open_info(sar_path, "SAR")
+def _validate_pair(eo_path, sar_path, eo_crs=None, sar_crs=None) -> Tuple[RasterInfo, RasterInfo]:
+    eo = open_info(eo_path, "EO", eo_crs)
+    sar = open_info(sar_path, "SAR", sar_crs)
     if os.path.realpath(eo.path) == os.path.realpath(sar.path):
         raise CoregError("The EO and SAR inputs are the same file. Give the optical image as --eo and the radar as --sar.")
     ex0, ey0, ex1, ey1 = eo.bounds_in(eo.crs)
@@ -214,7 +216,7 @@ def coregister(eo_path, sar_path, out_dir, params: Optional[CoregParams] = None,
     params = params or CoregParams()
     params.validate()
     report = Reporter(progress, cancelled)
-    eo, sar = _validate_pair(eo_path, sar_path)
+    eo, sar = _validate_pair(eo_path, sar_path, params.eo_crs, params.sar_crs)
     out = check_destination(out_dir, {"EO": eo.path, "SAR": sar.path}, OUTPUT_FILES)
     needed = _needed_bytes(eo, sar, not params.tiepoints_only, params.max_points)
     with Staging(out, needed) as stage:  # made now: a folder that cannot take the result is refused before the run
@@ -281,11 +283,11 @@ def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, report: Re
 
 
 def apply(tiepoints_path, eo_path, sar_path, out_dir, transform: str = "auto", resampling: str = "bilinear",
-          progress=None, cancelled=None) -> CoregResult:
+          progress=None, cancelled=None, eo_crs=None, sar_crs=None) -> CoregResult:
     """Re-fit from an edited tie-point file (only enabled points) and rewrite all outputs but confidence.tif."""
     CoregParams(transform=transform, resampling=resampling).validate()
     report = Reporter(progress, cancelled)
-    eo, sar = _validate_pair(eo_path, sar_path)
+    eo, sar = _validate_pair(eo_path, sar_path, eo_crs, sar_crs)
     tp = read_any(tiepoints_path, eo, sar)
     out = check_destination(out_dir, {"EO": eo.path, "SAR": sar.path}, OUTPUT_FILES)
     tp.inlier = tp.enabled.copy()  # in a reviewed file, enabled is the analyst's verdict
@@ -297,7 +299,8 @@ def apply(tiepoints_path, eo_path, sar_path, out_dir, transform: str = "auto", r
         summary = _finish(stage, {
             "command": "apply", "tiepoints_file": os.path.abspath(os.fspath(tiepoints_path)),
             "eo": os.path.abspath(eo.path), "sar": os.path.abspath(sar.path),
-            "parameters": {"transform": transform, "resampling": resampling}, **_summary(tp, model),
+            "parameters": {"transform": transform, "resampling": resampling, "eo_crs": eo_crs, "sar_crs": sar_crs},
+            **_summary(tp, model),
             "timings_s": {"write_s": time.perf_counter() - clock}, "versions": _versions(),
             "outputs": _output_names(True, confidence=False)})
     return CoregResult(str(out), summary, tp, stage.late_cancel)
@@ -313,9 +316,9 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def convert_tiepoints(src_path, dst_path, eo_path, sar_path) -> int:
+def convert_tiepoints(src_path, dst_path, eo_path, sar_path, eo_crs=None, sar_crs=None) -> int:
     """Rewrite a tie-point file as .gpkg, .csv (SpaceNet 9) or .points (QGIS Georeferencer), chosen by extension."""
-    eo, sar = _validate_pair(eo_path, sar_path)
+    eo, sar = _validate_pair(eo_path, sar_path, eo_crs, sar_crs)
     writers = {".gpkg": lambda p: write_gpkg(p, tp, eo), ".csv": lambda p: write_csv(p, tp, eo, sar),
                ".points": lambda p: write_points(p, tp, eo, sar)}
     if not str(dst_path).strip():

@@ -57,9 +57,11 @@ class RasterInfo:
         return bounds if crs == self.crs else transform_bounds(self.crs, crs, *bounds, densify_pts=21)
 
 
-def open_info(path, role: str) -> RasterInfo:
-    """Validate a raster and return its description. `role` ("EO" or "SAR") goes into error messages."""
+def open_info(path, role: str, crs=None) -> RasterInfo:
+    """Validate a raster and return its description. `role` ("EO" or "SAR") goes into error messages.
+    `crs` (EPSG code, WKT, PROJ string) replaces the file's CRS, as a CRS set on the layer in QGIS does."""
     path = os.fspath(path)
+    override = _parse_crs(crs, role) if crs else None
     if not str(path).strip():
         raise CoregError(f"No {role} raster given (the path is empty). Choose the {role} raster.")
     if not os.path.exists(path):
@@ -70,15 +72,15 @@ def open_info(path, role: str) -> RasterInfo:
         with rasterio.open(path) as ds:
             info = RasterInfo(
                 path=path, width=ds.width, height=ds.height, count=ds.count, dtype=ds.dtypes[0] if ds.count else "",
-                crs=ds.crs, transform=ds.transform, nodata=ds.nodata,
+                crs=override or ds.crs, transform=ds.transform, nodata=ds.nodata,
             )
             if ds.count == 0 or ds.width == 0 or ds.height == 0:
                 raise CoregError(f"{role} raster is empty (no bands or no pixels): {path}.")
             _read_last_block(ds, role)  # first: a truncated file can also look like one without a CRS
-            if ds.crs is None:
+            if info.crs is None:
                 raise CoregError(
-                    f"{role} raster has no CRS: {path}. Assign one first (QGIS: Raster > Projections > Assign "
-                    "Projection, or gdal_edit.py -a_srs)."
+                    f"{role} raster has no CRS: {path}. Assign one (QGIS: Raster > Projections > Assign "
+                    f"Projection, or gdal_edit.py -a_srs), or give --{role.lower()}-crs."
                 )
             if ds.transform == Affine.identity() and not ds.gcps[0]:
                 raise CoregError(f"{role} raster has no geotransform: {path}. Georeference it first.")
@@ -90,6 +92,14 @@ def open_info(path, role: str) -> RasterInfo:
                              f"({_first_line(exc)}). Copy or export it again.") from None
         raise CoregError(f"{role} file is not a readable raster: {path} ({_first_line(exc)}).") from None
     return info
+
+
+def _parse_crs(text, role: str) -> CRS:
+    try:
+        return CRS.from_user_input(text)
+    except Exception:  # noqa: BLE001 (pyproj/rasterio raise several kinds for bad definitions)
+        raise CoregError(f"The {role} CRS '{str(text)[:60]}' is not a CRS. Give an EPSG code (EPSG:32631), WKT or "
+                         "a PROJ string.") from None
 
 
 def _looks_like_tiff(path: str) -> bool:
@@ -201,7 +211,7 @@ def sar_radiometry(info: RasterInfo, scale: str = "auto") -> Radiometry:
 
 
 def read_on_grid(
-    path: str, radiometry: Radiometry, grid: Grid, row0: int = 0, rows: Optional[int] = None,
+    info: RasterInfo, radiometry: Radiometry, grid: Grid, row0: int = 0, rows: Optional[int] = None,
     resampling: Resampling = Resampling.average,
 ) -> np.ndarray:
     """Read rows [row0, row0+rows) of `grid` from the raster; float32 (h, w), NaN where there is no data."""
@@ -210,14 +220,15 @@ def read_on_grid(
     stack = np.full((len(radiometry.bands), rows, grid.width), np.nan,
                     np.complex64 if radiometry.amplitude else np.float32)
     try:
-        with rasterio.open(path) as src:
+        with rasterio.open(info.path) as src:
             for i, band in enumerate(radiometry.bands):
                 reproject(
-                    source=rasterio.band(src, band), destination=stack[i], dst_transform=transform, dst_crs=grid.crs,
-                    dst_nodata=np.nan, resampling=resampling, num_threads=2,
+                    source=rasterio.band(src, band), destination=stack[i], src_crs=info.crs,
+                    src_transform=info.transform, dst_transform=transform, dst_crs=grid.crs, dst_nodata=np.nan,
+                    resampling=resampling, num_threads=2,
                 )
     except (RasterioIOError, RasterioError) as exc:
-        raise CoregError(f"Could not read {path}: {_first_line(exc)}. The file may be truncated or corrupt.") from None
+        raise CoregError(f"Could not read {info.path}: {_first_line(exc)}. The file may be truncated or corrupt.") from None
     return radiometry.apply(stack)
 
 
@@ -231,14 +242,15 @@ def stretch_limits(sample: np.ndarray, role: str, path: str) -> Tuple[float, flo
     return float(lo), float(hi)
 
 
-def read_display(path: str, radiometry: Radiometry, grid: Grid, limits: Tuple[float, float], cancel=None) -> np.ndarray:
+def read_display(info: RasterInfo, radiometry: Radiometry, grid: Grid, limits: Tuple[float, float], cancel=None
+                 ) -> np.ndarray:
     """The whole grid as uint8 (1..255 valid, 0 nodata), read in strips so memory stays bounded."""
     out = np.zeros((grid.height, grid.width), np.uint8)
     for row0 in range(0, grid.height, STRIP_ROWS):
         if cancel is not None:
             cancel()
         rows = min(STRIP_ROWS, grid.height - row0)
-        out[row0:row0 + rows] = to_display_range(read_on_grid(path, radiometry, grid, row0, rows), *limits)
+        out[row0:row0 + rows] = to_display_range(read_on_grid(info, radiometry, grid, row0, rows), *limits)
     return out
 
 
@@ -246,5 +258,5 @@ def read_display_image(info: RasterInfo, radiometry: Radiometry, grid: Grid, rol
     """A raster on `grid` as the matchers see it: uint8, 1..255 stretched between the 1st and 99th
     percentiles of a <= 1024 px preview, 0 = nodata. The engine and the training data both read this way."""
     preview = grid.decimated(max(1, math.ceil(max(grid.width, grid.height) / 1024)))
-    limits = stretch_limits(read_on_grid(info.path, radiometry, preview), role, info.path)
-    return read_display(info.path, radiometry, grid, limits, cancel)
+    limits = stretch_limits(read_on_grid(info, radiometry, preview), role, info.path)
+    return read_display(info, radiometry, grid, limits, cancel)

@@ -40,7 +40,7 @@ from .compare import CompareItem
 from .review import ReviewPanel, ReviewSession
 from .settings import worker_python, worker_qprocess
 from .task import WorkerTask
-from .tiepoint_layers import RunLayers, add_raster, add_run_layers, source_path, style_aligned, sync_layers
+from .tiepoint_layers import RunLayers, add_raster, add_run_layers, crs_args, source_path, style_aligned, sync_layers
 
 TRANSFORM_LABELS = {"auto": "auto (the engine's dense field; a re-fit: grid ≥ 150 points, else tps, poly2, affine)",
                     **{k: f"{k} (needs ≥ {MIN_POINTS[k]} points)" for k in TRANSFORMS}}
@@ -54,8 +54,13 @@ class Run:
     out_dir: str
     eo_path: str
     sar_path: str
+    crs_args: list  # --eo-crs/--sar-crs when a layer's CRS (set in QGIS) is not its file's
     layers: Optional[RunLayers] = None
     applied: int = 0
+
+    @property
+    def inputs(self) -> list:
+        return ["--eo", self.eo_path, "--sar", self.sar_path, *self.crs_args]
 
 
 def default_output_base() -> str:
@@ -319,7 +324,7 @@ class CoregDock(QgsDockWidget):
                     problem = f"The {role} layer '{layer.name()}' is not a raster file on disk. Save it as a GeoTIFF first."
                 elif not layer.crs().isValid():
                     problem = (f"The {role} layer '{layer.name()}' has no CRS. Set it in Layer Properties ▸ Source "
-                               "(or georeference it), then try again.")
+                               "(it is passed to the engine), then try again.")
                 if problem:
                     break
         base = self.output.filePath().strip()
@@ -332,7 +337,7 @@ class CoregDock(QgsDockWidget):
         if problem:
             self.say(problem, error=True)
             return None
-        return source_path(eo), source_path(sar), base
+        return source_path(eo), source_path(sar), base, crs_args(eo, "eo") + crs_args(sar, "sar")
 
     def start_coregistration(self) -> None:
         if self.task is not None:
@@ -341,10 +346,11 @@ class CoregDock(QgsDockWidget):
         checked = self.check_inputs()
         if checked is None:
             return
-        eo_path, sar_path, base = checked
+        eo_path, sar_path, base, crs = checked
         name = run_name(self.eo_combo.currentLayer().name(), self.sar_combo.currentLayer().name())
         out_dir = os.path.join(base, name)
-        args = ["coregister", "--eo", eo_path, "--sar", sar_path, "--out", out_dir,
+        pending = Run(name, out_dir, eo_path, sar_path, crs)
+        args = ["coregister", *pending.inputs, "--out", out_dir,
                 "--matcher", self.matcher.currentText(), "--device", self.device.currentText(),
                 "--transform", self.transform.currentData(), "--resampling", self.resampling.currentText(),
                 "--max-points", str(self.max_points.value())]
@@ -354,7 +360,6 @@ class CoregDock(QgsDockWidget):
             args += ["--search-radius-m", str(self.radius.value())]
         if self.eo_band.currentData() is not None:
             args += ["--eo-bands", str(self.eo_band.currentData())]
-        pending = Run(name, out_dir, eo_path, sar_path)
         self._start_task(f"Coregister {name}", args, out_dir, lambda task: self._coregistered(task, pending))
 
     def _start_task(self, description, args, out_dir, on_done) -> None:
@@ -445,7 +450,7 @@ class CoregDock(QgsDockWidget):
         run = self.run
         run.applied += 1
         out_dir = f"{run.out_dir}_edited{run.applied}"
-        args = ["apply", "--tiepoints", gpkg, "--eo", run.eo_path, "--sar", run.sar_path, "--out", out_dir,
+        args = ["apply", "--tiepoints", gpkg, *run.inputs, "--out", out_dir,
                 "--transform", self.review_transform.currentData(), "--resampling", self.resampling.currentText()]
         self._start_task(f"Apply edits of {run.name}", args, out_dir, lambda task: self._applied(task, run, out_dir))
 
@@ -473,12 +478,12 @@ class CoregDock(QgsDockWidget):
         checked = self.check_inputs()
         if checked is None:
             return
-        eo_path, sar_path, base = checked
+        eo_path, sar_path, base, crs = checked
         name = f"imported_{Path(path).stem}_{time.strftime('%Y%m%d-%H%M%S')}"
         out_dir = os.path.join(base, name)  # the engine creates it (and removes it if the import fails)
         args = ["convert", "--tiepoints", path, "--to", os.path.join(out_dir, "tiepoints.gpkg"),
-                "--eo", eo_path, "--sar", sar_path]
-        pending = Run(name, out_dir, eo_path, sar_path)
+                "--eo", eo_path, "--sar", sar_path, *crs]
+        pending = Run(name, out_dir, eo_path, sar_path, crs)
         self._start_task(f"Import {Path(path).name}", args, out_dir, lambda task: self._imported(pending))
 
     def _imported(self, run: Run) -> None:
@@ -501,7 +506,7 @@ class CoregDock(QgsDockWidget):
         gpkg = self._synced_gpkg()
         if gpkg is None:
             return
-        args = ["convert", "--tiepoints", gpkg, "--to", path, "--eo", self.run.eo_path, "--sar", self.run.sar_path]
+        args = ["convert", "--tiepoints", gpkg, "--to", path, *self.run.inputs]
         self._start_task(f"Export {Path(path).name}", args, path,
                          lambda task: self.say(f"Exported the tie points to {path}."))
 

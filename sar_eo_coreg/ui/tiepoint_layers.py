@@ -17,6 +17,7 @@ from qgis.core import (
     NULL,
     QgsColorRampShader,
     QgsContrastEnhancement,
+    QgsCoordinateReferenceSystem,
     QgsFeatureRequest,
     QgsGeometry,
     QgsLayerTreeGroup,
@@ -72,6 +73,23 @@ def gpkg_layers(gpkg_path: str):
 def source_path(layer) -> str:
     """The file behind a layer (without |layername=... options)."""
     return layer.dataProvider().dataSourceUri().split("|")[0]
+
+
+def crs_args(layer, role: str) -> list:
+    """`--eo-crs CRS` (role "eo") or `--sar-crs CRS` when the layer's CRS, as set in QGIS, is not its file's own:
+    the engine then uses the CRS the analyst sees."""
+    from osgeo import gdal
+
+    crs = layer.crs()
+    if not crs.isValid():
+        return []
+    dataset = gdal.Open(source_path(layer))
+    wkt = dataset.GetProjection() if dataset is not None else ""
+    if wkt and QgsCoordinateReferenceSystem.fromWkt(wkt) == crs:
+        return []
+    authid = crs.authid()
+    return [f"--{role}-crs", authid if authid.upper().startswith("EPSG:") else crs.toWkt(
+        QgsCoordinateReferenceSystem.WKT_PREFERRED)]
 
 
 def read_rows(points: QgsVectorLayer, links: QgsVectorLayer, strict: bool = False) -> TiePointRows:

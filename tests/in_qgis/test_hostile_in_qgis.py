@@ -3,10 +3,12 @@ points that belong to another scene, a disk that fills while writing, and a poin
 NULL attributes. Each gives one line (the dock's status and message bar, or a QgsProcessingException), no
 Python error, and no new or half-written output folder."""
 
+import json
 import os
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from osgeo import gdal
@@ -232,3 +234,30 @@ def test_processing_on_a_full_disk_is_one_line_and_writes_nothing(provider, data
     assert_one_line_exception(caught, "nothing was changed")
     assert not (tmp_path / "out").exists()
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".sar_eo_coreg-")]
+
+
+def test_dock_runs_with_the_crs_set_on_the_layer_in_qgis(dock, project, data_dir, tmp_path, qgis_app, python_errors):
+    """A SAR file without a CRS, whose layer got one in Layer Properties: the engine uses the layer's CRS."""
+    from qgis.core import QgsCoordinateReferenceSystem
+
+    bare = tmp_path / "sar_without_crs.tif"
+    copy = gdal.GetDriverByName("GTiff").CreateCopy(str(bare), gdal.Open(str(data_dir / "s1s2_sar.tif")))
+    copy.SetProjection("")
+    copy = None  # GDAL datasets are written when dereferenced
+    assert not gdal.Open(str(bare)).GetProjection()
+    eo = QgsRasterLayer(str(data_dir / "s1s2_eo.tif"), "eo")
+    sar = QgsRasterLayer(str(bare), "sar")
+    sar.setCrs(QgsCoordinateReferenceSystem("EPSG:3395"))
+    project.addMapLayers([eo, sar])
+    dock.eo_combo.setLayer(eo)
+    dock.sar_combo.setLayer(sar)
+    dock.output.setFilePath(str(tmp_path / "runs"))
+    dock.import_tiepoints(str(handmade_points(data_dir, tmp_path / "hand.points")))
+    assert wait_until(qgis_app, lambda: dock.task is None, 120)
+    assert dock.run is not None, dock.status.text()
+    assert dock.run.crs_args == ["--sar-crs", "EPSG:3395"]
+    dock.apply_edits()
+    assert wait_until(qgis_app, lambda: dock.task is None, 120)
+    report = json.loads((Path(dock.run.out_dir + "_edited1") / "report.json").read_text())
+    assert report["parameters"]["sar_crs"] == "EPSG:3395" and report["used"] == 20
+    assert python_errors == []

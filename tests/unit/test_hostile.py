@@ -656,3 +656,16 @@ def test_a_foreign_affine_in_the_sar_is_not_a_traceback(world, tmp_path):
     rotated = write_raster(tmp_path / "rot.tif", data, Affine(0, 10, 0, 10, 0, 0), crs)  # axes swapped, far away
     assert_refused(["coregister", "--eo", world / "eo256.tif", "--sar", rotated, "--out", tmp_path / "out"],
                    "do not overlap", tmp_path)
+
+
+def test_a_raster_without_crs_runs_with_crs_given_and_a_bad_crs_is_one_line(world, tmp_path):
+    with rasterio.open(world / "eo256.tif") as src:
+        data, transform, crs = src.read(), src.transform, src.crs
+    bare = write_raster(tmp_path / "bare.tif", data, transform, crs=None)
+    args = ["coregister", "--eo", bare, "--sar", world / "sar256.tif", "--out", tmp_path / "out"]
+    assert "or give --eo-crs" in assert_one_line_error(cli(*args), "has no CRS")
+    run = cli(*args, "--eo-crs", crs.to_string())
+    assert run.code == 0, run.stderr
+    with rasterio.open(tmp_path / "out" / "offsets.tif") as ds:
+        assert ds.crs == crs
+    assert_refused([*args, "--eo-crs", "EPSG:99999"], "is not a CRS", tmp_path / "out")
