@@ -30,6 +30,7 @@ from ..core.choices import DEVICES, MATCHERS, RESAMPLINGS, TRANSFORMS
 from ..core.summary import rmse_text
 from ..ui.settings import weights_dirs, worker_python
 from ..ui.tiepoint_layers import (
+    crs_args,
     gpkg_layers,
     source_path,
     style_aligned,
@@ -151,18 +152,18 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
         self.addOutput(QgsProcessingOutputString("RMSE_TEXT", "Leave-one-out RMSE, or why it is not computable"))
 
     # ---- reading parameters into worker arguments ----------------------------------------------
-    def _raster_path(self, parameters, name, context) -> str:
+    def _raster_layer(self, parameters, name, context):
         layer = self.parameterAsRasterLayer(parameters, name, context)
         if layer is None:
             raise QgsProcessingException(f"Choose a raster for {name}.")
-        path = source_path(layer)
-        if not os.path.isfile(path):
+        if not os.path.isfile(source_path(layer)):
             raise QgsProcessingException(f"The {name} layer '{layer.name()}' is not a raster file on disk.")
-        return path
+        return layer
 
     def _inputs(self, parameters, context):
-        return ["--eo", self._raster_path(parameters, "EO", context),
-                "--sar", self._raster_path(parameters, "SAR", context)]
+        """--eo and --sar, with the layers' CRSs when set in QGIS and not their files' own."""
+        eo, sar = self._raster_layer(parameters, "EO", context), self._raster_layer(parameters, "SAR", context)
+        return ["--eo", source_path(eo), "--sar", source_path(sar), *crs_args(eo, "eo"), *crs_args(sar, "sar")]
 
     def _matching_args(self, parameters, context):
         args = ["--matcher", MATCHERS[self.parameterAsEnum(parameters, "MATCHER", context)],

@@ -128,6 +128,8 @@ class CoregDock(QgsDockWidget):
         self.device.addItems(DEVICES)
         self.device_label = QLabel("Device: not checked yet", options)
         self.device_label.setObjectName("device_label")
+        self.device_label.setWordWrap(True)  # a long line would push the dock past the screen edge
+        self.worker_missing: Optional[list] = None  # packages the worker lacks; None: not checked yet
         self.radius = QDoubleSpinBox(options)
         self.radius.setRange(0, 100000)
         self.radius.setDecimals(0)
@@ -163,7 +165,7 @@ class CoregDock(QgsDockWidget):
         self.cancel_button = QPushButton("Cancel", page)
         self.cancel_button.setEnabled(False)
         self.settings_button = QPushButton("Settings…", page)
-        self.run_button.clicked.connect(self.start_coregistration)
+        self.run_button.clicked.connect(self._run_clicked)
         self.cancel_button.clicked.connect(self.cancel)
         self.settings_button.clicked.connect(self.open_settings)
         for button in (self.run_button, self.cancel_button, self.settings_button):
@@ -289,12 +291,26 @@ class CoregDock(QgsDockWidget):
         self._env_process = None
         try:
             info = json.loads(bytes(process.readAllStandardOutput()).decode())
+            self.worker_missing = list(info.get("missing", []))
             text = f"Detected: {info['device']}"
-            if info.get("missing"):
-                text += f" — missing in the worker Python: {', '.join(info['missing'])} (Settings…)"
+            if self.worker_missing:
+                text = f"The worker Python lacks {', '.join(self.worker_missing)}: set up the environment first."
         except (ValueError, KeyError):
-            text = "Worker Python not usable: open Settings… to check or set up the environment."
+            self.worker_missing = ["a working Python with the engine's packages"]
+            text = "The worker Python is not usable: set up the environment, or choose a Python in Settings…"
         self.device_label.setText(text)
+        ready = not self.worker_missing
+        self.run_button.setText("Coregister" if ready else "Set up environment…")
+        self.run_button.setToolTip("" if ready else "Opens the settings, where one click installs the engine's "
+                                   "packages into a Python environment of the plugin.")
+
+    def _run_clicked(self) -> None:
+        """Coregister, or, while the worker lacks packages, the environment set-up: never a run that would fail
+        on an import."""
+        if self.worker_missing:
+            self.open_settings()
+        else:
+            self.start_coregistration()
 
     def open_settings(self) -> None:
         from .settings_dialog import SettingsDialog
@@ -342,6 +358,10 @@ class CoregDock(QgsDockWidget):
     def start_coregistration(self) -> None:
         if self.task is not None:
             self.say("A run is already in progress; cancel it first.", error=True)
+            return
+        if self.worker_missing:
+            self.say(f"The worker Python lacks {', '.join(self.worker_missing)}. Set up the environment first "
+                     "(Settings…).", error=True)
             return
         checked = self.check_inputs()
         if checked is None:

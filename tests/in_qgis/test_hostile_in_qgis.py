@@ -261,3 +261,28 @@ def test_dock_runs_with_the_crs_set_on_the_layer_in_qgis(dock, project, data_dir
     report = json.loads((Path(dock.run.out_dir + "_edited1") / "report.json").read_text())
     assert report["parameters"]["sar_crs"] == "EPSG:3395" and report["used"] == 20
     assert python_errors == []
+
+
+def test_a_worker_without_the_engines_packages_offers_set_up_instead_of_a_failing_run(dock, project, data_dir,
+                                                                                     tmp_path, qgis_app, monkeypatch,
+                                                                                     python_errors):
+    monkeypatch.setenv("SAR_EO_COREG_PYTHON", "/usr/bin/python3")  # QGIS's own Python: no torch, rasterio, cv2
+    if subprocess.run(["/usr/bin/python3", "-c", "import torch, rasterio, cv2"], capture_output=True).returncode == 0:
+        pytest.skip("the system Python has the engine's packages")
+    dock.detect_device()
+    assert wait_until(qgis_app, lambda: dock.worker_missing is not None, 60)
+    assert dock.run_button.text() == "Set up environment…" and dock.device_label.wordWrap()
+    assert "torch" in dock.device_label.text()
+    eo = QgsRasterLayer(str(data_dir / "s1s2_eo.tif"), "eo")
+    sar = QgsRasterLayer(str(data_dir / "s1s2_sar.tif"), "sar")
+    project.addMapLayers([eo, sar])
+    dock.eo_combo.setLayer(eo)
+    dock.sar_combo.setLayer(sar)
+    dock.output.setFilePath(str(tmp_path / "runs"))
+    dock.start_coregistration()
+    assert dock.task is None and "lacks" in dock.status.text() and not (tmp_path / "runs").exists()
+    monkeypatch.setenv("SAR_EO_COREG_PYTHON", sys.executable)
+    dock.detect_device()
+    assert wait_until(qgis_app, lambda: dock.worker_missing == [], 60)
+    assert dock.run_button.text() == "Coregister"
+    assert python_errors == []
