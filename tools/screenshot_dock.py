@@ -1,4 +1,5 @@
-"""Screenshot of real QGIS with the dock after a run, for docs/dock.png. Run through `make screenshot`:
+"""Screenshots of real QGIS with the dock after a run, for docs/dock.png (the default post-run state, untidied)
+and docs/dock_compare.png (the swipe comparison of the aligned SAR over the EO). Run through `make screenshot`:
 
     xvfb-run -s "-screen 0 1600x1000x24" qgis --nologo --noversioncheck --profiles-path TMP --code tools/screenshot_dock.py
 
@@ -52,28 +53,28 @@ def when_done():
         QApplication.exit(1)
         return
     review = dock.review
-    residual = review.session.residual
-    worst = int(review.session.rows.ids[abs(residual).sum(axis=1).argmax()])
-    review.set_enabled([worst], False)  # an analyst's edit, visible as a grey cross and an unticked row
-    layers = dock.run.layers
-    tree = project.layerTreeRoot()
-    tree.findLayer(eo.id()).setItemVisibilityChecked(True)
-    tree.findLayer(sar.id()).setItemVisibilityChecked(False)
-    tree.findLayer(layers.aligned.id()).setItemVisibilityChecked(False)
     canvas = iface.mapCanvas()
-    extent = layers.points.extent()
+    extent = dock.run.layers.points.extent()
     extent.scale(1.08)
     canvas.setExtent(extent)
     canvas.refresh()
     review.table.selectRow(0)
-    QTimer.singleShot(4000, save)
+    QTimer.singleShot(4000, lambda: save(OUT, compare))
 
 
-def save():
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    window.grab().save(OUT)
-    print(f"screenshot: saved {OUT}")
-    QApplication.exit(0)
+def compare():
+    """The same view with the swipe: the aligned SAR left of the line, the map (EO) right of it."""
+    dock.tabs.setCurrentIndex(1)
+    dock.compare_mode.setCurrentIndex(dock.compare_mode.findData("swipe"))
+    dock.compare_slider.setValue(50)
+    QTimer.singleShot(4000, lambda: save(OUT.replace(".png", "_compare.png"), lambda: QApplication.exit(0)))
+
+
+def save(path, then):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    window.grab().save(path)
+    print(f"screenshot: saved {path}")
+    then()
 
 
 QTimer.singleShot(1000, when_done)
