@@ -25,6 +25,7 @@ class CompareItem(QgsMapCanvasItem):
         super().__init__(canvas)
         self.canvas = canvas
         self.layer = layer
+        self._opaque = _opaque_copy(layer)
         self.mode = mode
         self.position = 0.5
         self.cell_px = 64
@@ -36,6 +37,7 @@ class CompareItem(QgsMapCanvasItem):
 
     def set_layer(self, layer: QgsRasterLayer) -> None:
         self.layer = layer
+        self._opaque = _opaque_copy(layer)
         self.render()
 
     def set_mode(self, mode: str, value: Optional[float] = None) -> None:
@@ -52,7 +54,7 @@ class CompareItem(QgsMapCanvasItem):
         if self._job is not None:
             self._job.cancelWithoutBlocking()
         settings = QgsMapSettings(self.canvas.mapSettings())
-        settings.setLayers([self.layer])
+        settings.setLayers([self._opaque])
         settings.setBackgroundColor(QColor(0, 0, 0, 0))
         job = QgsMapRendererParallelJob(settings)
         job.finished.connect(lambda: self._rendered(job))
@@ -100,8 +102,18 @@ class CompareItem(QgsMapCanvasItem):
         except TypeError:
             pass
         if self._job is not None:
-            self._job.cancelWithoutBlocking()
+            self._job.cancel()  # blocks until the job has let go of the layer copy
+            self._job = None
+        self._opaque = None
         self.canvas.scene().removeItem(self)
+
+
+def _opaque_copy(layer: QgsRasterLayer) -> QgsRasterLayer:
+    """The layer as drawn through the mask: its style, at full opacity (the canvas may show it blended)."""
+    copy = layer.clone()
+    if copy.renderer() is not None:
+        copy.renderer().setOpacity(1.0)
+    return copy
 
 
 def wait_for_render(item: CompareItem, timeout_s: float = 30.0) -> bool:

@@ -155,6 +155,7 @@ def test_compare_draws_the_sar_through_a_swipe_or_a_checkerboard(dock, project, 
     painter.end()
     left, right = covered[0] + 1, covered[-1] - 1
     assert canvas_image.pixelColor(left, h // 2) == item.image.pixelColor(left, h // 2)
+    assert canvas_image.pixelColor(left, h // 2).alpha() == 255  # at full opacity, though the layer is blended
     assert canvas_image.pixelColor(right, h // 2).alpha() == 0
 
     # checkerboard: alternate cells; the input SAR instead of the aligned one; off removes the item
