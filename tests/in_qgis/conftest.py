@@ -1,10 +1,12 @@
 """QGIS test helpers: pytest-qgis's iface, completed with real Qt menus, toolbars and docks; the worker
-Python (this test interpreter, which has the engine's requirements); waiting for background tasks."""
+Python (this test interpreter, which has the engine's requirements); a clean project, the dock, the Processing
+provider; the S1/S2 fixture as layers; waiting for background tasks."""
 
 import sys
 import time
 
 import pytest
+from qgis.core import QgsProject, QgsRasterLayer
 from qgis.PyQt.QtWidgets import QMainWindow, QMenu, QToolBar
 
 
@@ -73,3 +75,46 @@ def wait_until(qgis_app, predicate, timeout=300.0):
             return True
         time.sleep(0.02)
     return predicate()
+
+
+@pytest.fixture()
+def project(qgis_new_project):
+    project = QgsProject.instance()
+    yield project
+    project.removeAllMapLayers()
+    project.layerTreeRoot().removeAllChildren()
+
+
+@pytest.fixture()
+def dock(iface, qgis_app):
+    from sar_eo_coreg.ui.dock import CoregDock
+
+    dock = CoregDock(iface)
+    yield dock
+    if dock.task is not None:
+        dock.cancel()
+        wait_until(qgis_app, lambda: dock.task is None, 30)
+    dock.setParent(None)
+    dock.deleteLater()
+    qgis_app.processEvents()
+
+
+@pytest.fixture()
+def provider(iface, qgis_processing):
+    import sar_eo_coreg
+
+    plugin = sar_eo_coreg.classFactory(iface)
+    plugin.initProcessing()
+    yield
+    plugin.unload()
+
+
+def fixture_layers(dock, project, data_dir, out, sar_path=None):
+    """The S1/S2 fixture as layers `eo` and `sar`, chosen in the dock with `out` as the output folder."""
+    eo = QgsRasterLayer(str(data_dir / "s1s2_eo.tif"), "eo")
+    sar = QgsRasterLayer(str(sar_path or data_dir / "s1s2_sar.tif"), "sar")
+    project.addMapLayers([eo, sar])
+    dock.eo_combo.setLayer(eo)
+    dock.sar_combo.setLayer(sar)
+    dock.output.setFilePath(str(out))
+    return eo, sar

@@ -10,22 +10,13 @@ import time
 import numpy as np
 import pytest
 from osgeo import gdal
-from qgis.core import Qgis, QgsCoordinateReferenceSystem, QgsGeometry, QgsPointXY, QgsProject, QgsRasterLayer
+from qgis.core import Qgis, QgsCoordinateReferenceSystem, QgsGeometry, QgsPointXY, QgsRasterLayer
 from qgis.PyQt.QtCore import Qt
 
 from sar_eo_coreg.core.transforms import fit_with_residuals, rmse
-from sar_eo_coreg.ui.dock import CoregDock
 from sar_eo_coreg.ui.review import EoPixels
 from sar_eo_coreg.ui.tiepoint_layers import read_rows
 from tests.in_qgis.conftest import wait_until
-
-
-@pytest.fixture()
-def project(qgis_new_project):
-    project = QgsProject.instance()
-    yield project
-    project.removeAllMapLayers()
-    project.layerTreeRoot().removeAllChildren()
 
 
 def add_raster(project, path, name):
@@ -33,18 +24,6 @@ def add_raster(project, path, name):
     assert layer.isValid()
     project.addMapLayer(layer)
     return layer
-
-
-@pytest.fixture()
-def dock(iface, qgis_app):
-    dock = CoregDock(iface)
-    yield dock
-    if dock.task is not None:
-        dock.cancel()
-        wait_until(qgis_app, lambda: dock.task is None, 30)
-    dock.setParent(None)
-    dock.deleteLater()
-    qgis_app.processEvents()
 
 
 def choose(dock, eo, sar, out, max_points=200):

@@ -18,15 +18,11 @@ from qgis.core import (
     QgsGeometry,
     QgsPointXY,
     QgsProcessingException,
-    QgsProject,
-    QgsRasterLayer,
     QgsVectorLayer,
 )
 
-import sar_eo_coreg
-from sar_eo_coreg.ui.dock import CoregDock
 from tests.conftest import REPO
-from tests.in_qgis.conftest import wait_until
+from tests.in_qgis.conftest import fixture_layers, wait_until
 
 
 @pytest.fixture()
@@ -35,26 +31,6 @@ def python_errors(monkeypatch):
     caught = []
     monkeypatch.setattr(sys, "excepthook", lambda kind, value, tb: caught.append(value))
     return caught
-
-
-@pytest.fixture()
-def project(qgis_new_project):
-    project = QgsProject.instance()
-    yield project
-    project.removeAllMapLayers()
-    project.layerTreeRoot().removeAllChildren()
-
-
-@pytest.fixture()
-def dock(iface, qgis_app):
-    dock = CoregDock(iface)
-    yield dock
-    if dock.task is not None:
-        dock.cancel()
-        wait_until(qgis_app, lambda: dock.task is None, 30)
-    dock.setParent(None)
-    dock.deleteLater()
-    qgis_app.processEvents()
 
 
 def handmade_points(data_dir, path, shift_px=3.0):
@@ -83,12 +59,7 @@ def folders(path):
 
 # ---- the dock ---------------------------------------------------------------------------------------------------
 def imported_run(dock, project, data_dir, tmp_path, qgis_app):
-    eo = QgsRasterLayer(str(data_dir / "s1s2_eo.tif"), "eo")
-    sar = QgsRasterLayer(str(data_dir / "s1s2_sar.tif"), "sar")
-    project.addMapLayers([eo, sar])
-    dock.eo_combo.setLayer(eo)
-    dock.sar_combo.setLayer(sar)
-    dock.output.setFilePath(str(tmp_path / "runs"))
+    fixture_layers(dock, project, data_dir, tmp_path / "runs")
     dock.import_tiepoints(str(handmade_points(data_dir, tmp_path / "hand.points")))
     assert wait_until(qgis_app, lambda: dock.task is None, 120)
     assert dock.run is not None and dock.run.layers.points.featureCount() == 20, dock.status.text()
@@ -152,12 +123,7 @@ def test_dock_apply_on_a_full_disk_is_one_line_and_writes_nothing(dock, project,
 
 
 def test_dock_refuses_an_unwritable_output_folder_in_one_line(dock, project, data_dir, qgis_app, iface, python_errors):
-    eo = QgsRasterLayer(str(data_dir / "s1s2_eo.tif"), "eo")
-    sar = QgsRasterLayer(str(data_dir / "s1s2_sar.tif"), "sar")
-    project.addMapLayers([eo, sar])
-    dock.eo_combo.setLayer(eo)
-    dock.sar_combo.setLayer(sar)
-    dock.output.setFilePath("/proc/sar_eo_coreg_runs")
+    fixture_layers(dock, project, data_dir, "/proc/sar_eo_coreg_runs")
     dock.start_coregistration()
     assert wait_until(qgis_app, lambda: dock.task is None, 120)
     text = dock.status.text()
@@ -167,14 +133,6 @@ def test_dock_refuses_an_unwritable_output_folder_in_one_line(dock, project, dat
 
 
 # ---- Processing -------------------------------------------------------------------------------------------------
-@pytest.fixture()
-def provider(iface, qgis_processing):
-    plugin = sar_eo_coreg.classFactory(iface)
-    plugin.initProcessing()
-    yield
-    plugin.unload()
-
-
 def tiepoints_gpkg(data_dir, tmp_path):
     gpkg = tmp_path / "hand.gpkg"
     subprocess.run([sys.executable, "-m", "sar_eo_coreg", "convert", "--tiepoints",
@@ -245,13 +203,8 @@ def test_dock_runs_with_the_crs_set_on_the_layer_in_qgis(dock, project, data_dir
     copy.SetProjection("")
     copy = None  # GDAL datasets are written when dereferenced
     assert not gdal.Open(str(bare)).GetProjection()
-    eo = QgsRasterLayer(str(data_dir / "s1s2_eo.tif"), "eo")
-    sar = QgsRasterLayer(str(bare), "sar")
+    _, sar = fixture_layers(dock, project, data_dir, tmp_path / "runs", sar_path=bare)
     sar.setCrs(QgsCoordinateReferenceSystem("EPSG:3395"))
-    project.addMapLayers([eo, sar])
-    dock.eo_combo.setLayer(eo)
-    dock.sar_combo.setLayer(sar)
-    dock.output.setFilePath(str(tmp_path / "runs"))
     dock.import_tiepoints(str(handmade_points(data_dir, tmp_path / "hand.points")))
     assert wait_until(qgis_app, lambda: dock.task is None, 120)
     assert dock.run is not None, dock.status.text()
@@ -273,12 +226,7 @@ def test_a_worker_without_the_engines_packages_offers_set_up_instead_of_a_failin
     assert wait_until(qgis_app, lambda: dock.worker_missing is not None, 60)
     assert dock.run_button.text() == "Set up environment…" and dock.device_label.wordWrap()
     assert "torch" in dock.device_label.text()
-    eo = QgsRasterLayer(str(data_dir / "s1s2_eo.tif"), "eo")
-    sar = QgsRasterLayer(str(data_dir / "s1s2_sar.tif"), "sar")
-    project.addMapLayers([eo, sar])
-    dock.eo_combo.setLayer(eo)
-    dock.sar_combo.setLayer(sar)
-    dock.output.setFilePath(str(tmp_path / "runs"))
+    fixture_layers(dock, project, data_dir, tmp_path / "runs")
     dock.start_coregistration()
     assert dock.task is None and "lacks" in dock.status.text() and not (tmp_path / "runs").exists()
     monkeypatch.setenv("SAR_EO_COREG_PYTHON", sys.executable)

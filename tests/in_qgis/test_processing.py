@@ -11,18 +11,9 @@ import subprocess
 import pytest
 from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsVectorLayer
 
-import sar_eo_coreg
 from tests.conftest import REPO
 
 TPS = 2  # index of "tps" in the TRANSFORM choices (auto, grid, tps, ...)
-
-
-@pytest.fixture()
-def provider(iface, qgis_processing):
-    plugin = sar_eo_coreg.classFactory(iface)
-    plugin.initProcessing()
-    yield
-    plugin.unload()
 
 
 class RecordingFeedback(QgsProcessingFeedback):

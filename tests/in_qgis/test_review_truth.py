@@ -4,29 +4,11 @@ undoes it, and rejected and disabled points look different."""
 
 import pytest
 from osgeo import gdal
-from qgis.core import QgsExpression, QgsExpressionContext, QgsExpressionContextUtils, QgsProject, QgsRasterLayer
+from qgis.core import QgsExpression, QgsExpressionContext, QgsExpressionContextUtils, QgsRasterLayer
 
-from sar_eo_coreg.ui.dock import CoregDock
-from tests.in_qgis.conftest import wait_until
+from tests.in_qgis.conftest import fixture_layers, wait_until
 
 WRONG = {5, 6, 7}  # ids of the injected wrong matches: a cluster that vouches for itself
-
-
-@pytest.fixture()
-def project(qgis_new_project):
-    project = QgsProject.instance()
-    yield project
-    project.removeAllMapLayers()
-    project.layerTreeRoot().removeAllChildren()
-
-
-@pytest.fixture()
-def dock(iface, qgis_app):
-    dock = CoregDock(iface)
-    yield dock
-    dock.setParent(None)
-    dock.deleteLater()
-    qgis_app.processEvents()
 
 
 def points_with_wrong_matches(data_dir, path):
@@ -53,12 +35,7 @@ def matching_rule(layer, feature):
 
 
 def test_wrong_matches_are_drawn_as_suspect_and_one_click_disables_them(dock, project, data_dir, tmp_path, qgis_app):
-    eo = QgsRasterLayer(str(data_dir / "s1s2_eo.tif"), "eo")
-    sar = QgsRasterLayer(str(data_dir / "s1s2_sar.tif"), "sar")
-    project.addMapLayers([eo, sar])
-    dock.eo_combo.setLayer(eo)
-    dock.sar_combo.setLayer(sar)
-    dock.output.setFilePath(str(tmp_path / "runs"))
+    fixture_layers(dock, project, data_dir, tmp_path / "runs")
     dock.import_tiepoints(str(points_with_wrong_matches(data_dir, tmp_path / "hand.points")))
     assert wait_until(qgis_app, lambda: dock.task is None, 120)
     points = dock.run.layers.points
@@ -118,16 +95,11 @@ def test_compare_draws_the_sar_through_a_swipe_or_a_checkerboard(dock, project, 
 
     from sar_eo_coreg.ui.compare import wait_for_render
 
-    eo = QgsRasterLayer(str(data_dir / "s1s2_eo.tif"), "eo")
-    sar = QgsRasterLayer(str(data_dir / "s1s2_sar.tif"), "sar")
-    project.addMapLayers([eo, sar])
+    eo, sar = fixture_layers(dock, project, data_dir, tmp_path / "runs")
     canvas = iface.mapCanvas()
     canvas.setDestinationCrs(eo.crs())
     canvas.setLayers([eo])
     canvas.setExtent(eo.extent())
-    dock.eo_combo.setLayer(eo)
-    dock.sar_combo.setLayer(sar)
-    dock.output.setFilePath(str(tmp_path / "runs"))
     dock.compare_mode.setCurrentIndex(dock.compare_mode.findData("swipe"))
     assert dock.compare_item is None and "Nothing to compare" in dock.status.text()
     dock.import_tiepoints(str(points_with_wrong_matches(data_dir, tmp_path / "hand.points")))
