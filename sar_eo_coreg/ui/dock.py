@@ -446,6 +446,9 @@ class CoregDock(QgsDockWidget):
         index = self.review_transform.findData(self.transform.currentData())
         self.review_transform.setCurrentIndex(max(index, 0))
         self.review.transform = self.review_transform.currentData()
+        eo_id, sar_id = (layer.id() if layer else None for layer in (self.eo_combo.currentLayer(),
+                                                                     self.sar_combo.currentLayer()))
+        self.review.chip_layers = lambda: (QgsProject.instance().mapLayer(eo_id), QgsProject.instance().mapLayer(sar_id))
         self.review.bind(ReviewSession(self.run.layers, self.run.eo_path), self.iface.mapCanvas())
         self.update_compare()
 

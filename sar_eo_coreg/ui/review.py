@@ -8,7 +8,7 @@ from typing import Optional
 
 import numpy as np
 from osgeo import gdal
-from qgis.core import QgsCoordinateTransform, QgsProject, QgsRectangle
+from qgis.core import QgsCoordinateTransform, QgsFeatureRequest, QgsGeometry, QgsPointXY, QgsProject, QgsRectangle
 from qgis.PyQt.QtCore import Qt, QTimer, pyqtSignal
 from qgis.PyQt.QtWidgets import (
     QAbstractItemView,
@@ -25,6 +25,7 @@ from qgis.PyQt.QtWidgets import (
 
 from ..core.errors import CoregError
 from ..core.transforms import MIN_POINTS, SUSPECT_MIN_PX, SUSPECT_SIGMAS, fit_with_residuals, global_deviation, rmse
+from .chips import ChipViewer
 from .tiepoint_layers import RunLayers, TiePointRows, read_rows, reopen_readers, set_enabled, write_review_fields
 
 COLUMNS = ("id", "enabled", "dx px", "dy px", "residual px", "off global px", "confidence")
@@ -159,6 +160,10 @@ class ReviewPanel(QWidget):
         for widget in (self.suspect_button, self.confidence_button, self.min_confidence, self.undo_button):
             quick.addWidget(widget)
         layout.addLayout(quick)
+        self.chips = ChipViewer(self)
+        self.chips.move_sar_end = self.move_sar_end
+        layout.addWidget(self.chips)
+        self.chip_layers = lambda: (None, None)  # (EO layer, input SAR layer), set by the dock
         self._undo = []  # (ids, previous enabled values) of the panel's enable/disable actions
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -202,6 +207,7 @@ class ReviewPanel(QWidget):
         write_review_fields(session.run.points, session.run.links, rows, session.residual, session.off_global,
                             session.suspect)
         residual = np.hypot(session.residual[:, 0], session.residual[:, 1])
+        keep = set(self.selected_ids()) if self.table.rowCount() else set()
         self._filling = True
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(rows))
@@ -219,8 +225,10 @@ class ReviewPanel(QWidget):
                     item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
                 self.table.setItem(r, c, item)
         self.table.setSortingEnabled(True)
+        self._select_rows(keep)
         self._filling = False
         self.rmse_label.setText(session.summary())
+        self._show_chips()
         self.changed.emit()
 
     # ---- edits from the table ------------------------------------------------------------------
@@ -296,6 +304,7 @@ class ReviewPanel(QWidget):
         self._filling = True
         self.session.run.points.selectByIds(fids)
         self._filling = False
+        self._show_chips()
 
     def _layer_selection_changed(self, *args) -> None:
         if self._filling or self.session is None:
@@ -303,14 +312,46 @@ class ReviewPanel(QWidget):
         by_fid = {fid: pid for pid, fid in self.session.rows.point_fids.items()}
         chosen = {by_fid.get(fid) for fid in self.session.run.points.selectedFeatureIds()}
         self._filling = True
+        self._select_rows(chosen)
+        self._filling = False
+        self._show_chips()
+
+    def _select_rows(self, ids) -> None:
         self.table.clearSelection()
         mode = self.table.selectionMode()
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
         for r in range(self.table.rowCount()):
-            if self._row_id(r) in chosen:
+            if self._row_id(r) in ids:
                 self.table.selectRow(r)
         self.table.setSelectionMode(mode)
-        self._filling = False
+
+    # ---- the chip viewer -----------------------------------------------------------------------
+    def _show_chips(self) -> None:
+        """The chips of the one selected point (none for zero or several)."""
+        ids = self.selected_ids() if self.session is not None else []
+        eo, sar = self.chip_layers()
+        rows = self.session.rows if self.session is not None else None
+        if len(ids) != 1 or eo is None or sar is None or rows is None or ids[0] not in rows.point_fids:
+            self.chips.clear()
+            return
+        k = list(rows.ids).index(ids[0])
+        self.chips.show_point(ids[0], rows.eo_xy[k], rows.sar_xy[k], eo, sar, self.session.to_pixel.pixel_size,
+                              self.session.run.points.crs())
+
+    def move_sar_end(self, point_id: int, xy) -> None:
+        """Move the SAR end of a link (in the edit buffer when the layer is being edited)."""
+        links = self.session.run.links
+        fid = self.session.rows.link_fids[int(point_id)]
+        line = next(links.getFeatures(QgsFeatureRequest(fid))).geometry().asPolyline()
+        moved = QgsGeometry.fromPolylineXY([line[0], QgsPointXY(*xy)])
+        if links.isEditable():
+            links.changeGeometry(fid, moved)
+        else:
+            links.dataProvider().changeGeometryValues({fid: moved})
+            links.triggerRepaint()
+            reopen_readers([self.session.run.points, links])  # a reload drops the selection: restored below
+        self.refresh()
+        self.session.run.points.selectByIds([self.session.rows.point_fids[int(point_id)]])
 
     def _zoom_to_row(self, row: int, column: int) -> None:
         if self.session is None or self.canvas is None:

@@ -140,3 +140,37 @@ def test_compare_draws_the_sar_through_a_swipe_or_a_checkerboard(dock, project, 
     assert dock.compare_item is not item and dock.compare_item.layer is sar
     dock.compare_mode.setCurrentIndex(dock.compare_mode.findData(None))
     assert dock.compare_item is None
+
+
+def test_chip_viewer_shows_the_selected_point_and_a_click_moves_its_sar_end(dock, project, data_dir, tmp_path,
+                                                                            qgis_app):
+    from qgis.PyQt.QtCore import QPoint, Qt
+    from qgis.PyQt.QtTest import QTest
+
+    from sar_eo_coreg.ui.chips import CHIP_PX
+
+    fixture_layers(dock, project, data_dir, tmp_path / "runs")
+    dock.import_tiepoints(str(points_with_wrong_matches(data_dir, tmp_path / "hand.points")))
+    assert wait_until(qgis_app, lambda: dock.task is None, 120)
+    review, chips = dock.review, dock.review.chips
+    assert chips.point is None and chips.sar_chip.pixmap() is None or chips.sar_chip.pixmap().isNull()
+
+    wrong = min(WRONG)
+    row = next(r for r in range(review.table.rowCount()) if review._row_id(r) == wrong)
+    review.table.selectRow(row)
+    qgis_app.processEvents()
+    assert chips.point[0] == wrong and "(+40.0, +0.0) px" in chips.caption.text()
+    eo_image, sar_image = chips.eo_chip.pixmap().toImage(), chips.sar_chip.pixmap().toImage()
+    assert eo_image.width() == CHIP_PX and eo_image != sar_image  # two different images, both rendered
+    assert len({eo_image.pixel(x, y) for x in range(0, CHIP_PX, 8) for y in range(0, CHIP_PX, 8)}) > 10
+
+    # the analyst sees the ground 37 px to the left in the SAR chip and clicks there: the link follows
+    QTest.mouseClick(chips.sar_chip, Qt.MouseButton.LeftButton, pos=QPoint(CHIP_PX // 2 - 37, CHIP_PX // 2))
+    qgis_app.processEvents()
+    k = list(review.session.rows.ids).index(wrong)
+    assert review.session.disp[k, 0] == pytest.approx(3.0, abs=0.01)
+    assert not review.session.suspect[k] and "(+3.0, +0.0) px" in chips.caption.text()
+
+    review.table.clearSelection()
+    qgis_app.processEvents()
+    assert chips.point is None

@@ -1,0 +1,94 @@
+"""The point chip viewer: for the selected tie point, the EO around its EO end and the input SAR around its SAR
+end, side by side at the EO's full resolution, each with a cross on the match. Where the match is right both
+crosses sit on the same ground. A click in the SAR chip moves the SAR end there (as the Vertex tool would)."""
+
+from __future__ import annotations
+
+from typing import Callable, Optional, Tuple
+
+from qgis.core import QgsMapRendererCustomPainterJob, QgsMapSettings, QgsRasterLayer, QgsRectangle
+from qgis.PyQt.QtCore import QPoint, QSize, Qt, pyqtSignal
+from qgis.PyQt.QtGui import QColor, QImage, QPainter, QPen, QPixmap
+from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+CHIP_PX = 160  # screen pixels a chip side; one screen pixel = one EO pixel
+
+
+def render_chip(layer: QgsRasterLayer, centre: Tuple[float, float], pixel_size: float, crs) -> QImage:
+    """`layer` around `centre` (map coordinates of `crs`), CHIP_PX EO pixels a side, with a cross at the centre."""
+    half = CHIP_PX * pixel_size / 2.0
+    settings = QgsMapSettings()
+    settings.setLayers([layer])
+    settings.setDestinationCrs(crs)
+    settings.setOutputSize(QSize(CHIP_PX, CHIP_PX))
+    settings.setExtent(QgsRectangle(centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half))
+    settings.setBackgroundColor(QColor("#000000"))
+    image = QImage(CHIP_PX, CHIP_PX, QImage.Format_ARGB32_Premultiplied)
+    image.fill(QColor("#000000"))
+    painter = QPainter(image)
+    job = QgsMapRendererCustomPainterJob(settings, painter)
+    job.start()
+    job.waitForFinished()
+    painter.setPen(QPen(QColor("#ffeb3b"), 1))
+    c = CHIP_PX // 2
+    for a, b in (((c - 12, c), (c - 3, c)), ((c + 3, c), (c + 12, c)), ((c, c - 12), (c, c - 3)), ((c, c + 3), (c, c + 12))):
+        painter.drawLine(QPoint(*a), QPoint(*b))
+    painter.end()
+    return image
+
+
+class _Chip(QLabel):
+    clicked = pyqtSignal(int, int)  # pixel offset from the centre (right, down)
+
+    def mousePressEvent(self, event):  # noqa: N802 (Qt's name)
+        self.clicked.emit(event.pos().x() - CHIP_PX // 2, event.pos().y() - CHIP_PX // 2)
+
+
+class ChipViewer(QWidget):
+    """EO | SAR chips of one tie point. `move_sar_end(point_id, new_xy)` is called on a click in the SAR chip."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.eo_chip, self.sar_chip = _Chip(self), _Chip(self)
+        for chip, tip in ((self.eo_chip, "EO around the tie point's EO end"),
+                          (self.sar_chip, "Input SAR around the tie point's SAR end: click where the EO's ground is "
+                                          "to move the SAR end there")):
+            chip.setFixedSize(CHIP_PX, CHIP_PX)
+            chip.setToolTip(tip)
+            chip.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.caption = QLabel("Select a tie point to see its EO and SAR chips.", self)
+        self.caption.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(self.eo_chip)
+        row.addWidget(self.sar_chip)
+        row.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.caption)
+        layout.addLayout(row)
+        self.sar_chip.clicked.connect(self._sar_clicked)
+        self.point: Optional[Tuple[int, Tuple[float, float], Tuple[float, float]]] = None  # id, EO end, SAR end
+        self.pixel_size = 1.0
+        self.move_sar_end: Callable[[int, Tuple[float, float]], None] = lambda pid, xy: None
+
+    def show_point(self, point_id: int, eo_xy, sar_xy, eo: QgsRasterLayer, sar: QgsRasterLayer, pixel_size: float,
+                   crs) -> None:
+        self.point = (int(point_id), tuple(eo_xy), tuple(sar_xy))
+        self.pixel_size = pixel_size
+        self.eo_chip.setPixmap(QPixmap.fromImage(render_chip(eo, eo_xy, pixel_size, crs)))
+        self.sar_chip.setPixmap(QPixmap.fromImage(render_chip(sar, sar_xy, pixel_size, crs)))
+        dx, dy = (sar_xy[0] - eo_xy[0]) / pixel_size, (eo_xy[1] - sar_xy[1]) / pixel_size
+        self.caption.setText(f"Tie point {point_id}: EO | SAR, 1 screen pixel = 1 EO pixel; the SAR end is "
+                             f"({dx:+.1f}, {dy:+.1f}) px from the EO end. Click the SAR chip to move it.")
+
+    def clear(self) -> None:
+        self.point = None
+        self.eo_chip.clear()
+        self.sar_chip.clear()
+        self.caption.setText("Select a tie point to see its EO and SAR chips.")
+
+    def _sar_clicked(self, right: int, down: int) -> None:
+        if self.point is None:
+            return
+        pid, _, (x, y) = self.point
+        self.move_sar_end(pid, (x + right * self.pixel_size, y - down * self.pixel_size))
