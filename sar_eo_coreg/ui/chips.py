@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional, Tuple
 
+import numpy as np
 from qgis.core import QgsMapRendererCustomPainterJob, QgsMapSettings, QgsRasterLayer, QgsRectangle
 from qgis.PyQt.QtCore import QPoint, QSize, Qt, pyqtSignal
 from qgis.PyQt.QtGui import QColor, QImage, QPainter, QPen, QPixmap
@@ -14,14 +15,15 @@ from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 CHIP_PX = 160  # screen pixels a chip side; one screen pixel = one EO pixel
 
 
-def render_chip(layer: QgsRasterLayer, centre: Tuple[float, float], pixel_size: float, crs) -> QImage:
-    """`layer` around `centre` (map coordinates of `crs`), CHIP_PX EO pixels a side, with a cross at the centre."""
-    half = CHIP_PX * pixel_size / 2.0
+def render_chip(layer: QgsRasterLayer, centre: Tuple[float, float], pixel: Tuple[float, float], crs) -> QImage:
+    """`layer` around `centre` (map coordinates of `crs`), CHIP_PX EO pixels (`pixel`: width, height in map
+    units) a side, stretched to its own 2-98 % grey levels, with a cross at the centre."""
+    half_w, half_h = CHIP_PX * pixel[0] / 2.0, CHIP_PX * pixel[1] / 2.0
     settings = QgsMapSettings()
     settings.setLayers([layer])
     settings.setDestinationCrs(crs)
     settings.setOutputSize(QSize(CHIP_PX, CHIP_PX))
-    settings.setExtent(QgsRectangle(centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half))
+    settings.setExtent(QgsRectangle(centre[0] - half_w, centre[1] - half_h, centre[0] + half_w, centre[1] + half_h))
     settings.setBackgroundColor(QColor("#000000"))
     image = QImage(CHIP_PX, CHIP_PX, QImage.Format_ARGB32_Premultiplied)
     image.fill(QColor("#000000"))
@@ -29,12 +31,26 @@ def render_chip(layer: QgsRasterLayer, centre: Tuple[float, float], pixel_size: 
     job = QgsMapRendererCustomPainterJob(settings, painter)
     job.start()
     job.waitForFinished()
+    painter.end()
+    image = _stretched(image)
+    painter = QPainter(image)
     painter.setPen(QPen(QColor("#ffeb3b"), 1))
     c = CHIP_PX // 2
     for a, b in (((c - 12, c), (c - 3, c)), ((c + 3, c), (c + 12, c)), ((c, c - 12), (c, c - 3)), ((c, c + 3), (c, c + 12))):
         painter.drawLine(QPoint(*a), QPoint(*b))
     painter.end()
     return image
+
+
+def _stretched(image: QImage) -> QImage:
+    """Grey levels stretched between the chip's own 2nd and 98th percentiles: dark SAR chips become readable."""
+    grey = image.convertToFormat(QImage.Format_Grayscale8)
+    data = np.frombuffer(grey.constBits().asstring(grey.sizeInBytes()), np.uint8)
+    data = data.reshape(grey.height(), grey.bytesPerLine())[:, :grey.width()].astype(np.float32)
+    lo, hi = np.percentile(data, [2.0, 98.0])
+    stretched = np.ascontiguousarray(np.clip((data - lo) * (255.0 / max(hi - lo, 1.0)), 0, 255).astype(np.uint8))
+    out = QImage(stretched.data, stretched.shape[1], stretched.shape[0], stretched.shape[1], QImage.Format_Grayscale8)
+    return out.convertToFormat(QImage.Format_ARGB32_Premultiplied)  # a copy: independent of the numpy buffer
 
 
 class _Chip(QLabel):
@@ -68,16 +84,17 @@ class ChipViewer(QWidget):
         layout.addLayout(row)
         self.sar_chip.clicked.connect(self._sar_clicked)
         self.point: Optional[Tuple[int, Tuple[float, float], Tuple[float, float]]] = None  # id, EO end, SAR end
-        self.pixel_size = 1.0
+        self.pixel = (1.0, 1.0)  # an EO pixel's width and height, map units
         self.move_sar_end: Callable[[int, Tuple[float, float]], None] = lambda pid, xy: None
 
-    def show_point(self, point_id: int, eo_xy, sar_xy, eo: QgsRasterLayer, sar: QgsRasterLayer, pixel_size: float,
+    def show_point(self, point_id: int, eo_xy, sar_xy, disp, eo: QgsRasterLayer, sar: QgsRasterLayer, pixel,
                    crs) -> None:
+        """`disp`: the SAR end minus the EO end in EO pixels; `pixel`: an EO pixel's width and height."""
         self.point = (int(point_id), tuple(eo_xy), tuple(sar_xy))
-        self.pixel_size = pixel_size
-        self.eo_chip.setPixmap(QPixmap.fromImage(render_chip(eo, eo_xy, pixel_size, crs)))
-        self.sar_chip.setPixmap(QPixmap.fromImage(render_chip(sar, sar_xy, pixel_size, crs)))
-        dx, dy = (sar_xy[0] - eo_xy[0]) / pixel_size, (eo_xy[1] - sar_xy[1]) / pixel_size
+        self.pixel = tuple(pixel)
+        self.eo_chip.setPixmap(QPixmap.fromImage(render_chip(eo, eo_xy, self.pixel, crs)))
+        self.sar_chip.setPixmap(QPixmap.fromImage(render_chip(sar, sar_xy, self.pixel, crs)))
+        dx, dy = disp
         self.caption.setText(f"Tie point {point_id}: EO | SAR, 1 screen pixel = 1 EO pixel; the SAR end is "
                              f"({dx:+.1f}, {dy:+.1f}) px from the EO end. Click the SAR chip to move it.")
 
@@ -91,4 +108,4 @@ class ChipViewer(QWidget):
         if self.point is None:
             return
         pid, _, (x, y) = self.point
-        self.move_sar_end(pid, (x + right * self.pixel_size, y - down * self.pixel_size))
+        self.move_sar_end(pid, (x + right * self.pixel[0], y - down * self.pixel[1]))

@@ -50,6 +50,7 @@ class EoPixels:
             raise ValueError(f"Cannot open the EO raster {eo_path}.")
         self.inverse = gdal.InvGeoTransform(ds.GetGeoTransform())
         self.pixel_size = abs(ds.GetGeoTransform()[1]) or 1.0
+        self.pixel_height = abs(ds.GetGeoTransform()[5]) or self.pixel_size
         self.extent = (0.0, 0.0, float(ds.RasterXSize - 1), float(ds.RasterYSize - 1))
 
     def __call__(self, xy: np.ndarray) -> np.ndarray:
@@ -335,7 +336,8 @@ class ReviewPanel(QWidget):
             self.chips.clear()
             return
         k = list(rows.ids).index(ids[0])
-        self.chips.show_point(ids[0], rows.eo_xy[k], rows.sar_xy[k], eo, sar, self.session.to_pixel.pixel_size,
+        pixel = (self.session.to_pixel.pixel_size, self.session.to_pixel.pixel_height)
+        self.chips.show_point(ids[0], rows.eo_xy[k], rows.sar_xy[k], self.session.disp[k], eo, sar, pixel,
                               self.session.run.points.crs())
 
     def move_sar_end(self, point_id: int, xy) -> None:
