@@ -26,10 +26,8 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from ..core.choices import DEVICES, MATCHERS, RESAMPLINGS, TRANSFORMS
-from ..core.summary import rmse_text
-from ..ui.settings import weights_dirs, worker_python
-from ..ui.tiepoint_layers import (
+from ..bridge.settings import weights_dirs, worker_python
+from ..bridge.tiepoint_layers import (
     crs_args,
     gpkg_layers,
     source_path,
@@ -39,7 +37,9 @@ from ..ui.tiepoint_layers import (
     style_points,
     sync_layers,
 )
-from ..ui.worker import WorkerCancelledError, WorkerError, WorkerRun, engine_command
+from ..bridge.worker import WorkerCancelledError, WorkerError, WorkerRun, engine_command
+from ..core.choices import DEVICES, MATCHERS, RESAMPLINGS, TRANSFORMS
+from ..core.summary import rmse_text
 
 TRANSFORM_CHOICES = ("auto", *TRANSFORMS)
 ADVANCED = {"MODEL", "SEARCH_RADIUS_M", "MAX_POINTS", "EO_BAND", "DEVICE", "SEED", "RESAMPLING"}
@@ -187,7 +187,7 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
 
     def _run_worker(self, args, out_dir, feedback) -> dict:
         python, origin = worker_python()
-        feedback.pushCommandInfo(f"{python} -m sar_eo_coreg {' '.join(args)}  [Python from {origin}]")
+        feedback.pushCommandInfo(f"{' '.join(engine_command(python, args))}  [Python from {origin}]")
         last = [""]
 
         def on_event(event):
@@ -316,7 +316,7 @@ class WarpFromTiepointsAlgorithm(_CoregAlgorithmBase):
         self._add_raster_outputs()
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
-        from ..ui.review import EoPixels
+        from ..bridge.eo_pixels import EoPixels
 
         layer = self.parameterAsVectorLayer(parameters, "TIEPOINTS", context)
         if layer is None:

@@ -34,13 +34,14 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
+from ..bridge.settings import worker_python, worker_qprocess
+from ..bridge.tiepoint_layers import RunLayers, add_raster, add_run_layers, crs_args, source_path, style_aligned, sync_layers
+from ..bridge.worker import engine_command
 from ..core.choices import DEVICES, MATCHERS, MIN_POINTS, RESAMPLINGS, TRANSFORMS
 from ..core.summary import rmse_text
 from .compare import CompareItem
 from .review import ReviewPanel, ReviewSession
-from .settings import worker_python, worker_qprocess
 from .task import WorkerTask
-from .tiepoint_layers import RunLayers, add_raster, add_run_layers, crs_args, source_path, style_aligned, sync_layers
 
 TRANSFORM_LABELS = {"auto": "auto (the engine's dense field; a re-fit: grid ≥ 150 points, else tps, poly2, affine)",
                     **{k: f"{k} (needs ≥ {MIN_POINTS[k]} points)" for k in TRANSFORMS}}
@@ -283,7 +284,8 @@ class CoregDock(QgsDockWidget):
         process.finished.connect(lambda *args: self._device_detected(process))
         process.errorOccurred.connect(lambda *args: self._device_detected(process))
         self._env_process = process
-        process.start(python, ["-m", "sar_eo_coreg", "env"])
+        command = engine_command(python, ["env"])
+        process.start(command[0], command[1:])
 
     def _device_detected(self, process: QProcess) -> None:
         if self._env_process is not process:
@@ -384,7 +386,7 @@ class CoregDock(QgsDockWidget):
 
     def _start_task(self, description, args, out_dir, on_done) -> None:
         python, origin = worker_python()
-        self.log.appendPlainText(f"$ {python} -m sar_eo_coreg {' '.join(args)}   [Python from {origin}]")
+        self.log.appendPlainText(f"$ {' '.join(engine_command(python, args))}   [Python from {origin}]")
         task = WorkerTask(description, python, args, lambda t: self._task_done(t, on_done),
                           output=out_dir)
         task.message.connect(self._on_message)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-from osgeo import gdal
 from qgis.core import QgsCoordinateTransform, QgsFeatureRequest, QgsGeometry, QgsPointXY, QgsProject, QgsRectangle
 from qgis.PyQt.QtCore import Qt, QTimer, pyqtSignal
 from qgis.PyQt.QtWidgets import (
@@ -23,10 +22,11 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
+from ..bridge.eo_pixels import EoPixels
+from ..bridge.tiepoint_layers import RunLayers, TiePointRows, read_rows, reopen_readers, set_enabled, write_review_fields
 from ..core.errors import CoregError
 from ..core.transforms import MIN_POINTS, SUSPECT_MIN_PX, SUSPECT_SIGMAS, fit_with_residuals, global_deviation, rmse
 from .chips import ChipViewer
-from .tiepoint_layers import RunLayers, TiePointRows, read_rows, reopen_readers, set_enabled, write_review_fields
 
 COLUMNS = ("id", "enabled", "dx px", "dy px", "residual px", "off global px", "confidence")
 COLUMN_TIPS = (
@@ -39,24 +39,6 @@ COLUMN_TIPS = (
     f"{SUSPECT_SIGMAS:g} robust sigmas) the point is suspect (red triangle): a wrong match, or strong local warp",
     "The engine's confidence in the match, 0-1 (peak strength, distinctness and forward-backward agreement)",
 )
-
-
-class EoPixels:
-    """EO map coordinates -> EO pixel (col, row), from the EO raster's geotransform."""
-
-    def __init__(self, eo_path: str):
-        ds = gdal.Open(eo_path)
-        if ds is None:
-            raise ValueError(f"Cannot open the EO raster {eo_path}.")
-        self.inverse = gdal.InvGeoTransform(ds.GetGeoTransform())
-        self.pixel_size = abs(ds.GetGeoTransform()[1]) or 1.0
-        self.pixel_height = abs(ds.GetGeoTransform()[5]) or self.pixel_size
-        self.extent = (0.0, 0.0, float(ds.RasterXSize - 1), float(ds.RasterYSize - 1))
-
-    def __call__(self, xy: np.ndarray) -> np.ndarray:
-        a = self.inverse
-        x, y = xy[:, 0], xy[:, 1]
-        return np.c_[a[0] + a[1] * x + a[2] * y, a[3] + a[4] * x + a[5] * y] - 0.5  # pixel centres at integers
 
 
 class ReviewSession:

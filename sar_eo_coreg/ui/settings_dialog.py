@@ -21,8 +21,7 @@ from qgis.PyQt.QtWidgets import (
     QVBoxLayout,
 )
 
-from ..core.environment import REQUIREMENTS
-from .settings import (
+from ..bridge.settings import (
     PYTHON_ENV_VAR,
     managed_venv_dir,
     set_worker_python,
@@ -30,6 +29,8 @@ from .settings import (
     worker_python,
     worker_qprocess,
 )
+from ..bridge.worker import engine_command
+from ..core.environment import REQUIREMENTS
 
 
 def base_python() -> str:
@@ -149,7 +150,8 @@ class SettingsDialog(QDialog):
     # ---- the two actions -----------------------------------------------------------------------
     def check_environment(self) -> None:
         python = self.python.filePath().strip()
-        self._run_steps([(python, ["-m", "sar_eo_coreg", "env"])], self._report_environment)
+        command = engine_command(python, ["env"])
+        self._run_steps([(command[0], command[1:])], self._report_environment)
 
     def _report_environment(self) -> None:
         try:

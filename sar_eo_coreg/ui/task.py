@@ -7,8 +7,8 @@ from typing import Callable, List, Optional
 from qgis.core import QgsTask
 from qgis.PyQt.QtCore import pyqtSignal
 
-from .settings import weights_dirs
-from .worker import WorkerCancelledError, WorkerError, WorkerRun, engine_command
+from ..bridge.settings import weights_dirs
+from ..bridge.worker import WorkerCancelledError, WorkerError, WorkerRun, engine_command
 
 
 class WorkerTask(QgsTask):

@@ -13,9 +13,9 @@ from osgeo import gdal
 from qgis.core import Qgis, QgsCoordinateReferenceSystem, QgsGeometry, QgsPointXY, QgsRasterLayer
 from qgis.PyQt.QtCore import Qt
 
+from sar_eo_coreg.bridge.eo_pixels import EoPixels
+from sar_eo_coreg.bridge.tiepoint_layers import read_rows
 from sar_eo_coreg.core.transforms import fit_with_residuals, rmse
-from sar_eo_coreg.ui.review import EoPixels
-from sar_eo_coreg.ui.tiepoint_layers import read_rows
 from tests.in_qgis.conftest import wait_until
 
 

@@ -67,7 +67,7 @@ def test_wrong_matches_are_drawn_as_suspect_and_one_click_disables_them(dock, pr
 
 
 def test_rejected_and_disabled_points_look_different(dock, project, data_dir, tmp_path, qgis_app):
-    from sar_eo_coreg.ui.tiepoint_layers import style_links, style_points
+    from sar_eo_coreg.bridge.tiepoint_layers import style_links, style_points
 
     eo = QgsRasterLayer(str(data_dir / "s1s2_eo.tif"), "eo")
     project.addMapLayer(eo)

@@ -3,7 +3,7 @@ venv and installs requirements with a visible log, without blocking the Qt event
 
 import sys
 
-from sar_eo_coreg.ui.settings import PYTHON_KEY, venv_python, worker_python
+from sar_eo_coreg.bridge.settings import PYTHON_KEY, venv_python, worker_python
 from sar_eo_coreg.ui.settings_dialog import SettingsDialog
 from tests.in_qgis.conftest import wait_until
 

@@ -31,6 +31,16 @@ def test_engine_module_does_not_import_qgis(path):
     assert "qgis" not in set(_imported_roots(path))
 
 
+@pytest.mark.parametrize("front", ["processing", "ui"])
+def test_the_two_front_ends_share_the_bridge_and_do_not_import_each_other(front):
+    other = {"processing": "ui", "ui": "processing"}[front]
+    for path in sorted((REPO / "sar_eo_coreg" / front).rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        relative = {node.module.split(".")[0] for node in ast.walk(tree)
+                    if isinstance(node, ast.ImportFrom) and node.level == 2 and node.module}
+        assert other not in relative, f"{path.relative_to(REPO)} imports {other}/"
+
+
 def _run(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from sar_eo_coreg.ui.worker import WorkerCancelledError, WorkerError, WorkerRun, engine_command
+from sar_eo_coreg.bridge.worker import WorkerCancelledError, WorkerError, WorkerRun, engine_command
 
 
 def engine(*args):
