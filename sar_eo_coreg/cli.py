@@ -65,6 +65,7 @@ def _add_inputs(p):
 
 def _add_coregister_args(p):
     from .core.choices import DEVICES, MATCHERS, RESAMPLINGS, TRANSFORMS
+    from .core.request import MAX_POINTS_RANGE, CoregParams
 
     _add_inputs(p)
     p.add_argument("--out", required=True, help="output folder (created; our files in it are replaced)")
@@ -83,7 +84,7 @@ def _add_coregister_args(p):
                    help="matching resolution in metres (default: the coarser input)")
     p.add_argument("--eo-bands", default=None, help="comma-separated EO bands to average (default: RGB luminance)")
     p.add_argument("--sar-scale", default="auto", choices=("auto", "linear", "db", "display"))
-    p.add_argument("--max-points", type=_number(int, 1, 100_000), default=1500,
+    p.add_argument("--max-points", type=_number(int, *MAX_POINTS_RANGE), default=CoregParams.max_points,
                    help="tie points at the finest level, at most")
     p.add_argument("--tiepoints-only", action="store_true", help="write tie points and report, no rasters")
 
@@ -187,7 +188,7 @@ class _Output:
 
 
 def _params(args):
-    from .core.pipeline import CoregParams
+    from .core.request import CoregParams
 
     bands = None
     if args.eo_bands:

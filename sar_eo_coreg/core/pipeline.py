@@ -20,7 +20,6 @@ from typing import Optional, Tuple
 import numpy as np
 
 from .. import __version__
-from .choices import RESAMPLINGS
 from .device import describe_device
 from .errors import CoregError
 from .outputs import MANIFEST, Staging, check_destination
@@ -33,8 +32,9 @@ from .raster import (
     read_display_image,
     sar_radiometry,
 )
+from .request import CoregParams
 from .tiepoints import TiePoints, read_any, write_csv, write_gpkg, write_points
-from .transforms import MIN_POINTS, TRANSFORMS, FieldModel, ZeroModel, auto_transform, fit_with_residuals, rmse
+from .transforms import MIN_POINTS, FieldModel, ZeroModel, auto_transform, fit_with_residuals, rmse
 from .warp import aligned_dtype, write_aligned_outputs
 
 OUTPUT_FILES = ("offsets.tif", "confidence.tif", "aligned_sar.tif", "tiepoints.gpkg", "tiepoints.csv", "tiepoints.points",
@@ -42,38 +42,6 @@ OUTPUT_FILES = ("offsets.tif", "confidence.tif", "aligned_sar.tif", "tiepoints.g
 DEFAULT_RADIUS_FRACTION = 0.15  # automatic search radius: this share of the overlap's larger side
 MIN_OVERLAP_PX = 64  # common ground the engine needs, working pixels a side
 FIELD_MAX_SIDE = 2048  # the dense field is computed on a working grid at most this large (it is smooth)
-
-
-@dataclass
-class CoregParams:
-    matcher: str = "structural"
-    model: Optional[str] = None  # learned: weights name or .pt path (default: the shipped default model)
-    transform: str = "auto"  # auto: the dense field; else a model fitted to the tie points
-    device: str = "auto"
-    seed: int = 0
-    search_radius_m: Optional[float] = None  # None: DEFAULT_RADIUS_FRACTION of the overlap
-    resampling: str = "bilinear"
-    working_gsd_m: Optional[float] = None  # None: the coarser of the two pixel sizes
-    eo_bands: Optional[Tuple[int, ...]] = None
-    sar_scale: str = "auto"
-    max_points: int = 1500
-    tiepoints_only: bool = False  # skip offsets.tif and aligned_sar.tif (detect_tiepoints)
-    eo_crs: Optional[str] = None  # replaces the file's CRS (the CRS set on the layer in QGIS)
-    sar_crs: Optional[str] = None
-
-    def validate(self) -> None:
-        if self.transform != "auto" and self.transform not in TRANSFORMS:
-            raise CoregError(f"Unknown transform '{self.transform}'. Choose auto or one of: {', '.join(TRANSFORMS)}.")
-        if self.resampling not in RESAMPLINGS:
-            raise CoregError(f"Unknown resampling '{self.resampling}'. Choose one of: {', '.join(RESAMPLINGS)}.")
-        for name in ("search_radius_m", "working_gsd_m"):
-            value = getattr(self, name)
-            if value is not None and not (np.isfinite(value) and value > 0):
-                raise CoregError(f"{name} must be a finite number > 0 (metres), or left out for automatic; got {value}.")
-        if not 1 <= self.max_points <= 100_000:
-            raise CoregError(f"max_points must be from 1 to 100000, got {self.max_points}.")
-        if not 0 <= self.seed < 2**32:
-            raise CoregError(f"seed must be from 0 to 4294967295, got {self.seed}.")
 
 
 @dataclass

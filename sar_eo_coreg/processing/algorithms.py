@@ -39,6 +39,8 @@ from ..bridge.tiepoint_layers import (
 )
 from ..bridge.worker import WorkerCancelledError, WorkerError, WorkerRun, engine_command
 from ..core.choices import DEVICES, MATCHERS, RESAMPLINGS, TRANSFORMS
+from ..core.errors import CoregError
+from ..core.request import MAX_POINTS_RANGE, CoregParams
 from ..core.summary import rmse_text
 
 TRANSFORM_CHOICES = ("auto", *TRANSFORMS)
@@ -129,7 +131,7 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
             type=QgsProcessingParameterNumber.Type.Double, minValue=0.0, defaultValue=0.0))
         self.addParameter(QgsProcessingParameterNumber(
             "MAX_POINTS", "Tie points (at most)", type=QgsProcessingParameterNumber.Type.Integer, minValue=20,
-            defaultValue=1500))
+            maxValue=MAX_POINTS_RANGE[1], defaultValue=CoregParams.max_points))
         self.addParameter(QgsProcessingParameterNumber(
             "EO_BAND", "EO band (0 = luminance of bands 1-3)", type=QgsProcessingParameterNumber.Type.Integer,
             minValue=0, defaultValue=0))
@@ -165,21 +167,26 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
         eo, sar = self._raster_layer(parameters, "EO", context), self._raster_layer(parameters, "SAR", context)
         return ["--eo", source_path(eo), "--sar", source_path(sar), *crs_args(eo, "eo"), *crs_args(sar, "sar")]
 
-    def _matching_args(self, parameters, context):
-        args = ["--matcher", MATCHERS[self.parameterAsEnum(parameters, "MATCHER", context)],
-                "--device", DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)],
-                "--seed", str(self.parameterAsInt(parameters, "SEED", context)),
-                "--max-points", str(self.parameterAsInt(parameters, "MAX_POINTS", context))]
-        model = self.parameterAsString(parameters, "MODEL", context).strip()
-        if model:
-            args += ["--model", model]
-        radius = self.parameterAsDouble(parameters, "SEARCH_RADIUS_M", context)
-        if radius > 0:
-            args += ["--search-radius-m", str(radius)]
+    def _request(self, parameters, context, fit: bool = True) -> CoregParams:
+        """The coregistration request from the dialog's values (the one the dock and the CLI build too)."""
         band = self.parameterAsInt(parameters, "EO_BAND", context)
-        if band > 0:
-            args += ["--eo-bands", str(band)]
-        return args
+        radius = self.parameterAsDouble(parameters, "SEARCH_RADIUS_M", context)
+        request = CoregParams(
+            matcher=MATCHERS[self.parameterAsEnum(parameters, "MATCHER", context)],
+            model=self.parameterAsString(parameters, "MODEL", context).strip() or None,
+            device=DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)],
+            seed=self.parameterAsInt(parameters, "SEED", context),
+            max_points=self.parameterAsInt(parameters, "MAX_POINTS", context),
+            search_radius_m=radius if radius > 0 else None, eo_bands=(band,) if band > 0 else None,
+            tiepoints_only=not fit)
+        if fit:
+            request.transform = TRANSFORM_CHOICES[self.parameterAsEnum(parameters, "TRANSFORM", context)]
+            request.resampling = RESAMPLINGS[self.parameterAsEnum(parameters, "RESAMPLING", context)]
+        try:
+            request.validate()
+            return request
+        except CoregError as exc:
+            raise QgsProcessingException(str(exc)) from None
 
     def _fit_args(self, parameters, context):
         return ["--transform", TRANSFORM_CHOICES[self.parameterAsEnum(parameters, "TRANSFORM", context)],
@@ -260,7 +267,7 @@ class CoregisterAlgorithm(_CoregAlgorithmBase):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
         out_dir = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
         args = ["coregister", *self._inputs(parameters, context), "--out", out_dir,
-                *self._matching_args(parameters, context), *self._fit_args(parameters, context)]
+                *self._request(parameters, context).to_argv()]
         report = self._run_worker(args, out_dir, feedback)["report"]
         if report.get("verdict") == "not_aligned":
             feedback.reportError(f"NOT ALIGNED. {report['message']}")
@@ -294,7 +301,7 @@ class DetectTiepointsAlgorithm(_CoregAlgorithmBase):
         with _work_folder(output) as work:
             out_dir = os.path.join(work, "run")
             args = ["coregister", *self._inputs(parameters, context), "--out", out_dir,
-                    *self._matching_args(parameters, context), "--tiepoints-only"]
+                    *self._request(parameters, context, fit=False).to_argv()]
             report = self._run_worker(args, out_dir, feedback)["report"]
             os.replace(os.path.join(out_dir, "tiepoints.gpkg"), output)
         self._load_on_completion(context, f"{output}|layername=tiepoints", "Tie points", "OUTPUT")

@@ -38,6 +38,7 @@ from ..bridge.settings import worker_python, worker_qprocess
 from ..bridge.tiepoint_layers import RunLayers, add_raster, add_run_layers, crs_args, source_path, style_aligned, sync_layers
 from ..bridge.worker import engine_command
 from ..core.choices import DEVICES, MATCHERS, MIN_POINTS, RESAMPLINGS, TRANSFORMS
+from ..core.request import CoregParams
 from ..core.summary import rmse_text
 from .compare import CompareItem
 from .review import ReviewPanel, ReviewSession
@@ -138,7 +139,7 @@ class CoregDock(QgsDockWidget):
         self.radius.setSpecialValueText("automatic (15% of the overlap)")
         self.max_points = QSpinBox(options)
         self.max_points.setRange(20, 20000)
-        self.max_points.setValue(1500)
+        self.max_points.setValue(CoregParams.max_points)
         self.max_points.setToolTip("Tie points at the finest level, at most: more is denser and slower.")
         self.transform = QComboBox(options)
         for key in ("auto", *TRANSFORMS):
@@ -372,16 +373,13 @@ class CoregDock(QgsDockWidget):
         name = run_name(self.eo_combo.currentLayer().name(), self.sar_combo.currentLayer().name())
         out_dir = os.path.join(base, name)
         pending = Run(name, out_dir, eo_path, sar_path, crs)
-        args = ["coregister", *pending.inputs, "--out", out_dir,
-                "--matcher", self.matcher.currentText(), "--device", self.device.currentText(),
-                "--transform", self.transform.currentData(), "--resampling", self.resampling.currentText(),
-                "--max-points", str(self.max_points.value())]
-        if self.matcher.currentText() != "structural" and self.model.text().strip():
-            args += ["--model", self.model.text().strip()]
-        if self.radius.value() > 0:
-            args += ["--search-radius-m", str(self.radius.value())]
-        if self.eo_band.currentData() is not None:
-            args += ["--eo-bands", str(self.eo_band.currentData())]
+        band = self.eo_band.currentData()
+        request = CoregParams(
+            matcher=self.matcher.currentText(), model=self.model.text().strip() or None,
+            device=self.device.currentText(), transform=self.transform.currentData(),
+            resampling=self.resampling.currentText(), max_points=self.max_points.value(),
+            search_radius_m=self.radius.value() or None, eo_bands=(band,) if band is not None else None)
+        args = ["coregister", *pending.inputs, "--out", out_dir, *request.to_argv()]
         self._start_task(f"Coregister {name}", args, out_dir, lambda task: self._coregistered(task, pending))
 
     def _start_task(self, description, args, out_dir, on_done) -> None:

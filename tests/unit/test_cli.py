@@ -175,3 +175,19 @@ def test_demo_runs_end_to_end_and_beats_zero_shift(tmp_path):
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines() if line.startswith(("before", "after"))}
     assert float(rows["after"][1]) < float(rows["before"][2]) / 4  # mean error: after against zero shift
     assert "verdict aligned" in result.stdout and (tmp_path / "demo" / "checkerboard.png").exists()
+
+
+@pytest.mark.parametrize("request_", [
+    {},
+    {"matcher": "learned", "model": "default", "transform": "tps", "device": "cpu", "seed": 7, "search_radius_m": 120.0,
+     "resampling": "cubic", "working_gsd_m": 2.5, "eo_bands": (1, 3), "sar_scale": "db", "max_points": 300,
+     "tiepoints_only": True, "eo_crs": "EPSG:32631", "sar_crs": "EPSG:4326"},
+])
+def test_a_request_crosses_the_process_boundary_unchanged(request_):
+    """What the dock and Processing send (CoregParams.to_argv) is what the worker's CLI parses back."""
+    from sar_eo_coreg.cli import _params, build_parser
+    from sar_eo_coreg.core.request import CoregParams
+
+    sent = CoregParams(**request_)
+    args = build_parser().parse_args(["coregister", "--eo", "e.tif", "--sar", "s.tif", "--out", "o", *sent.to_argv()])
+    assert _params(args) == sent

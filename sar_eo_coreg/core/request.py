@@ -1,0 +1,72 @@
+"""The one request of a coregistration: what the CLI parses, what the dock and Processing build, and how it
+crosses the process boundary (`to_argv`, the worker's command line). Light imports only: the QGIS process
+uses it too."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+from .choices import MATCHERS, RESAMPLINGS, TRANSFORMS
+from .errors import CoregError
+
+MAX_POINTS_RANGE = (1, 100_000)
+
+
+@dataclass
+class CoregParams:
+    matcher: str = "structural"
+    model: Optional[str] = None  # learned: weights name or .pt path (default: the shipped default model)
+    transform: str = "auto"  # auto: the dense field; else a model fitted to the tie points
+    device: str = "auto"
+    seed: int = 0
+    search_radius_m: Optional[float] = None  # None: 15 % of the overlap
+    resampling: str = "bilinear"
+    working_gsd_m: Optional[float] = None  # None: the coarser of the two pixel sizes
+    eo_bands: Optional[Tuple[int, ...]] = None
+    sar_scale: str = "auto"
+    max_points: int = 1500
+    tiepoints_only: bool = False  # skip offsets.tif and aligned_sar.tif (detect_tiepoints)
+    eo_crs: Optional[str] = None  # replaces the file's CRS (the CRS set on the layer in QGIS)
+    sar_crs: Optional[str] = None
+
+    def validate(self) -> None:
+        if self.matcher not in MATCHERS:
+            raise CoregError(f"Unknown matcher '{self.matcher}'. Choose one of: {', '.join(MATCHERS)}.")
+        if self.transform != "auto" and self.transform not in TRANSFORMS:
+            raise CoregError(f"Unknown transform '{self.transform}'. Choose auto or one of: {', '.join(TRANSFORMS)}.")
+        if self.resampling not in RESAMPLINGS:
+            raise CoregError(f"Unknown resampling '{self.resampling}'. Choose one of: {', '.join(RESAMPLINGS)}.")
+        for name in ("search_radius_m", "working_gsd_m"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise CoregError(f"{name} must be a finite number > 0 (metres), or left out for automatic; got {value}.")
+        if not MAX_POINTS_RANGE[0] <= self.max_points <= MAX_POINTS_RANGE[1]:
+            raise CoregError(f"max_points must be from {MAX_POINTS_RANGE[0]} to {MAX_POINTS_RANGE[1]}, "
+                             f"got {self.max_points}.")
+        if not 0 <= self.seed < 2**32:
+            raise CoregError(f"seed must be from 0 to 4294967295, got {self.seed}.")
+
+    @property
+    def uses_model(self) -> bool:
+        return self.matcher != "structural"
+
+    def to_argv(self) -> List[str]:
+        """The `coregister` options for this request (inputs and --out are the caller's): what the dock and
+        Processing pass to the worker, and what the CLI parses back into an equal request."""
+        self.validate()
+        argv = ["--matcher", self.matcher, "--transform", self.transform, "--device", self.device,
+                "--seed", str(self.seed), "--resampling", self.resampling, "--sar-scale", self.sar_scale,
+                "--max-points", str(self.max_points)]
+        if self.uses_model and self.model:
+            argv += ["--model", self.model]
+        for flag, value in (("--search-radius-m", self.search_radius_m), ("--working-gsd-m", self.working_gsd_m),
+                            ("--eo-crs", self.eo_crs), ("--sar-crs", self.sar_crs)):
+            if value is not None:
+                argv += [flag, str(value)]
+        if self.eo_bands:
+            argv += ["--eo-bands", ",".join(str(b) for b in self.eo_bands)]
+        if self.tiepoints_only:
+            argv.append("--tiepoints-only")
+        return argv
