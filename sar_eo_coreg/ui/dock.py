@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from qgis.core import Qgis, QgsApplication, QgsMapLayerProxyModel, QgsProject, QgsRasterLayer
+from qgis.core import Qgis, QgsApplication, QgsMapLayerProxyModel, QgsProject, QgsRasterLayer, QgsSettings
 from qgis.gui import QgsDockWidget, QgsFileWidget, QgsMapLayerComboBox
 from qgis.PyQt.QtCore import QProcess, Qt
 from qgis.PyQt.QtWidgets import (
@@ -95,8 +95,40 @@ class CoregDock(QgsDockWidget):
         self.tabs.addTab(self._build_review_tab(), "Review tie points")
         self.setWidget(self.tabs)
         self.visibilityChanged.connect(lambda visible: visible and self.detect_device())
+        self.restore_options()
 
     # ---- layout --------------------------------------------------------------------------------
+    # ---- options remembered between sessions (QgsSettings) ------------------------------------------
+    OPTIONS_KEY = "sar_eo_coreg/dock/"
+
+    def _option_widgets(self):
+        """name -> (getter, setter) of the options the dock remembers."""
+        def combo(widget, by_data=False):
+            get = (lambda: widget.currentData()) if by_data else widget.currentText
+            find = widget.findData if by_data else widget.findText
+            return get, lambda value: widget.setCurrentIndex(max(find(value), 0))
+
+        return {"matcher": combo(self.matcher), "device": combo(self.device), "transform": combo(self.transform, True),
+                "resampling": combo(self.resampling), "model": (self.model.text, self.model.setText),
+                "radius": (self.radius.value, lambda v: self.radius.setValue(float(v))),
+                "max_points": (self.max_points.value, lambda v: self.max_points.setValue(int(v))),
+                "output": (self.output.filePath, self.output.setFilePath)}
+
+    def save_options(self) -> None:
+        settings = QgsSettings()
+        for name, (get, _) in self._option_widgets().items():
+            settings.setValue(self.OPTIONS_KEY + name, get())
+
+    def restore_options(self) -> None:
+        settings = QgsSettings()
+        for name, (_, put) in self._option_widgets().items():
+            value = settings.value(self.OPTIONS_KEY + name, None)
+            if value not in (None, ""):
+                try:
+                    put(value)
+                except (TypeError, ValueError):  # a hand-edited or old setting: keep the default
+                    pass
+
     def _build_run_tab(self) -> QWidget:
         page = QWidget(self)
         layout = QVBoxLayout(page)
@@ -380,6 +412,7 @@ class CoregDock(QgsDockWidget):
             resampling=self.resampling.currentText(), max_points=self.max_points.value(),
             search_radius_m=self.radius.value() or None, eo_bands=(band,) if band is not None else None)
         args = ["coregister", *pending.inputs, "--out", out_dir, *request.to_argv()]
+        self.save_options()
         self._start_task(f"Coregister {name}", args, out_dir, lambda task: self._coregistered(task, pending))
 
     def _start_task(self, description, args, out_dir, on_done) -> None:

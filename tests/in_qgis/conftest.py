@@ -87,10 +87,14 @@ def project(qgis_new_project):
 
 @pytest.fixture()
 def dock(iface, qgis_app):
+    from qgis.core import QgsSettings
+
     from sar_eo_coreg.ui.dock import CoregDock
 
+    QgsSettings().remove(CoregDock.OPTIONS_KEY.rstrip("/"))  # each test starts from the defaults
     dock = CoregDock(iface)
     yield dock
+    QgsSettings().remove(CoregDock.OPTIONS_KEY.rstrip("/"))
     if dock.task is not None:
         dock.cancel()
         wait_until(qgis_app, lambda: dock.task is None, 30)

@@ -16,6 +16,7 @@ from qgis.PyQt.QtCore import Qt
 from sar_eo_coreg.bridge.eo_pixels import EoPixels
 from sar_eo_coreg.bridge.tiepoint_layers import read_rows
 from sar_eo_coreg.core.transforms import fit_with_residuals, rmse
+from sar_eo_coreg.ui.dock import CoregDock
 from tests.in_qgis.conftest import wait_until
 
 
@@ -234,3 +235,26 @@ def test_unrelated_layers_are_reported_as_not_aligned_and_the_review_stays_usabl
     assert "NOT ALIGNED" in log and "input georeference" in log
     assert any("NOT ALIGNED" in m for m in iface.messageBar().get_messages(Qgis.Warning))
     assert dock.run is not None and dock.run.layers.points.featureCount() == 0
+
+
+def test_the_dock_remembers_its_options_between_sessions(iface, qgis_app, tmp_path):
+    from qgis.core import QgsSettings
+
+    first = CoregDock(iface)
+    first.matcher.setCurrentText("learned")
+    first.transform.setCurrentIndex(first.transform.findData("tps"))
+    first.max_points.setValue(321)
+    first.radius.setValue(250)
+    first.output.setFilePath(str(tmp_path / "runs"))
+    first.save_options()
+    second = CoregDock(iface)  # as after a restart of QGIS
+    try:
+        assert second.matcher.currentText() == "learned" and second.transform.currentData() == "tps"
+        assert second.max_points.value() == 321 and second.radius.value() == 250
+        assert second.output.filePath() == str(tmp_path / "runs")
+    finally:
+        QgsSettings().remove("sar_eo_coreg/dock")
+        for dock in (first, second):
+            dock.setParent(None)
+            dock.deleteLater()
+        qgis_app.processEvents()
