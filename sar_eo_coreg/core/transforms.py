@@ -283,12 +283,23 @@ def fit_model(kind: str, points: np.ndarray, disp: np.ndarray, extent=None) -> M
     return GridModel(points, disp, extent)
 
 
+AUTO_RULE = (("grid", 150), ("tps", 12), ("poly2", 8), ("affine", 3))  # `auto` re-fits: the first these points allow
+
+
 def auto_transform(n_points: int) -> str:
-    """The default: the smooth grid where the points allow it, then simpler models."""
-    for kind, needed in (("grid", 150), ("tps", 12), ("poly2", 8), ("affine", 3)):
+    """The default re-fit: the smooth grid where the points allow it, then simpler models."""
+    for kind, needed in AUTO_RULE:
         if n_points >= needed:
             return kind
     return "affine"
+
+
+def transform_label(kind: str) -> str:
+    """How the dock and Processing list a transform choice (its rule or its minimum, from the one definition)."""
+    if kind == "auto":
+        rule = ", else ".join(f"{k} ≥ {n} points" for k, n in AUTO_RULE[:-1])
+        return f"auto (the engine's dense field; a re-fit: {rule}, else {AUTO_RULE[-1][0]})"
+    return f"{kind} (needs ≥ {MIN_POINTS[kind]} points)"
 
 
 def fit_with_residuals(kind: str, points: np.ndarray, disp: np.ndarray, used: np.ndarray, extent=None):

@@ -38,12 +38,11 @@ from ..bridge.tiepoint_layers import (
     sync_layers,
 )
 from ..bridge.worker import WorkerCancelledError, WorkerError, WorkerRun, engine_command
-from ..core.choices import DEVICES, MATCHERS, RESAMPLINGS, TRANSFORMS
+from ..core.choices import DEVICES, MATCHERS, RESAMPLINGS, TRANSFORM_CHOICES, transform_label
 from ..core.errors import CoregError
 from ..core.request import MAX_POINTS_RANGE, CoregParams
 from ..core.summary import rmse_text
 
-TRANSFORM_CHOICES = ("auto", *TRANSFORMS)
 ADVANCED = {"MODEL", "SEARCH_RADIUS_M", "MAX_POINTS", "EO_BAND", "DEVICE", "SEED", "RESAMPLING"}
 HELP = {  # per-parameter help (the tooltips in the algorithm dialog)
     "EO": "The optical raster: the reference grid of every output.",
@@ -140,8 +139,8 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
             "SEED", "Random seed", type=QgsProcessingParameterNumber.Type.Integer, defaultValue=0))
 
     def _add_fit(self):
-        self.addParameter(QgsProcessingParameterEnum("TRANSFORM", "Transform", options=list(TRANSFORM_CHOICES),
-                                                     defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum(
+            "TRANSFORM", "Transform", options=[transform_label(k) for k in TRANSFORM_CHOICES], defaultValue=0))
         self.addParameter(QgsProcessingParameterEnum("RESAMPLING", "Resampling", options=list(RESAMPLINGS),
                                                      defaultValue=0))
 

@@ -37,15 +37,12 @@ from qgis.PyQt.QtWidgets import (
 from ..bridge.settings import worker_python, worker_qprocess
 from ..bridge.tiepoint_layers import RunLayers, add_raster, add_run_layers, crs_args, source_path, style_aligned, sync_layers
 from ..bridge.worker import engine_command
-from ..core.choices import DEVICES, MATCHERS, MIN_POINTS, RESAMPLINGS, TRANSFORMS
+from ..core.choices import DEVICES, MATCHERS, RESAMPLINGS, TRANSFORM_CHOICES, transform_label
 from ..core.request import CoregParams
 from ..core.summary import rmse_text
 from .compare import CompareItem
 from .review import ReviewPanel, ReviewSession
 from .task import WorkerTask
-
-TRANSFORM_LABELS = {"auto": "auto (the engine's dense field; a re-fit: grid ≥ 150 points, else tps, poly2, affine)",
-                    **{k: f"{k} (needs ≥ {MIN_POINTS[k]} points)" for k in TRANSFORMS}}
 
 
 @dataclass
@@ -174,8 +171,8 @@ class CoregDock(QgsDockWidget):
         self.max_points.setValue(CoregParams.max_points)
         self.max_points.setToolTip("Tie points at the finest level, at most: more is denser and slower.")
         self.transform = QComboBox(options)
-        for key in ("auto", *TRANSFORMS):
-            self.transform.addItem(TRANSFORM_LABELS[key], key)
+        for key in TRANSFORM_CHOICES:
+            self.transform.addItem(transform_label(key), key)
         self.resampling = QComboBox(options)
         self.resampling.addItems(RESAMPLINGS)
         self.output = QgsFileWidget(options)
@@ -226,8 +223,8 @@ class CoregDock(QgsDockWidget):
         row = QHBoxLayout()
         row.addWidget(QLabel("Transform", page))
         self.review_transform = QComboBox(page)
-        for key in ("auto", *TRANSFORMS):
-            self.review_transform.addItem(TRANSFORM_LABELS[key], key)
+        for key in TRANSFORM_CHOICES:
+            self.review_transform.addItem(transform_label(key), key)
         self.review_transform.currentIndexChanged.connect(
             lambda: self.review.set_transform(self.review_transform.currentData()))
         row.addWidget(self.review_transform, 1)
