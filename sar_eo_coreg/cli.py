@@ -213,14 +213,15 @@ def _cancel_on_sigterm(signum, frame):
 
 
 def _print_summary(report: dict, out_dir: str) -> None:
-    from .core.summary import rmse_text
+    from .core.summary import RunSummary
 
-    if report.get("verdict") == "not_aligned":
-        print(f"warning: NOT ALIGNED. {report['message']}", file=sys.stderr)
-    elif report.get("verdict"):
-        print(f"{report['message']} Mean confidence {report['confidence_mean']:.2f}.")
-    print(f"{report['used']} of {report['tiepoints']} tie points used, transform {report['transform']}, "
-          f"{rmse_text(report)}")
+    summary = RunSummary.from_report(report)
+    verdict = summary.verdict_line()
+    if verdict and not summary.aligned:
+        print(f"warning: {verdict}", file=sys.stderr)
+    elif verdict:
+        print(verdict)
+    print(summary.points_line())
     print(f"outputs in {os.path.abspath(out_dir)}")
 
 

@@ -41,7 +41,7 @@ from ..bridge.worker import WorkerCancelledError, WorkerError, WorkerRun, engine
 from ..core.choices import DEVICES, MATCHERS, RESAMPLINGS, TRANSFORM_CHOICES, transform_label
 from ..core.errors import CoregError
 from ..core.request import MAX_POINTS_RANGE, CoregParams
-from ..core.summary import rmse_text
+from ..core.summary import RunSummary
 
 ADVANCED = {"MODEL", "SEARCH_RADIUS_M", "MAX_POINTS", "EO_BAND", "DEVICE", "SEED", "RESAMPLING"}
 HELP = {  # per-parameter help (the tooltips in the algorithm dialog)
@@ -234,7 +234,7 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
         self._load_on_completion(context, f"{gpkg}|layername=tiepoints", f"Tie points ({run})", "TIEPOINTS",
                                  style_points)
         return {"OUTPUT_FOLDER": out_dir, "ALIGNED": aligned, "OFFSETS": os.path.join(out_dir, "offsets.tif"),
-                "RMSE": report.get("residual_rmse_px"), "RMSE_TEXT": rmse_text(report),
+                "RMSE": report.get("residual_rmse_px"), "RMSE_TEXT": RunSummary.from_report(report).rmse_text(),
                 "TIEPOINTS": f"{gpkg}|layername=tiepoints", "LINKS": f"{gpkg}|layername=links"}
 
 
@@ -268,10 +268,9 @@ class CoregisterAlgorithm(_CoregAlgorithmBase):
         args = ["coregister", *self._inputs(parameters, context), "--out", out_dir,
                 *self._request(parameters, context).to_argv()]
         report = self._run_worker(args, out_dir, feedback)["report"]
-        if report.get("verdict") == "not_aligned":
-            feedback.reportError(f"NOT ALIGNED. {report['message']}")
-        else:
-            feedback.pushInfo(f"{report['message']} Mean confidence {report['confidence_mean']:.2f}.")
+        summary = RunSummary.from_report(report)
+        (feedback.pushInfo if summary.aligned else feedback.reportError)(summary.verdict_line())
+        feedback.pushInfo(summary.points_line())
         confidence = os.path.join(out_dir, "confidence.tif")
         self._load_on_completion(context, confidence, f"Confidence ({os.path.basename(os.path.normpath(out_dir))})",
                                  "CONFIDENCE", style_confidence)

@@ -39,7 +39,7 @@ from ..bridge.tiepoint_layers import RunLayers, add_raster, add_run_layers, crs_
 from ..bridge.worker import engine_command
 from ..core.choices import DEVICES, MATCHERS, RESAMPLINGS, TRANSFORM_CHOICES, transform_label
 from ..core.request import CoregParams
-from ..core.summary import rmse_text
+from ..core.summary import RunSummary
 from .compare import CompareItem
 from .review import ReviewPanel, ReviewSession
 from .task import WorkerTask
@@ -464,11 +464,11 @@ class CoregDock(QgsDockWidget):
         run.layers = add_run_layers(run.out_dir, run.name)
         self.run = run
         self._bind_review()
-        if report.get("verdict") == "not_aligned":
-            self.say(f"NOT ALIGNED. {report['message']}", error=True)
-        self.say(f"Done: {report['used']} of {report['tiepoints']} tie points used, transform {report['transform']}"
-                 + f", {rmse_text(report)}"
-                 + (f", mean confidence {report['confidence_mean']:.2f}" if "confidence_mean" in report else "")
+        summary = RunSummary.from_report(report)
+        if not summary.aligned:
+            self.say(summary.verdict_line(), error=True)
+        self.say(f"Done: {summary.points_line()}"
+                 + (f", mean confidence {summary.confidence_mean:.2f}" if summary.confidence_mean is not None else "")
                  + f". Outputs in {run.out_dir}")
         self.tabs.setCurrentIndex(1)
 
@@ -516,7 +516,7 @@ class CoregDock(QgsDockWidget):
                                         f"Aligned SAR (edited {run.applied})")
         style_aligned(run.layers.aligned)
         self.update_compare()
-        self.say(f"Applied: {report['used']} points, transform {report['transform']}, {rmse_text(report)}. "
+        self.say(f"Applied: {RunSummary.from_report(report).points_line()}. "
                  f"Aligned SAR, offsets, .points and SpaceNet 9 CSV in {out_dir}")
 
     def import_tiepoints(self, path: Optional[str] = None) -> None:
