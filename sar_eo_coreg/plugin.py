@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from qgis.core import QgsApplication
-from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtCore import Qt, QTimer
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction
 
@@ -40,6 +40,11 @@ class SarEoCoregPlugin:
         self.dock.visibilityChanged.connect(self.action.setChecked)
         self.iface.addPluginToRasterMenu(MENU, self.action)
         self.iface.addRasterToolBarIcon(self.action)
+        QTimer.singleShot(0, self._sync_toggle)  # QGIS restores the window layout after initGui: follow it
+
+    def _sync_toggle(self):
+        if self.action is not None and self.dock is not None:
+            self.action.setChecked(not self.dock.isHidden())
 
     def unload(self):
         if self.action is not None:

@@ -22,12 +22,19 @@ def test_init_gui_and_unload_round_trip(iface, qgis_app):
         dock = plugin.dock
         assert dock in iface.window.findChildren(QDockWidget, "SarEoCoregDock") and dock.isHidden()
 
+        assert not plugin.action.isChecked()
         plugin.action.trigger()
         qgis_app.processEvents()
-        assert not dock.isHidden()
+        assert not dock.isHidden() and plugin.action.isChecked()
         plugin.action.trigger()
         qgis_app.processEvents()
-        assert dock.isHidden()
+        assert dock.isHidden() and not plugin.action.isChecked()
+        dock.show()  # shown another way (a restored window layout, the panels menu): the toggle follows
+        qgis_app.processEvents()
+        plugin._sync_toggle()
+        assert plugin.action.isChecked()
+        dock.hide()
+        qgis_app.processEvents()
         assert _provider() is not None
     finally:
         plugin.unload()
