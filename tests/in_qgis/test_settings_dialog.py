@@ -3,6 +3,8 @@ venv and installs requirements with a visible log, without blocking the Qt event
 
 import sys
 
+import pytest
+
 from sar_eo_coreg.bridge.settings import PYTHON_KEY, venv_python, worker_python
 from sar_eo_coreg.ui.settings_dialog import SettingsDialog
 from tests.in_qgis.conftest import wait_until
@@ -37,3 +39,37 @@ def test_set_up_environment_creates_a_venv_and_saves_it(qgis_app, tmp_path, monk
         assert worker_python() == (str(venv_python(venv)), "plugin settings")
     finally:
         QgsSettings().remove(PYTHON_KEY)
+
+
+def test_weights_in_the_profile_folder_are_found_as_in_a_zip_install(qgis_app, data_dir, tmp_path):
+    """A zip install has no weights/ beside the plugin: the user copies NAME.pt (+ .sha256, .json) into
+    <QGIS profile>/sar_eo_coreg/weights/, and the worker finds it there by name."""
+    import shutil
+    from pathlib import Path
+
+    from qgis.core import QgsApplication
+
+    from sar_eo_coreg.bridge.settings import weights_dirs
+    from sar_eo_coreg.bridge.worker import WorkerError, WorkerRun, engine_command
+    from tests.conftest import REPO
+
+    folder = Path(QgsApplication.qgisSettingsDirPath()) / "sar_eo_coreg" / "weights"
+    folder.mkdir(parents=True, exist_ok=True)
+    copied = [folder / f"from_zip.pt{suffix}" for suffix in ("", ".sha256", ".json")]
+    for src, dst in zip((REPO / "weights" / f"default.pt{s}" for s in ("", ".sha256", ".json")), copied):
+        shutil.copyfile(src, dst)
+    (copied[1]).write_text(copied[1].read_text().replace("default.pt", "from_zip.pt"))
+    args = ["coregister", "--eo", str(data_dir / "airport_eo.tif"), "--sar", str(data_dir / "airport_sar.tif"),
+            "--search-radius-m", "120", "--tiepoints-only", "--matcher", "learned", "--progress", "jsonl"]
+    env = {"SAR_EO_COREG_WEIGHTS": weights_dirs()}
+    try:
+        result = WorkerRun(engine_command(sys.executable, [*args, "--model", "from_zip", "--out", str(tmp_path / "a")]),
+                           env=env).run()
+        assert result["report"]["model_file"].endswith("from_zip.pt")
+        with pytest.raises(WorkerError) as refused:
+            WorkerRun(engine_command(sys.executable, [*args, "--model", "absent", "--out", str(tmp_path / "b")]),
+                      env=env).run()
+        assert str(folder) in str(refused.value) and "\n" not in str(refused.value)  # where a zip user puts weights
+    finally:
+        for path in copied:
+            path.unlink()
