@@ -174,3 +174,46 @@ def test_chip_viewer_shows_the_selected_point_and_a_click_moves_its_sar_end(dock
     review.table.clearSelection()
     qgis_app.processEvents()
     assert chips.point is None
+
+
+def test_on_the_real_airport_pair_no_point_far_from_the_hand_checked_shift_looks_good(dock, project, data_dir,
+                                                                                    tmp_path, qgis_app):
+    """Truth: the hand-checked, near-uniform shift of the real GF-3 / WorldView airport pair (-73, -14) px. Every
+    enabled point drawn as not suspect lies near it; wrong matches injected by moving SAR ends are drawn as
+    suspect, and one click disables exactly them."""
+    import numpy as np
+
+    hand_shift = np.array([-73.0, -14.0])
+    dock.output.setFilePath(str(tmp_path / "runs"))
+    eo = QgsRasterLayer(str(data_dir / "airport_eo.tif"), "airport eo")
+    sar = QgsRasterLayer(str(data_dir / "airport_sar.tif"), "airport sar")
+    project.addMapLayers([eo, sar])
+    dock.eo_combo.setLayer(eo)
+    dock.sar_combo.setLayer(sar)
+    dock.radius.setValue(120)
+    dock.start_coregistration()
+    assert wait_until(qgis_app, lambda: dock.task is None, 300)
+    review = dock.review
+    assert dock.run is not None and len(review.session.rows) >= 20, dock.status.text()
+
+    def looks_good():
+        rows, session = review.session.rows, review.session
+        return rows.enabled & ~session.suspect
+
+    off_truth = np.hypot(*(review.session.disp - hand_shift).T)
+    assert (off_truth[looks_good()] < 8).all(), off_truth[looks_good()].max()
+
+    rows = review.session.rows
+    injected = [int(i) for i in rows.ids[rows.enabled][:: max(1, int(rows.enabled.sum()) // 4)][:4]]
+    pixel = review.session.to_pixel.pixel_size
+    for pid in injected:  # wrong matches 45 px east of the truth
+        k = list(review.session.rows.ids).index(pid)
+        x, y = review.session.rows.sar_xy[k]
+        review.move_sar_end(pid, (x + 45 * pixel, y))
+    session = review.session
+    assert set(session.rows.ids[session.rows.enabled & session.suspect].tolist()) == set(injected)
+    off_truth = np.hypot(*(session.disp - hand_shift).T)
+    assert (off_truth[looks_good()] < 8).all()
+    review.suspect_button.click()
+    qgis_app.processEvents()
+    assert set(review.session.rows.ids[~review.session.rows.enabled].tolist()) >= set(injected)
