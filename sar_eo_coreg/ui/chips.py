@@ -1,6 +1,7 @@
 """The point chip viewer: for the selected tie point, the EO around its EO end and the input SAR around its SAR
 end, side by side at the EO's full resolution, each with a cross on the match. Where the match is right both
-crosses sit on the same ground. A click in the SAR chip moves the SAR end there (as the Vertex tool would)."""
+crosses sit on the same ground. A click in the SAR chip moves the SAR end there (as the Vertex tool would).
+*Add point*: click a feature in the EO chip, then the same ground in the SAR chip: a new tie point links them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 from qgis.core import QgsMapRendererCustomPainterJob, QgsMapSettings, QgsRasterLayer, QgsRectangle
 from qgis.PyQt.QtCore import QPoint, QSize, Qt, pyqtSignal
 from qgis.PyQt.QtGui import QColor, QImage, QPainter, QPen, QPixmap
-from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 CHIP_PX = 160  # screen pixels a chip side; one screen pixel = one EO pixel
 
@@ -74,18 +75,26 @@ class ChipViewer(QWidget):
             chip.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.caption = QLabel("Select a tie point to see its EO and SAR chips.", self)
         self.caption.setWordWrap(True)
+        self.add_button = QPushButton("Add point", self)
+        self.add_button.setCheckable(True)
+        self.add_button.setToolTip("Click a feature in the EO chip, then the same ground in the SAR chip.")
+        self.add_button.toggled.connect(self._adding)
         row = QHBoxLayout()
         row.addWidget(self.eo_chip)
         row.addWidget(self.sar_chip)
+        row.addWidget(self.add_button, 0, Qt.AlignmentFlag.AlignTop)
         row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.caption)
         layout.addLayout(row)
         self.sar_chip.clicked.connect(self._sar_clicked)
+        self.eo_chip.clicked.connect(self._eo_clicked)
         self.point: Optional[Tuple[int, Tuple[float, float], Tuple[float, float]]] = None  # id, EO end, SAR end
         self.pixel = (1.0, 1.0)  # an EO pixel's width and height, map units
+        self.new_eo: Optional[Tuple[float, float]] = None  # the EO end of a point being added
         self.move_sar_end: Callable[[int, Tuple[float, float]], None] = lambda pid, xy: None
+        self.add_point: Callable[[Tuple[float, float], Tuple[float, float]], None] = lambda eo_xy, sar_xy: None
 
     def show_point(self, point_id: int, eo_xy, sar_xy, disp, eo: QgsRasterLayer, sar: QgsRasterLayer, pixel,
                    crs) -> None:
@@ -104,8 +113,26 @@ class ChipViewer(QWidget):
         self.sar_chip.clear()
         self.caption.setText("Select a tie point to see its EO and SAR chips.")
 
+    def _at(self, centre, right: int, down: int) -> Tuple[float, float]:
+        return centre[0] + right * self.pixel[0], centre[1] - down * self.pixel[1]
+
+    def _adding(self, on: bool) -> None:
+        self.new_eo = None
+        if on:
+            self.caption.setText("Add point: click a feature in the EO chip.")
+
+    def _eo_clicked(self, right: int, down: int) -> None:
+        if self.point is not None and self.add_button.isChecked():
+            self.new_eo = self._at(self.point[1], right, down)
+            self.caption.setText("Add point: now click the same ground in the SAR chip.")
+
     def _sar_clicked(self, right: int, down: int) -> None:
         if self.point is None:
             return
-        pid, _, (x, y) = self.point
-        self.move_sar_end(pid, (x + right * self.pixel[0], y - down * self.pixel[1]))
+        pid, _, sar_xy = self.point
+        if not self.add_button.isChecked():
+            self.move_sar_end(pid, self._at(sar_xy, right, down))
+        elif self.new_eo is not None:
+            eo_xy, self.new_eo = self.new_eo, None
+            self.add_button.setChecked(False)
+            self.add_point(eo_xy, self._at(sar_xy, right, down))

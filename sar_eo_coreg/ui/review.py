@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-from qgis.core import QgsCoordinateTransform, QgsFeatureRequest, QgsGeometry, QgsPointXY, QgsProject, QgsRectangle
+from qgis.core import QgsCoordinateTransform, QgsFeature, QgsFeatureRequest, QgsGeometry, QgsPointXY, QgsProject, QgsRectangle
 from qgis.PyQt.QtCore import Qt, QTimer, pyqtSignal
 from qgis.PyQt.QtWidgets import (
     QAbstractItemView,
@@ -145,6 +145,7 @@ class ReviewPanel(QWidget):
         layout.addLayout(quick)
         self.chips = ChipViewer(self)
         self.chips.move_sar_end = self.move_sar_end
+        self.chips.add_point = self.add_point
         layout.addWidget(self.chips)
         self.chip_layers = lambda: (None, None)  # (EO layer, input SAR layer), set by the dock
         self._undo = []  # (ids, previous enabled values) of the panel's enable/disable actions
@@ -321,6 +322,30 @@ class ReviewPanel(QWidget):
         pixel = (self.session.to_pixel.pixel_size, self.session.to_pixel.pixel_height)
         self.chips.show_point(ids[0], rows.eo_xy[k], rows.sar_xy[k], self.session.disp[k], eo, sar, pixel,
                               self.session.run.points.crs())
+
+    def add_point(self, eo_xy, sar_xy) -> None:
+        """A tie point of the analyst's: enabled, confidence 1, in both layers (their edit buffers when edited)."""
+        session = self.session
+        pid = int(session.rows.ids.max()) + 1 if len(session.rows) else 1
+        eo_px, sar_px = session.to_pixel(np.array([eo_xy, sar_xy], np.float64))
+        values = {"id": pid, "eo_x": eo_xy[0], "eo_y": eo_xy[1], "sar_x": sar_xy[0], "sar_y": sar_xy[1],
+                  "dx": float(sar_px[0] - eo_px[0]), "dy": float(sar_px[1] - eo_px[1]), "score": 1.0, "inlier": 1,
+                  "enabled": 1}
+        shapes = {session.run.points: QgsGeometry.fromPointXY(QgsPointXY(*eo_xy)),
+                  session.run.links: QgsGeometry.fromPolylineXY([QgsPointXY(*eo_xy), QgsPointXY(*sar_xy)])}
+        for layer, geometry in shapes.items():
+            feature = QgsFeature(layer.fields())
+            for name, value in values.items():
+                feature[name] = value
+            feature.setGeometry(geometry)
+            if layer.isEditable():
+                layer.addFeature(feature)
+            else:
+                layer.dataProvider().addFeatures([feature])
+                layer.triggerRepaint()
+        reopen_readers([session.run.points, session.run.links])
+        self.refresh()
+        session.run.points.selectByIds([session.rows.point_fids[pid]])
 
     def move_sar_end(self, point_id: int, xy) -> None:
         """Move the SAR end of a link (in the edit buffer when the layer is being edited)."""

@@ -2,6 +2,9 @@
 the robust global model, not the local model's leave-one-out residual), one click disables them, one click
 undoes it, and rejected and disabled points look different."""
 
+import json
+from pathlib import Path
+
 import pytest
 from osgeo import gdal
 from qgis.core import QgsExpression, QgsExpressionContext, QgsExpressionContextUtils, QgsRasterLayer
@@ -170,6 +173,23 @@ def test_chip_viewer_shows_the_selected_point_and_a_click_moves_its_sar_end(dock
     k = list(review.session.rows.ids).index(wrong)
     assert review.session.disp[k, 0] == pytest.approx(3.0, abs=0.01)
     assert not review.session.suspect[k] and "(+3.0, +0.0) px" in chips.caption.text()
+
+    # add a point: a feature in the EO chip, then the same ground in the SAR chip
+    before = len(review.session.rows)
+    chips.add_button.click()
+    QTest.mouseClick(chips.eo_chip, Qt.MouseButton.LeftButton, pos=QPoint(CHIP_PX // 2 + 20, CHIP_PX // 2 + 10))
+    assert "SAR chip" in chips.caption.text()
+    QTest.mouseClick(chips.sar_chip, Qt.MouseButton.LeftButton, pos=QPoint(CHIP_PX // 2 + 20, CHIP_PX // 2 + 10))
+    qgis_app.processEvents()
+    rows = review.session.rows
+    assert len(rows) == before + 1 and not chips.add_button.isChecked()
+    new = int(rows.ids.max())
+    k = list(rows.ids).index(new)
+    assert rows.enabled[k] and review.session.disp[k] == pytest.approx([3.0, 0.0], abs=0.01)
+    assert chips.point[0] == new  # the new point is selected and shown
+    dock.apply_edits()  # the engine takes the analyst's point like any other
+    assert wait_until(qgis_app, lambda: dock.task is None, 120)
+    assert json.loads(Path(dock.run.out_dir + "_edited1", "report.json").read_text())["tiepoints"] == before + 1
 
     review.table.clearSelection()
     qgis_app.processEvents()
