@@ -124,18 +124,24 @@ class Staging:
                              "Choose a writable output folder.") from None
         free = shutil.disk_usage(self.folder).free
         if self.needed_bytes > free:
-            self.__exit__(CoregError, CoregError(), None)
+            self._discard()
             raise CoregError(f"Not enough free space for the outputs in {self.folder}: about "
                              f"{self.needed_bytes / 1e6:.0f} MB needed, {free / 1e6:.0f} MB free. Free some space "
                              "or choose another output folder.")
         return self
 
     def __exit__(self, kind, exc, tb) -> bool:
+        if exc is None:
+            shutil.rmtree(self.path, ignore_errors=True)
+        else:
+            self._discard()
+        return False
+
+    def _discard(self) -> None:
+        """Remove the staging folder and the folders this run created."""
         if self.path is not None:
             shutil.rmtree(self.path, ignore_errors=True)
-        if exc is not None:
-            self._remove_created()
-        return False
+        self._remove_created()
 
     @contextmanager
     def writing(self):

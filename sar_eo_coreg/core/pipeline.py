@@ -34,7 +34,7 @@ from .raster import (
 )
 from .request import CoregParams
 from .tiepoints import TiePoints, read_any, write_csv, write_gpkg, write_points
-from .transforms import MIN_POINTS, FieldModel, ZeroModel, auto_transform, fit_with_residuals, rmse
+from .transforms import MIN_POINTS, FieldModel, ZeroModel, auto_transform, fit_with_residuals, loo_note, rmse
 from .warp import aligned_dtype, write_aligned_outputs
 
 OUTPUT_FILES = ("offsets.tif", "confidence.tif", "aligned_sar.tif", "tiepoints.gpkg", "tiepoints.csv", "tiepoints.points",
@@ -52,14 +52,19 @@ class CoregResult:
     late_cancel: bool = False  # a cancel came while the finished outputs were committed; they were kept
 
 
+def _overlap(eo: RasterInfo, sar: RasterInfo) -> Tuple[float, float]:
+    """Width and height of the common ground, EO CRS units (<= 0 when the rasters do not overlap)."""
+    ex0, ey0, ex1, ey1 = eo.bounds_in(eo.crs)
+    sx0, sy0, sx1, sy1 = sar.bounds_in(eo.crs)
+    return min(ex1, sx1) - max(ex0, sx0), min(ey1, sy1) - max(ey0, sy0)
+
+
 def _validate_pair(eo_path, sar_path, eo_crs=None, sar_crs=None) -> Tuple[RasterInfo, RasterInfo]:
     eo = open_info(eo_path, "EO", eo_crs)
     sar = open_info(sar_path, "SAR", sar_crs)
     if os.path.realpath(eo.path) == os.path.realpath(sar.path):
         raise CoregError("The EO and SAR inputs are the same file. Give the optical image as --eo and the radar as --sar.")
-    ex0, ey0, ex1, ey1 = eo.bounds_in(eo.crs)
-    sx0, sy0, sx1, sy1 = sar.bounds_in(eo.crs)
-    if min(ex1, sx1) <= max(ex0, sx0) or min(ey1, sy1) <= max(ey0, sy0):
+    if min(_overlap(eo, sar)) <= 0:
         raise CoregError(
             "The EO and SAR rasters do not overlap (checked in the EO CRS). Check that both georeferences "
             "are right and that they cover the same area."
@@ -69,10 +74,8 @@ def _validate_pair(eo_path, sar_path, eo_crs=None, sar_crs=None) -> Tuple[Raster
 
 def _check_overlap_size(eo: RasterInfo, sar: RasterInfo, factor: int) -> None:
     """The engine needs MIN_OVERLAP_PX working pixels a side of common ground (its windows are 33 px)."""
-    ex0, ey0, ex1, ey1 = eo.bounds_in(eo.crs)
-    sx0, sy0, sx1, sy1 = sar.bounds_in(eo.crs)
     step = eo.pixel_size * factor  # a working pixel, EO CRS units
-    width, height = (min(ex1, sx1) - max(ex0, sx0)) / step, (min(ey1, sy1) - max(ey0, sy0)) / step
+    width, height = (side / step for side in _overlap(eo, sar))
     if min(width, height) < MIN_OVERLAP_PX:
         gsd = eo.pixel_size_m * factor
         raise CoregError(
@@ -159,8 +162,7 @@ def _summary(tp: TiePoints, model) -> dict:
                "residual_rmse_px": rmse(tp.residual[used]) if computable else None,
                "residual_median_px": float(np.median(loo)) if computable else None}
     if not computable:
-        minimum = f", minimum {MIN_POINTS[model.kind] + 1}" if model.kind in MIN_POINTS else ""
-        summary["residual_note"] = f"not computable ({int(used.sum())} points{minimum})"
+        summary["residual_note"] = loo_note(int(used.sum()), model.kind)
     return summary
 
 

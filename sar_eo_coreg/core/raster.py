@@ -37,6 +37,11 @@ class RasterInfo:
     nodata: Optional[float]
 
     @property
+    def is_complex(self) -> bool:
+        """Complex (SLC) samples: the engine reads and writes their amplitude."""
+        return self.dtype.startswith("complex")
+
+    @property
     def pixel_size(self) -> float:
         """Pixel size in CRS units (the mean of the two axes; works for rotated transforms)."""
         t = self.transform
@@ -193,8 +198,7 @@ def sar_radiometry(info: RasterInfo, scale: str = "auto") -> Radiometry:
     """SAR to a log (dB-like) scale. `auto`: 8-bit is taken as already display-scaled; float or signed-integer
     data with negative values as dB; other data as linear amplitude or intensity (log-transformed). Complex
     (SLC) data: the amplitude, always linear."""
-    complex_values = info.dtype.startswith("complex")
-    if complex_values:
+    if info.is_complex:
         if scale in ("db", "display"):
             raise CoregError(f"The SAR raster holds complex values ({info.dtype}); their amplitude is linear, not "
                              f"'{scale}'. Use --sar-scale auto or linear.")
@@ -207,7 +211,7 @@ def sar_radiometry(info: RasterInfo, scale: str = "auto") -> Radiometry:
             scale = "db" if np.ma.min(sample) < 0 else "linear"
     if scale not in ("display", "db", "linear"):
         raise CoregError(f"Unknown SAR scale '{scale}'. Use auto, linear, db or display.")
-    return Radiometry((1,), (1.0,), log=(scale == "linear"), amplitude=complex_values)
+    return Radiometry((1,), (1.0,), log=(scale == "linear"), amplitude=info.is_complex)
 
 
 def read_on_grid(

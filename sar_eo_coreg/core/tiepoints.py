@@ -182,17 +182,22 @@ def _number(value) -> float:
     return float(value)
 
 
-def _gpkg_crs(con):
+def _crs_or_none(text):
+    """The CRS a tie-point file declares, or None when it declares none we can read (then not ours to judge)."""
     from rasterio.crs import CRS
 
+    try:
+        return CRS.from_user_input(text) if text else None
+    except Exception:  # noqa: BLE001 (pyproj/rasterio raise several kinds for bad definitions)
+        return None
+
+
+def _gpkg_crs(con):
     row = con.execute("SELECT s.organization, s.organization_coordsys_id, s.definition FROM gpkg_geometry_columns g "
                       "JOIN gpkg_spatial_ref_sys s ON s.srs_id = g.srs_id WHERE g.table_name = 'tiepoints'").fetchone()
     if row is None or row[2] in (None, "", "undefined"):
         return None
-    try:
-        return CRS.from_epsg(int(row[1])) if str(row[0]).upper() == "EPSG" else CRS.from_wkt(row[2])
-    except Exception:  # an unparsable definition: not ours to judge
-        return None
+    return _crs_or_none(f"EPSG:{row[1]}" if str(row[0]).upper() == "EPSG" else row[2])
 
 
 def read_gpkg(path, eo: RasterInfo) -> TiePoints:
@@ -345,7 +350,7 @@ def read_points(path, eo: RasterInfo, sar: RasterInfo) -> TiePoints:
     for number, line in enumerate(lines, start=1):
         text = line.strip()
         if text.startswith("#CRS:"):
-            crs = _points_crs(text[5:].strip())
+            crs = _crs_or_none(text[5:].strip())
         if text.startswith("#") or text.lower().startswith("mapx") or not text:
             continue
         cells = text.split(",")
@@ -369,15 +374,6 @@ def read_points(path, eo: RasterInfo, sar: RasterInfo) -> TiePoints:
     enabled = data[:, 4] > 0
     return TiePoints(np.c_[eo_c, eo_r], np.c_[sar_c - eo_c, sar_r - eo_r], np.ones(len(data)), enabled, enabled,
                      residual=data[:, 5:7], labels=labels)
-
-
-def _points_crs(text: str):
-    from rasterio.crs import CRS
-
-    try:
-        return CRS.from_user_input(text) if text else None
-    except Exception:  # an unparsable header: not ours to judge
-        return None
 
 
 def read_any(path, eo: RasterInfo, sar: RasterInfo) -> TiePoints:

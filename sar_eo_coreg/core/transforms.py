@@ -341,5 +341,11 @@ def global_deviation(points: np.ndarray, disp: np.ndarray, used: np.ndarray):
     return deviation, max(SUSPECT_MIN_PX, SUSPECT_SIGMAS * sigma)
 
 
+def loo_note(n_used: int, kind: str) -> str:
+    """Why a leave-one-out RMSE is missing: the number of points against the transform's minimum (+1)."""
+    minimum = f", minimum {MIN_POINTS[kind] + 1}" if kind in MIN_POINTS else ""
+    return f"not computable ({n_used} points{minimum})"
+
+
 def rmse(residual: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.sum(residual**2, axis=1)))) if len(residual) else float("nan")

@@ -47,11 +47,11 @@ def _profile(eo: RasterInfo, count, dtype, nodata):
 
 def aligned_dtype(sar: RasterInfo) -> np.dtype:
     """The aligned SAR keeps the SAR's data type; complex (SLC) data is written as float32 amplitude."""
-    return np.dtype("float32") if sar.dtype.startswith("complex") else np.dtype(sar.dtype)
+    return np.dtype("float32") if sar.is_complex else np.dtype(sar.dtype)
 
 
 def _sar_nodata(sar: RasterInfo):
-    if sar.nodata is not None and not sar.dtype.startswith("complex"):
+    if sar.nodata is not None and not sar.is_complex:
         return sar.nodata
     return float("nan") if aligned_dtype(sar).kind == "f" else 0
 

@@ -14,7 +14,6 @@ import hashlib
 import io
 import json
 import os
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -153,7 +152,7 @@ def load_weights(path, device="cpu"):
         card = ModelCard(**{**raw, "norm": Normalisation(**raw["norm"]), "sha256": digest})
         model = build_model(card.name, **card.config)
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()})
-    except (pickle.UnpicklingError, EOFError, KeyError, RuntimeError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as exc:
         reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
         raise CoregError(f"{path} is not a weights file of this plugin ({reason}). Give a .pt written by "
                          "'python -m sar_eo_coreg train'.") from None

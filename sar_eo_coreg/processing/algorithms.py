@@ -70,17 +70,16 @@ _POST_PROCESSORS = []  # Processing keeps only a pointer: ours must outlive the 
 class _Styled(QgsProcessingLayerPostProcessorInterface):
     """Styles a layer that Processing loads on completion as the dock does."""
 
-    def __init__(self, style):
+    def __init__(self, style, visible: bool = True):
         super().__init__()
-        self.style = style
+        self.style, self.visible = style, visible
 
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS's name)
         if layer is not None and layer.isValid():
             self.style(layer)
-            if self.style is style_confidence:
-                node = context.project().layerTreeRoot().findLayer(layer.id())
-                if node is not None:
-                    node.setItemVisibilityChecked(False)
+            node = context.project().layerTreeRoot().findLayer(layer.id())
+            if node is not None and not self.visible:
+                node.setItemVisibilityChecked(False)
 
 
 def _in_processing_words(message: str) -> str:
@@ -179,17 +178,17 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
             search_radius_m=radius if radius > 0 else None, eo_bands=(band,) if band > 0 else None,
             tiepoints_only=not fit)
         if fit:
-            request.transform = TRANSFORM_CHOICES[self.parameterAsEnum(parameters, "TRANSFORM", context)]
-            request.resampling = RESAMPLINGS[self.parameterAsEnum(parameters, "RESAMPLING", context)]
+            request.transform, request.resampling = self._fit(parameters, context)
         try:
             request.validate()
             return request
         except CoregError as exc:
             raise QgsProcessingException(str(exc)) from None
 
-    def _fit_args(self, parameters, context):
-        return ["--transform", TRANSFORM_CHOICES[self.parameterAsEnum(parameters, "TRANSFORM", context)],
-                "--resampling", RESAMPLINGS[self.parameterAsEnum(parameters, "RESAMPLING", context)]]
+    def _fit(self, parameters, context):
+        """(transform, resampling) chosen in the dialog."""
+        return (TRANSFORM_CHOICES[self.parameterAsEnum(parameters, "TRANSFORM", context)],
+                RESAMPLINGS[self.parameterAsEnum(parameters, "RESAMPLING", context)])
 
     def _run_worker(self, args, out_dir, feedback) -> dict:
         python, origin = worker_python()
@@ -214,10 +213,10 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
             raise QgsProcessingException(_in_processing_words(str(exc))) from None
 
     @staticmethod
-    def _load_on_completion(context, path, name, output, style=None):
+    def _load_on_completion(context, path, name, output, style=None, visible=True):
         details = QgsProcessingContext.LayerDetails(name, context.project(), output)
         if style is not None:
-            post = _Styled(style)
+            post = _Styled(style, visible)
             _POST_PROCESSORS.append(post)
             details.setPostProcessor(post)
         context.addLayerToLoadOnCompletion(path, details)
@@ -273,7 +272,7 @@ class CoregisterAlgorithm(_CoregAlgorithmBase):
         feedback.pushInfo(summary.points_line())
         confidence = os.path.join(out_dir, "confidence.tif")
         self._load_on_completion(context, confidence, f"Confidence ({os.path.basename(os.path.normpath(out_dir))})",
-                                 "CONFIDENCE", style_confidence)
+                                 "CONFIDENCE", style_confidence, visible=False)
         return {**self._raster_outputs(context, out_dir, report, "Aligned SAR"), "CONFIDENCE": confidence,
                 "VERDICT": report.get("verdict")}
 
@@ -345,6 +344,8 @@ class WarpFromTiepointsAlgorithm(_CoregAlgorithmBase):
             del points, links
             if problem:
                 raise QgsProcessingException(problem)
-            args = ["apply", "--tiepoints", edited, *inputs, "--out", out_dir, *self._fit_args(parameters, context)]
+            transform, resampling = self._fit(parameters, context)
+            args = ["apply", "--tiepoints", edited, *inputs, "--out", out_dir, "--transform", transform,
+                    "--resampling", resampling]
             report = self._run_worker(args, out_dir, feedback)["report"]
         return self._raster_outputs(context, out_dir, report, "Aligned SAR (from edited tie points)")

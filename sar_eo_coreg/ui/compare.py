@@ -14,8 +14,6 @@ from qgis.gui import QgsMapCanvas, QgsMapCanvasItem
 from qgis.PyQt.QtCore import QRect
 from qgis.PyQt.QtGui import QColor, QImage, QPainter, QPen, QRegion
 
-MODES = ("swipe", "checkerboard")
-
 
 class CompareItem(QgsMapCanvasItem):
     """`layer` over the canvas: left of `position` (0-1 of the width) in swipe mode, on alternate cells of
@@ -33,11 +31,6 @@ class CompareItem(QgsMapCanvasItem):
         self._job: Optional[QgsMapRendererParallelJob] = None
         self.setZValue(50)  # above the layers, below the tie-point rubber bands and tools
         canvas.extentsChanged.connect(self.render)
-        self.render()
-
-    def set_layer(self, layer: QgsRasterLayer) -> None:
-        self.layer = layer
-        self._opaque = _opaque_copy(layer)
         self.render()
 
     def set_mode(self, mode: str, value: Optional[float] = None) -> None:

@@ -25,7 +25,7 @@ from qgis.PyQt.QtWidgets import (
 from ..bridge.eo_pixels import EoPixels
 from ..bridge.tiepoint_layers import RunLayers, TiePointRows, read_rows, reopen_readers, set_enabled, write_review_fields
 from ..core.errors import CoregError
-from ..core.transforms import MIN_POINTS, SUSPECT_MIN_PX, SUSPECT_SIGMAS, fit_with_residuals, global_deviation, rmse
+from ..core.transforms import SUSPECT_MIN_PX, SUSPECT_SIGMAS, fit_with_residuals, global_deviation, loo_note, rmse
 from .chips import ChipViewer
 
 COLUMNS = ("id", "enabled", "dx px", "dy px", "residual px", "off global px", "confidence")
@@ -79,8 +79,7 @@ class ReviewSession:
             return self.error
         n_used = int(self.rows.enabled.sum())
         value = self.rmse
-        figure = f"RMSE {value:.2f} px" if np.isfinite(value) else \
-            f"RMSE not computable ({n_used} points, minimum {MIN_POINTS.get(self.kind, 0) + 1})"
+        figure = f"RMSE {value:.2f} px" if np.isfinite(value) else f"RMSE {loo_note(n_used, self.kind)}"
         return f"Transform {self.kind}: {figure} (leave-one-out, {n_used} of {len(self.rows)} points enabled)"
 
 
