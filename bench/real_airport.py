@@ -3,6 +3,8 @@
 1. Runs the engine and compares its offsets with the hand-checked shift of this pair (near-uniform, about
    73 px west and 14 px north, as reported in issue 9; see the README); writes
    docs/airport_checkerboard.png (before | after).
+   Scores them at truth points no matcher made: centroids of grass islands (bench/airport_truth.py,
+   written to bench/results/airport_truth.csv).
 2. Makes the pair a 1 m *aligned* pair for the accuracy benchmark: the SAR's georeference corrected by the
    hand-checked shift, resampled onto the EO grid (bench/work/airport_aligned/), and checks the residual by
    running the engine on the corrected pair. Its row goes to bench/work/extra_pairs.csv, which
@@ -23,6 +25,8 @@ from affine import Affine
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+import airport_truth  # noqa: E402
 
 from sar_eo_coreg.core import pipeline  # noqa: E402
 from sar_eo_coreg.core.raster import open_info  # noqa: E402
@@ -93,6 +97,10 @@ def main():
     summary = {k: report[k] for k in ("verdict", "message", "confidence_mean", "tiepoints", "used", "transform",
                                       "residual_rmse_px")}
     summary.update(seconds=round(seconds, 1), **offsets_against_hand_shift(work))
+    truth = airport_truth.truth_points(EO, SAR)
+    np.savetxt(REPO / "bench" / "results" / "airport_truth.csv", truth, fmt="%.2f", delimiter=",",
+               header="eo_col,eo_row,dx,dy,uncertainty_px (bench/airport_truth.py)", comments="")
+    summary["object_truth"] = airport_truth.score(work / "offsets.tif", truth)
     summary["aligned_pair_check"] = make_aligned_pair()
     print(json.dumps(summary, indent=2))
     (REPO / "bench" / "results" / "real_airport.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -102,6 +102,21 @@ def test_a_real_1m_crop_aligns_to_the_hand_checked_shift_everywhere(airport_crop
     assert confident.mean() > 0.02 and deviation[confident].max() < 3.0
 
 
+# The grass-island centroid that lies in the crop (bench/airport_truth.py: full-scene EO pixels, dx, dy,
+# uncertainty): truth that no matcher made, 2 px off the uniform hand-checked shift in dy.
+ISLAND_TRUTH = [(643.25, 392.85, -73.33, -16.16, 0.63)]
+CROP_ORIGIN = 300  # tests/data/make_fixtures.py: the EO crop starts at column and row 300
+
+
+def test_a_real_1m_crop_meets_the_grass_island_truth_within_3px(airport_crop):
+    out, _ = airport_crop
+    with rasterio.open(out / "offsets.tif") as ds:
+        dx, dy = ds.read()
+    for col, row, tx, ty, _ in ISLAND_TRUTH:
+        c, r = round(col - CROP_ORIGIN), round(row - CROP_ORIGIN)
+        assert np.hypot(dx[r, c] - tx, dy[r, c] - ty) < 3.0, (col, row, dx[r, c], dy[r, c])
+
+
 def test_confidence_raster_is_on_the_eo_grid_in_0_1(airport_crop, data_dir):
     out, result = airport_crop
     with rasterio.open(out / "confidence.tif") as conf, rasterio.open(data_dir / "airport_eo.tif") as eo:
