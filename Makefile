@@ -42,6 +42,7 @@ demo: setup
 
 bench: setup
 	$(PY) bench/real_airport.py
+	$(PY) bench/pair_check.py --out bench/results
 	$(PY) bench/accuracy.py --warp random --out bench/results
 	$(PY) bench/accuracy.py --warp sine --out bench/results
 	$(PY) bench/speed.py --out bench/results
