@@ -10,6 +10,7 @@ from typing import Tuple
 from qgis.core import QgsApplication, QgsSettings
 from qgis.PyQt.QtCore import QProcess
 
+from ..core.environment import WEIGHTS_ENV
 from .worker import worker_env
 
 PYTHON_KEY = "sar_eo_coreg/worker_python"
@@ -46,14 +47,19 @@ def weights_dirs() -> str:
     """Where the worker looks for model weights: SAR_EO_COREG_WEIGHTS, then the QGIS profile's folder
     (<profile>/sar_eo_coreg/weights); a checkout's weights/ folder is searched by the engine itself."""
     managed = str(Path(QgsApplication.qgisSettingsDirPath()) / "sar_eo_coreg" / "weights")
-    return os.pathsep.join(p for p in (os.environ.get("SAR_EO_COREG_WEIGHTS", ""), managed) if p)
+    return os.pathsep.join(p for p in (os.environ.get(WEIGHTS_ENV, ""), managed) if p)
+
+
+def weights_env() -> dict:
+    """The worker's environment entry that points it at the weights folders."""
+    return {WEIGHTS_ENV: weights_dirs()}
 
 
 def worker_qprocess(parent) -> QProcess:
     """A QProcess with the worker's environment (for short, non-blocking worker commands)."""
     process = QProcess(parent)
     environment = process.processEnvironment()
-    for key, value in worker_env({"SAR_EO_COREG_WEIGHTS": weights_dirs()}).items():
+    for key, value in worker_env(weights_env()).items():
         environment.insert(key, value)
     process.setProcessEnvironment(environment)
     return process

@@ -12,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 REQUIREMENTS = Path(__file__).resolve().parents[1] / "requirements.txt"  # the worker's pinned packages
+WEIGHTS_ENV = "SAR_EO_COREG_WEIGHTS"  # folders (os.pathsep-separated) where the worker looks for model weights
 
 
 def required_packages() -> list:

@@ -20,6 +20,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..core.environment import WEIGHTS_ENV
 from ..core.errors import CoregError
 
 MARGIN = 8  # pixels each chip carries beyond the template/search area, for the feature filters
@@ -27,7 +28,6 @@ TEMPLATE_HALF = 24  # the engine's default template (48 px)
 MAX_RADIUS = 16  # largest search radius a model is trained for
 TILE = 2 * (TEMPLATE_HALF + MARGIN + MAX_RADIUS)  # network input, 96 px
 REF = TILE // 2  # the reference point / zero shift in tile pixels
-WEIGHTS_ENV = "SAR_EO_COREG_WEIGHTS"
 REPO_WEIGHTS = Path(__file__).resolve().parents[2] / "weights"  # a checkout's weights/ folder (outside the zip)
 DEFAULT_MODEL = "default"
 LOSSES = ("softmax", "mse", "wmse")  # softmax trains the softmax head; the MSE losses the regression head

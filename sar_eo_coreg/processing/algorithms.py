@@ -26,7 +26,7 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from ..bridge.settings import weights_dirs, worker_python
+from ..bridge.settings import weights_env, worker_python
 from ..bridge.tiepoint_layers import (
     crs_args,
     gpkg_layers,
@@ -43,22 +43,29 @@ from ..core.errors import CoregError
 from ..core.request import MAX_POINTS_RANGE, CoregParams
 from ..core.summary import RunSummary
 
-ADVANCED = {"MODEL", "SEARCH_RADIUS_M", "MAX_POINTS", "EO_BAND", "DEVICE", "SEED", "RESAMPLING"}
+# Parameter and output names: what processing.run and qgis_process take and return.
+EO, SAR, MATCHER, MODEL, DEVICE, SEED = "EO", "SAR", "MATCHER", "MODEL", "DEVICE", "SEED"
+SEARCH_RADIUS_M, MAX_POINTS, EO_BAND = "SEARCH_RADIUS_M", "MAX_POINTS", "EO_BAND"
+TRANSFORM, RESAMPLING, OUTPUT_FOLDER, OUTPUT = "TRANSFORM", "RESAMPLING", "OUTPUT_FOLDER", "OUTPUT"
+TIEPOINTS, LINKS, OFFSETS, ALIGNED, CONFIDENCE = "TIEPOINTS", "LINKS", "OFFSETS", "ALIGNED", "CONFIDENCE"
+VERDICT, RMSE, RMSE_TEXT, COUNT = "VERDICT", "RMSE", "RMSE_TEXT", "COUNT"
+
+ADVANCED = {MODEL, SEARCH_RADIUS_M, MAX_POINTS, EO_BAND, DEVICE, SEED, RESAMPLING}
 HELP = {  # per-parameter help (the tooltips in the algorithm dialog)
-    "EO": "The optical raster: the reference grid of every output.",
-    "SAR": "The radar raster to align (amplitude, intensity, dB or complex; read automatically).",
-    "MATCHER": "structural: CFOG oriented-gradient descriptors (default). learned: a descriptor model.",
-    "MODEL": "For the learned matcher: a weights name (in the plugin's weights folders) or a .pt path.",
-    "SEARCH_RADIUS_M": "Largest misregistration to look for, in metres. 0: 15 % of the overlap.",
-    "MAX_POINTS": "Tie points sampled from the finest level, at most (one per cell).",
-    "EO_BAND": "The EO band to match. 0: the luminance of bands 1-3.",
-    "DEVICE": "auto uses CUDA when the worker's torch sees a GPU.",
-    "SEED": "Recorded in the report; the engine is deterministic.",
-    "TRANSFORM": "auto: the engine's dense field. Others: that model fitted to the tie points.",
-    "RESAMPLING": "How the SAR is resampled onto the EO grid.",
-    "OUTPUT_FOLDER": "Gets offsets.tif, confidence.tif, aligned_sar.tif, tie points and report.json; other files in "
+    EO: "The optical raster: the reference grid of every output.",
+    SAR: "The radar raster to align (amplitude, intensity, dB or complex; read automatically).",
+    MATCHER: "structural: CFOG oriented-gradient descriptors (default). learned: a descriptor model.",
+    MODEL: "For the learned matcher: a weights name (in the plugin's weights folders) or a .pt path.",
+    SEARCH_RADIUS_M: "Largest misregistration to look for, in metres. 0: 15 % of the overlap.",
+    MAX_POINTS: "Tie points sampled from the finest level, at most (one per cell).",
+    EO_BAND: "The EO band to match. 0: the luminance of bands 1-3.",
+    DEVICE: "auto uses CUDA when the worker's torch sees a GPU.",
+    SEED: "Recorded in the report; the engine is deterministic.",
+    TRANSFORM: "auto: the engine's dense field. Others: that model fitted to the tie points.",
+    RESAMPLING: "How the SAR is resampled onto the EO grid.",
+    OUTPUT_FOLDER: "Gets offsets.tif, confidence.tif, aligned_sar.tif, tie points and report.json; other files in "
                      "it are kept.",
-    "TIEPOINTS": "The tiepoints or links layer of a GeoPackage written by this plugin, possibly edited.",
+    TIEPOINTS: "The tiepoints or links layer of a GeoPackage written by this plugin, possibly edited.",
 }
 FLAG_NAMES = {"--search-radius-m": "Search radius", "--working-gsd-m": "working resolution",
               "--max-points": "Tie points (at most)", "--eo-bands": "EO band", "--sar-scale": "SAR scale",
@@ -117,39 +124,39 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
 
     # ---- parameters ----------------------------------------------------------------------------
     def _add_layers(self):
-        self.addParameter(QgsProcessingParameterRasterLayer("EO", "EO (optical) raster"))
-        self.addParameter(QgsProcessingParameterRasterLayer("SAR", "SAR raster"))
+        self.addParameter(QgsProcessingParameterRasterLayer(EO, "EO (optical) raster"))
+        self.addParameter(QgsProcessingParameterRasterLayer(SAR, "SAR raster"))
 
     def _add_matching(self):
-        self.addParameter(QgsProcessingParameterEnum("MATCHER", "Matcher", options=list(MATCHERS), defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum(MATCHER, "Matcher", options=list(MATCHERS), defaultValue=0))
         self.addParameter(QgsProcessingParameterString(
-            "MODEL", "Model for the learned matcher (weights name or .pt path; empty = default)", optional=True))
+            MODEL, "Model for the learned matcher (weights name or .pt path; empty = default)", optional=True))
         self.addParameter(QgsProcessingParameterNumber(
-            "SEARCH_RADIUS_M", "Search radius (metres, 0 = automatic)",
+            SEARCH_RADIUS_M, "Search radius (metres, 0 = automatic)",
             type=QgsProcessingParameterNumber.Type.Double, minValue=0.0, defaultValue=0.0))
         self.addParameter(QgsProcessingParameterNumber(
-            "MAX_POINTS", "Tie points (at most)", type=QgsProcessingParameterNumber.Type.Integer, minValue=20,
+            MAX_POINTS, "Tie points (at most)", type=QgsProcessingParameterNumber.Type.Integer, minValue=20,
             maxValue=MAX_POINTS_RANGE[1], defaultValue=CoregParams.max_points))
         self.addParameter(QgsProcessingParameterNumber(
-            "EO_BAND", "EO band (0 = luminance of bands 1-3)", type=QgsProcessingParameterNumber.Type.Integer,
+            EO_BAND, "EO band (0 = luminance of bands 1-3)", type=QgsProcessingParameterNumber.Type.Integer,
             minValue=0, defaultValue=0))
-        self.addParameter(QgsProcessingParameterEnum("DEVICE", "Device", options=list(DEVICES), defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum(DEVICE, "Device", options=list(DEVICES), defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(
-            "SEED", "Random seed", type=QgsProcessingParameterNumber.Type.Integer, defaultValue=0))
+            SEED, "Random seed", type=QgsProcessingParameterNumber.Type.Integer, defaultValue=0))
 
     def _add_fit(self):
         self.addParameter(QgsProcessingParameterEnum(
-            "TRANSFORM", "Transform", options=[transform_label(k) for k in TRANSFORM_CHOICES], defaultValue=0))
-        self.addParameter(QgsProcessingParameterEnum("RESAMPLING", "Resampling", options=list(RESAMPLINGS),
+            TRANSFORM, "Transform", options=[transform_label(k) for k in TRANSFORM_CHOICES], defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum(RESAMPLING, "Resampling", options=list(RESAMPLINGS),
                                                      defaultValue=0))
 
     def _add_raster_outputs(self):
-        self.addOutput(QgsProcessingOutputRasterLayer("ALIGNED", "Aligned SAR"))
-        self.addOutput(QgsProcessingOutputRasterLayer("OFFSETS", "Offset map (SpaceNet 9)"))
-        self.addOutput(QgsProcessingOutputVectorLayer("TIEPOINTS", "Tie points"))
-        self.addOutput(QgsProcessingOutputVectorLayer("LINKS", "Tie-point links (EO → SAR)"))
-        self.addOutput(QgsProcessingOutputNumber("RMSE", "Leave-one-out RMSE (EO pixels; empty when not computable)"))
-        self.addOutput(QgsProcessingOutputString("RMSE_TEXT", "Leave-one-out RMSE, or why it is not computable"))
+        self.addOutput(QgsProcessingOutputRasterLayer(ALIGNED, "Aligned SAR"))
+        self.addOutput(QgsProcessingOutputRasterLayer(OFFSETS, "Offset map (SpaceNet 9)"))
+        self.addOutput(QgsProcessingOutputVectorLayer(TIEPOINTS, "Tie points"))
+        self.addOutput(QgsProcessingOutputVectorLayer(LINKS, "Tie-point links (EO → SAR)"))
+        self.addOutput(QgsProcessingOutputNumber(RMSE, "Leave-one-out RMSE (EO pixels; empty when not computable)"))
+        self.addOutput(QgsProcessingOutputString(RMSE_TEXT, "Leave-one-out RMSE, or why it is not computable"))
 
     # ---- reading parameters into worker arguments ----------------------------------------------
     def _raster_layer(self, parameters, name, context):
@@ -162,19 +169,19 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
 
     def _inputs(self, parameters, context):
         """--eo and --sar, with the layers' CRSs when set in QGIS and not their files' own."""
-        eo, sar = self._raster_layer(parameters, "EO", context), self._raster_layer(parameters, "SAR", context)
+        eo, sar = self._raster_layer(parameters, EO, context), self._raster_layer(parameters, SAR, context)
         return ["--eo", source_path(eo), "--sar", source_path(sar), *crs_args(eo, "eo"), *crs_args(sar, "sar")]
 
     def _request(self, parameters, context, fit: bool = True) -> CoregParams:
         """The coregistration request from the dialog's values (the one the dock and the CLI build too)."""
-        band = self.parameterAsInt(parameters, "EO_BAND", context)
-        radius = self.parameterAsDouble(parameters, "SEARCH_RADIUS_M", context)
+        band = self.parameterAsInt(parameters, EO_BAND, context)
+        radius = self.parameterAsDouble(parameters, SEARCH_RADIUS_M, context)
         request = CoregParams(
-            matcher=MATCHERS[self.parameterAsEnum(parameters, "MATCHER", context)],
-            model=self.parameterAsString(parameters, "MODEL", context).strip() or None,
-            device=DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)],
-            seed=self.parameterAsInt(parameters, "SEED", context),
-            max_points=self.parameterAsInt(parameters, "MAX_POINTS", context),
+            matcher=MATCHERS[self.parameterAsEnum(parameters, MATCHER, context)],
+            model=self.parameterAsString(parameters, MODEL, context).strip() or None,
+            device=DEVICES[self.parameterAsEnum(parameters, DEVICE, context)],
+            seed=self.parameterAsInt(parameters, SEED, context),
+            max_points=self.parameterAsInt(parameters, MAX_POINTS, context),
             search_radius_m=radius if radius > 0 else None, eo_bands=(band,) if band > 0 else None,
             tiepoints_only=not fit)
         if fit:
@@ -187,8 +194,8 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
 
     def _fit(self, parameters, context):
         """(transform, resampling) chosen in the dialog."""
-        return (TRANSFORM_CHOICES[self.parameterAsEnum(parameters, "TRANSFORM", context)],
-                RESAMPLINGS[self.parameterAsEnum(parameters, "RESAMPLING", context)])
+        return (TRANSFORM_CHOICES[self.parameterAsEnum(parameters, TRANSFORM, context)],
+                RESAMPLINGS[self.parameterAsEnum(parameters, RESAMPLING, context)])
 
     def _run_worker(self, args, out_dir, feedback) -> dict:
         python, origin = worker_python()
@@ -204,7 +211,7 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
                 last[0] = message
 
         run = WorkerRun(engine_command(python, [*args, "--progress", "jsonl"]),
-                        output=out_dir, env={"SAR_EO_COREG_WEIGHTS": weights_dirs()})
+                        output=out_dir, env=weights_env())
         try:
             return run.run(on_event, feedback.isCanceled)
         except WorkerCancelledError:
@@ -227,14 +234,14 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
         run = os.path.basename(os.path.normpath(out_dir))
         aligned = os.path.join(out_dir, "aligned_sar.tif")
         gpkg = os.path.join(out_dir, "tiepoints.gpkg")
-        self._load_on_completion(context, aligned, f"{aligned_name} ({run})", "ALIGNED", style_aligned)
-        self._load_on_completion(context, os.path.join(out_dir, "offsets.tif"), f"Offsets ({run})", "OFFSETS")
-        self._load_on_completion(context, f"{gpkg}|layername=links", f"Tie-point links ({run})", "LINKS", style_links)
-        self._load_on_completion(context, f"{gpkg}|layername=tiepoints", f"Tie points ({run})", "TIEPOINTS",
+        self._load_on_completion(context, aligned, f"{aligned_name} ({run})", ALIGNED, style_aligned)
+        self._load_on_completion(context, os.path.join(out_dir, "offsets.tif"), f"Offsets ({run})", OFFSETS)
+        self._load_on_completion(context, f"{gpkg}|layername=links", f"Tie-point links ({run})", LINKS, style_links)
+        self._load_on_completion(context, f"{gpkg}|layername=tiepoints", f"Tie points ({run})", TIEPOINTS,
                                  style_points)
-        return {"OUTPUT_FOLDER": out_dir, "ALIGNED": aligned, "OFFSETS": os.path.join(out_dir, "offsets.tif"),
-                "RMSE": report.get("residual_rmse_px"), "RMSE_TEXT": RunSummary.from_report(report).rmse_text(),
-                "TIEPOINTS": f"{gpkg}|layername=tiepoints", "LINKS": f"{gpkg}|layername=links"}
+        return {OUTPUT_FOLDER: out_dir, ALIGNED: aligned, OFFSETS: os.path.join(out_dir, "offsets.tif"),
+                RMSE: report.get("residual_rmse_px"), RMSE_TEXT: RunSummary.from_report(report).rmse_text(),
+                TIEPOINTS: f"{gpkg}|layername=tiepoints", LINKS: f"{gpkg}|layername=links"}
 
 
 def _work_folder(beside):
@@ -257,13 +264,13 @@ class CoregisterAlgorithm(_CoregAlgorithmBase):
         self._add_layers()
         self._add_matching()
         self._add_fit()
-        self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_FOLDER", "Output folder"))
+        self.addParameter(QgsProcessingParameterFolderDestination(OUTPUT_FOLDER, "Output folder"))
         self._add_raster_outputs()
-        self.addOutput(QgsProcessingOutputRasterLayer("CONFIDENCE", "Confidence of the offsets (0-1)"))
-        self.addOutput(QgsProcessingOutputString("VERDICT", "Verdict (aligned, aligned_partly, not_aligned)"))
+        self.addOutput(QgsProcessingOutputRasterLayer(CONFIDENCE, "Confidence of the offsets (0-1)"))
+        self.addOutput(QgsProcessingOutputString(VERDICT, "Verdict (aligned, aligned_partly, not_aligned)"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
-        out_dir = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
+        out_dir = self.parameterAsString(parameters, OUTPUT_FOLDER, context)
         args = ["coregister", *self._inputs(parameters, context), "--out", out_dir,
                 *self._request(parameters, context).to_argv()]
         report = self._run_worker(args, out_dir, feedback)["report"]
@@ -272,9 +279,9 @@ class CoregisterAlgorithm(_CoregAlgorithmBase):
         feedback.pushInfo(summary.points_line())
         confidence = os.path.join(out_dir, "confidence.tif")
         self._load_on_completion(context, confidence, f"Confidence ({os.path.basename(os.path.normpath(out_dir))})",
-                                 "CONFIDENCE", style_confidence, visible=False)
-        return {**self._raster_outputs(context, out_dir, report, "Aligned SAR"), "CONFIDENCE": confidence,
-                "VERDICT": report.get("verdict")}
+                                 CONFIDENCE, style_confidence, visible=False)
+        return {**self._raster_outputs(context, out_dir, report, "Aligned SAR"), CONFIDENCE: confidence,
+                VERDICT: report.get("verdict")}
 
 
 class DetectTiepointsAlgorithm(_CoregAlgorithmBase):
@@ -287,12 +294,12 @@ class DetectTiepointsAlgorithm(_CoregAlgorithmBase):
         self._add_layers()
         self._add_matching()
         self.addParameter(
-            QgsProcessingParameterFileDestination("OUTPUT", "Tie points", fileFilter="GeoPackage (*.gpkg)")
+            QgsProcessingParameterFileDestination(OUTPUT, "Tie points", fileFilter="GeoPackage (*.gpkg)")
         )
-        self.addOutput(QgsProcessingOutputNumber("COUNT", "Tie points found"))
+        self.addOutput(QgsProcessingOutputNumber(COUNT, "Tie points found"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
-        output = self.parameterAsFileOutput(parameters, "OUTPUT", context)
+        output = self.parameterAsFileOutput(parameters, OUTPUT, context)
         if not output.lower().endswith(".gpkg"):
             raise QgsProcessingException("The tie-point output must be a GeoPackage (.gpkg) file.")
         with _work_folder(output) as work:
@@ -301,8 +308,8 @@ class DetectTiepointsAlgorithm(_CoregAlgorithmBase):
                     *self._request(parameters, context, fit=False).to_argv()]
             report = self._run_worker(args, out_dir, feedback)["report"]
             os.replace(os.path.join(out_dir, "tiepoints.gpkg"), output)
-        self._load_on_completion(context, f"{output}|layername=tiepoints", "Tie points", "OUTPUT")
-        return {"OUTPUT": output, "COUNT": report["tiepoints"]}
+        self._load_on_completion(context, f"{output}|layername=tiepoints", "Tie points", OUTPUT)
+        return {OUTPUT: output, COUNT: report["tiepoints"]}
 
 
 class WarpFromTiepointsAlgorithm(_CoregAlgorithmBase):
@@ -313,19 +320,19 @@ class WarpFromTiepointsAlgorithm(_CoregAlgorithmBase):
             "outputs. The input file is not modified.")
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS's name)
-        self.addParameter(QgsProcessingParameterVectorLayer("TIEPOINTS", "Edited tie-point layer"))
+        self.addParameter(QgsProcessingParameterVectorLayer(TIEPOINTS, "Edited tie-point layer"))
         self._add_layers()
         self._add_fit()
-        self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_FOLDER", "Output folder"))
+        self.addParameter(QgsProcessingParameterFolderDestination(OUTPUT_FOLDER, "Output folder"))
         self._add_raster_outputs()
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
         from ..bridge.eo_pixels import EoPixels
 
-        layer = self.parameterAsVectorLayer(parameters, "TIEPOINTS", context)
+        layer = self.parameterAsVectorLayer(parameters, TIEPOINTS, context)
         if layer is None:
             raise QgsProcessingException("Choose the tie-point layer to warp from.")
-        out_dir = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
+        out_dir = self.parameterAsString(parameters, OUTPUT_FOLDER, context)
         inputs = self._inputs(parameters, context)
         with _work_folder(out_dir) as work:
             edited = os.path.join(work, "tiepoints.gpkg")

@@ -7,7 +7,7 @@ from typing import Callable, List, Optional
 from qgis.core import QgsTask
 from qgis.PyQt.QtCore import pyqtSignal
 
-from ..bridge.settings import weights_dirs
+from ..bridge.settings import weights_env
 from ..bridge.worker import WorkerCancelledError, WorkerError, WorkerRun, engine_command
 
 
@@ -21,7 +21,7 @@ class WorkerTask(QgsTask):
                  output: Optional[str] = None):
         super().__init__(description, QgsTask.CanCancel)
         self.worker = WorkerRun(engine_command(python, [*args, "--progress", "jsonl"]), output,
-                                {"SAR_EO_COREG_WEIGHTS": weights_dirs()})
+                                weights_env())
         self.on_done = on_done
         self.payload: Optional[dict] = None
         self.error: Optional[str] = None

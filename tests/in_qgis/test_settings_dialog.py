@@ -49,7 +49,7 @@ def test_weights_in_the_profile_folder_are_found_as_in_a_zip_install(qgis_app, d
 
     from qgis.core import QgsApplication
 
-    from sar_eo_coreg.bridge.settings import weights_dirs
+    from sar_eo_coreg.bridge.settings import weights_env
     from sar_eo_coreg.bridge.worker import WorkerError, WorkerRun, engine_command
     from tests.conftest import REPO
 
@@ -61,7 +61,7 @@ def test_weights_in_the_profile_folder_are_found_as_in_a_zip_install(qgis_app, d
     (copied[1]).write_text(copied[1].read_text().replace("default.pt", "from_zip.pt"))
     args = ["coregister", "--eo", str(data_dir / "airport_eo.tif"), "--sar", str(data_dir / "airport_sar.tif"),
             "--search-radius-m", "120", "--tiepoints-only", "--matcher", "learned", "--progress", "jsonl"]
-    env = {"SAR_EO_COREG_WEIGHTS": weights_dirs()}
+    env = weights_env()
     try:
         result = WorkerRun(engine_command(sys.executable, [*args, "--model", "from_zip", "--out", str(tmp_path / "a")]),
                            env=env).run()
