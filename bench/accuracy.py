@@ -19,7 +19,6 @@ split as `python -m sar_eo_coreg train --fold K`), so no scene they were trained
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
@@ -31,12 +30,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from pair_check import reliable_windows  # noqa: E402
+from pairs import EXTRA, aligned_pairs, data_path  # noqa: E402
+
 from sar_eo_coreg.core import pipeline  # noqa: E402
 from sar_eo_coreg.core.errors import CoregError  # noqa: E402
 from sar_eo_coreg.core.raster import eo_grid, eo_radiometry, open_info, read_display_image, sar_radiometry  # noqa: E402
 from sar_eo_coreg.evaluation import metrics, synthetic  # noqa: E402
 
-SHARED = REPO.parent / "shared" / "data"
 FAILURE_MEDIAN_PX = 5.0  # a scene whose median error exceeds this (or that errors out) counts as failed
 
 
@@ -47,7 +48,7 @@ def build_scene(row, index, work: Path, warp: str):
     field = synthetic.FIELDS[warp].random(width, height, seed=1000 + index)
     gsd = float(row["gsd_m"]) if row["gsd_m"] not in ("", "nan") else 1.0
     if not (scene / "sar.tif").exists():
-        synthetic.write_pair(_path(row["eo"]), _path(row["sar"]), scene / "eo.tif", scene / "sar.tif", field,
+        synthetic.write_pair(data_path(row["eo"]), data_path(row["sar"]), scene / "eo.tif", scene / "sar.tif", field,
                              gsd_m=gsd)
     points, truth = synthetic.truth_points(field, width, height, width, height)
     return scene, points, truth, field
@@ -60,24 +61,6 @@ def remeasured_truth(field, windows):
     points, intrinsic = windows[:, :2], windows[:, 2:4]
     moved = points + intrinsic
     return points, intrinsic + field.truth(moved[:, 0], moved[:, 1])
-
-
-def load_pair_check(path: Path):
-    """(source, id) -> reliable windows of bench/pair_check.py, or {} when it has not been run."""
-    if not path.exists():
-        return {}
-    from pair_check import RATIO
-
-    checks = {}
-    for r in json.loads(path.read_text()):
-        windows = np.array(r["offsets"], dtype=float).reshape(-1, 6)
-        checks[(r["source"], r["id"])] = windows[windows[:, 5] >= RATIO]
-    return checks
-
-
-def _path(name):
-    path = Path(name)
-    return path if path.is_absolute() else SHARED / path
 
 
 def _luminance(path):
@@ -189,7 +172,7 @@ def main(argv=None):
                         help="at most N pairs per source (0: all), or per source: s1s2_volkov=3,srif_optsar=0")
     parser.add_argument("--methods", default="zero,sift,structural")
     parser.add_argument("--warp", default="random", choices=sorted(synthetic.FIELDS))
-    parser.add_argument("--extra", default=str(REPO / "bench" / "work" / "extra_pairs.csv"),
+    parser.add_argument("--extra", default=str(EXTRA),
                         help="more aligned pairs (index.csv columns), e.g. the airport pair made by bench/real_airport.py")
     parser.add_argument("--model", default=None, help="weights for the learned descriptors (default: the default model)")
     parser.add_argument("--pair-check", default=str(REPO / "bench" / "results" / "pair_check.json"),
@@ -201,11 +184,7 @@ def main(argv=None):
     out, work = Path(args.out), Path(args.work)
     out.mkdir(parents=True, exist_ok=True)
     name = args.name or f"accuracy_{args.warp}"
-    with open(SHARED / "aligned" / "index.csv", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if Path(args.extra).exists():
-        with open(args.extra, newline="") as fh:
-            rows += list(csv.DictReader(fh))
+    rows = aligned_pairs(args.extra)
     sources = set(filter(None, args.sources.split(",")))
     default_limit = int(args.limit) if args.limit.isdigit() else 0
     limits = {k: int(v) for k, v in (item.split("=") for item in args.limit.split(",") if "=" in item)}
@@ -219,7 +198,7 @@ def main(argv=None):
     else:
         heldout = None
     methods = args.methods.split(",")
-    checks = load_pair_check(Path(args.pair_check))
+    checks = reliable_windows(Path(args.pair_check))
     cache_path = out / f"{name}_scenes.jsonl"
     cache = {}
     if cache_path.exists():

@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from sar_eo_coreg.core.geometry import sar_pixel_to_eo_pixel  # noqa: E402
 from sar_eo_coreg.core.raster import open_info  # noqa: E402
+from sar_eo_coreg.evaluation.metrics import sample_offsets  # noqa: E402
 
 ROUGH_SHIFT = np.array([-73.0, -14.0])  # only to pair regions; not part of the truth
 PAIR_RADIUS = 15.0  # EO pixels
@@ -96,9 +97,6 @@ def truth_points(eo_path, sar_path):
 
 def score(offsets_path, truth) -> dict:
     """The engine's offsets at the truth points: per-point error and the largest."""
-    with rasterio.open(offsets_path) as ds:
-        dx, dy = ds.read()
-    cols, rows = np.rint(truth[:, 0]).astype(int), np.rint(truth[:, 1]).astype(int)
-    error = np.hypot(dx[rows, cols] - truth[:, 2], dy[rows, cols] - truth[:, 3])
+    error = np.hypot(*(sample_offsets(offsets_path, truth[:, :2]) - truth[:, 2:4]).T)
     return {"points": len(truth), "error_px": [round(float(e), 2) for e in error],
             "max_error_px": round(float(np.nanmax(error)), 2), "within_3px": int(np.sum(error <= 3.0))}

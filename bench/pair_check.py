@@ -15,7 +15,6 @@ Results: bench/results/pair_check.{json,md}.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -28,10 +27,11 @@ from scipy.ndimage import maximum_filter
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sar_eo_coreg.core.dense import parabola_offset  # noqa: E402
-from sar_eo_coreg.core.features import _fill_nodata, cfog, zncc  # noqa: E402
+from pairs import EXTRA, aligned_pairs, data_path  # noqa: E402
 
-SHARED = REPO.parent / "shared" / "data"
+from sar_eo_coreg.core.dense import parabola_offset  # noqa: E402
+from sar_eo_coreg.core.features import CfogDescriptor, zncc  # noqa: E402
+
 WINDOW, STEP, RADIUS = 160, 128, 40
 RATIO = 1.3  # peak over the next local maximum of the surface
 ALIGNED_P90_PX, MISALIGNED_MEDIAN_PX = 3.0, 3.0
@@ -39,19 +39,29 @@ MAX_NODATA = 0.2  # share of a window that may be nodata (0)
 
 
 def _grey(path):
+    """The file's values (RGB: their mean), not the engine's display stretch, to stay apart from the engine."""
     with rasterio.open(path) as src:
         data = src.read()
     return np.round(data.mean(0)).astype(np.uint8) if data.shape[0] >= 3 else data[0]
 
 
-def _path(name):
-    path = Path(name)
-    return path if path.is_absolute() else SHARED / path
+def reliable(rows):
+    """The windows whose peak stands out (RATIO)."""
+    return rows[rows[:, 5] >= RATIO]
+
+
+def reliable_windows(path: Path) -> dict:
+    """(source, id) -> reliable windows of a pair_check.json, or {} when it has not been run."""
+    if not path.exists():
+        return {}
+    return {(r["source"], r["id"]): reliable(np.array(r["offsets"], dtype=float).reshape(-1, 6))
+            for r in json.loads(path.read_text())}
 
 
 def window_offsets(eo, sar):
     """(N, 6) rows: x, y (window centre), dx, dy (SAR at p + d matches EO at p), peak, ratio."""
-    e_desc, s_desc = cfog(_fill_nodata(eo) / 255.0), cfog(_fill_nodata(sar) / 255.0)
+    describe = CfogDescriptor("cpu")
+    e_desc, s_desc = describe(eo, "eo"), describe(sar, "sar")
     h, w = eo.shape
     rows = []
     for y0 in range(RADIUS, h - WINDOW - RADIUS + 1, STEP):
@@ -61,9 +71,8 @@ def window_offsets(eo, sar):
             t = torch.from_numpy(e_desc[:, y0:y0 + WINDOW, x0:x0 + WINDOW].copy())[None]
             s_img = sar[y0 - RADIUS:y0 + WINDOW + RADIUS, x0 - RADIUS:x0 + WINDOW + RADIUS]
             s = torch.from_numpy(s_desc[:, y0 - RADIUS:y0 + WINDOW + RADIUS, x0 - RADIUS:x0 + WINDOW + RADIUS].copy())[None]
-            # zncc blocks a shift whose window sum of this map exceeds 0.5: here, more than MAX_NODATA of the window
-            invalid = torch.from_numpy((s_img == 0) * np.float32(0.5 / (MAX_NODATA * WINDOW * WINDOW)))[None, None]
-            surface = zncc(t, s, invalid)[0].numpy()
+            invalid = torch.from_numpy((s_img == 0).astype(np.float32))[None, None]
+            surface = zncc(t, s, invalid, max_invalid=MAX_NODATA)[0].numpy()
             iy, ix = np.unravel_index(np.argmax(surface), surface.shape)
             peak = surface[iy, ix]
             if peak <= 0:
@@ -82,15 +91,15 @@ def window_offsets(eo, sar):
 
 
 def judge(rows):
-    reliable = rows[rows[:, 5] >= RATIO]
-    if len(reliable) < 3:
-        return {"windows": len(rows), "reliable": len(reliable), "median_px": None, "p90_px": None,
+    good = reliable(rows)
+    if len(good) < 3:
+        return {"windows": len(rows), "reliable": len(good), "median_px": None, "p90_px": None,
                 "verdict": "unverifiable"}
-    length = np.hypot(reliable[:, 2], reliable[:, 3])
+    length = np.hypot(good[:, 2], good[:, 3])
     median, p90 = float(np.median(length)), float(np.percentile(length, 90))
     verdict = ("aligned" if p90 <= ALIGNED_P90_PX else
                "misaligned" if median > MISALIGNED_MEDIAN_PX else "partly misaligned")
-    return {"windows": len(rows), "reliable": len(reliable), "median_px": median, "p90_px": p90,
+    return {"windows": len(rows), "reliable": len(good), "median_px": median, "p90_px": p90,
             "max_px": float(length.max()), "verdict": verdict}
 
 
@@ -99,20 +108,17 @@ def main(argv=None):
     parser.add_argument("--sources", default="")
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
-    parser.add_argument("--extra", default=str(REPO / "bench" / "work" / "extra_pairs.csv"),
+    parser.add_argument("--extra", default=str(EXTRA),
                         help="more aligned pairs, as in bench/accuracy.py")
     args = parser.parse_args(argv)
     sources = set(filter(None, args.sources.split(",")))
-    pairs = []
-    for index in [SHARED / "aligned" / "index.csv"] + ([Path(args.extra)] if Path(args.extra).exists() else []):
-        with open(index, newline="") as fh:
-            pairs += [r for r in csv.DictReader(fh) if not sources or r["source"] in sources]
+    pairs = [r for r in aligned_pairs(args.extra) if not sources or r["source"] in sources]
     results, seen = [], {}
     for row in pairs:
         seen[row["source"]] = seen.get(row["source"], 0) + 1
         if args.limit and seen[row["source"]] > args.limit:
             continue
-        rows = window_offsets(_grey(_path(row["eo"])), _grey(_path(row["sar"])))
+        rows = window_offsets(_grey(data_path(row["eo"])), _grey(data_path(row["sar"])))
         result = {"source": row["source"], "id": row["id"], **judge(rows),
                   "offsets": [[round(v, 2) for v in r] for r in rows.tolist()]}
         results.append(result)

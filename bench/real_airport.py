@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import airport_truth  # noqa: E402
+from pairs import EXTRA  # noqa: E402
 
 from sar_eo_coreg.core import pipeline  # noqa: E402
 from sar_eo_coreg.core.raster import open_info  # noqa: E402
@@ -74,7 +75,7 @@ def make_aligned_pair() -> dict:
     row = {"source": "airport_gf3_wv", "id": "airport", "eo": str(folder / "eo.tif"), "sar": str(folder / "sar.tif"),
            "width": eo.width, "height": eo.height, "gsd_m": "1.0", "georeferenced": "yes",
            "alignment": "hand-checked uniform shift", "licence": "research use", "note": "bench/real_airport.py"}
-    with open(WORK / "extra_pairs.csv", "w", newline="") as fh:
+    with open(EXTRA, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(row))
         writer.writeheader()
         writer.writerow(row)

@@ -11,7 +11,6 @@ inputs and writing outputs of the same size, no matching). Results: bench/result
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import resource
 import subprocess
@@ -27,9 +26,10 @@ from rasterio.windows import Window
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from pairs import aligned_pairs, data_path  # noqa: E402
+
 from sar_eo_coreg.evaluation import metrics, synthetic  # noqa: E402
 
-SHARED = REPO.parent / "shared" / "data"
 TILE = 1024
 SAR_PIXEL_SCALE = 1.25
 
@@ -39,8 +39,7 @@ def build_mosaic(size: int, work: Path):
     eo_path, sar_path = work / f"mosaic{size}_eo.tif", work / f"mosaic{size}_sar_aligned.tif"
     if eo_path.exists() and sar_path.exists():
         return eo_path, sar_path
-    with open(SHARED / "aligned" / "index.csv", newline="") as fh:
-        pairs = [r for r in csv.DictReader(fh) if r["source"] == "s1s2_volkov"]
+    pairs = [r for r in aligned_pairs(extra=None) if r["source"] == "s1s2_volkov"]
     transform = Affine(10, 0, 300000, 0, -10, 4000000)
     common = {"driver": "GTiff", "width": size, "height": size, "crs": "EPSG:32611", "transform": transform,
               "tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "deflate", "dtype": "uint8"}
@@ -48,9 +47,9 @@ def build_mosaic(size: int, work: Path):
         for k, (row, col) in enumerate((r, c) for r in range(0, size, TILE) for c in range(0, size, TILE)):
             pair = pairs[k % len(pairs)]
             window = Window(col, row, TILE, TILE)
-            with rasterio.open(SHARED / pair["eo"]) as src:
+            with rasterio.open(data_path(pair["eo"])) as src:
                 eo.write(src.read(), window=window)
-            with rasterio.open(SHARED / pair["sar"]) as src:
+            with rasterio.open(data_path(pair["sar"])) as src:
                 sar.write(src.read(1)[None], window=window)
     return eo_path, sar_path
 

@@ -178,9 +178,10 @@ def downsample(image: np.ndarray, factor: int) -> np.ndarray:
     return small
 
 
-def zncc(template, search, sar_invalid):
-    """ZNCC of each template (N, C, k, k) at every shift over its search map (N, C, M, M); -1 where the
-    window touches invalid SAR (sar_invalid (N, 1, M, M) = 1). Differentiable (the learned models train with it)."""
+def zncc(template, search, sar_invalid, max_invalid: float = 0.0):
+    """ZNCC of each template (N, C, k, k) at every shift over its search map (N, C, M, M); -1 where more than
+    `max_invalid` of the window is invalid SAR (sar_invalid (N, 1, M, M) = 1; by default: any). Differentiable
+    (the learned models train with it)."""
     n, c, k, _ = template.shape
     count = c * k * k
     t0 = template - template.mean(dim=(1, 2, 3), keepdim=True)
@@ -191,7 +192,7 @@ def zncc(template, search, sar_invalid):
     s_sq = _correlate((search**2).sum(1, keepdim=True), ones)
     variance = (s_sq - s_sum**2 / count).clamp_min(1e-6)
     score = numerator / (t_norm * variance.sqrt())
-    blocked = _correlate(sar_invalid, ones) > 0.5
+    blocked = _correlate(sar_invalid, ones) > max_invalid * k * k + 0.5
     return score.masked_fill(blocked, -1.0).clamp(-1.0, 1.0)
 
 
