@@ -22,18 +22,20 @@ EXIT_USER_ERROR = 2
 EXIT_CANCELLED = 130
 
 
+class UsageError(Exception):
+    """A bad command line: one line, which `main` prints (also as JSON under --progress jsonl)."""
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (and a JSON error object when --progress jsonl was asked for)."""
-
     def error(self, message):
-        argv = sys.argv[1:] if self._argv is None else self._argv
-        line = f"{message} (see {self.prog} --help)"
-        if "--progress=jsonl" in argv or any(a == "--progress" and b == "jsonl" for a, b in zip(argv, argv[1:])):
-            print(json.dumps({"type": "error", "message": line}), flush=True)
-        print(f"error: {line}", file=sys.stderr)
-        sys.exit(EXIT_USER_ERROR)
+        raise UsageError(f"{message} (see {self.prog} --help)")
 
-    _argv = None
+
+def _refuse_usage(line: str, argv) -> int:
+    if "--progress=jsonl" in argv or any(a == "--progress" and b == "jsonl" for a, b in zip(argv, argv[1:])):
+        print(json.dumps({"type": "error", "message": line}), flush=True)
+    print(f"error: {line}", file=sys.stderr)
+    return EXIT_USER_ERROR
 
 
 def _number(kind, low=None, high=None, positive=False, what=""):
@@ -227,8 +229,11 @@ def _print_summary(report: dict, out_dir: str) -> None:
 
 def main(argv=None) -> int:
     parser = build_parser()
-    _Parser._argv = None if argv is None else [str(a) for a in argv]
-    args = parser.parse_args(argv)
+    argv = None if argv is None else [str(a) for a in argv]
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        return _refuse_usage(str(exc), sys.argv[1:] if argv is None else argv)
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USER_ERROR
