@@ -10,6 +10,7 @@ import numpy as np
 
 from .core import pipeline
 from .core.errors import CoregError
+from .core.outputs import ALIGNED_FILE, OFFSETS_FILE
 from .core.raster import open_info
 from .evaluation import metrics, synthetic
 from .evaluation.quicklook import checkerboard, side_by_side
@@ -38,7 +39,7 @@ def run_demo(out_dir, seed: int = 7) -> int:
     start = time.perf_counter()
     result = pipeline.coregister(inputs / "eo.tif", inputs / "sar.tif", out / "result", pipeline.CoregParams(seed=0))
     seconds = time.perf_counter() - start
-    ours = metrics.score(metrics.sample_offsets(out / "result" / "offsets.tif", points), truth)
+    ours = metrics.score(metrics.sample_offsets(out / "result" / OFFSETS_FILE, points), truth)
     zero = metrics.score(np.zeros_like(truth), truth)
     report = result.report
     print(f"\nCoregistered in {seconds:.1f} s: verdict {report['verdict']} (mean confidence "
@@ -49,7 +50,7 @@ def run_demo(out_dir, seed: int = 7) -> int:
 
     eo = open_info(inputs / "eo.tif", "EO")
     checkerboard(eo, inputs / "sar.tif", out / "before.png")
-    checkerboard(eo, out / "result" / "aligned_sar.tif", out / "after.png")
+    checkerboard(eo, out / "result" / ALIGNED_FILE, out / "after.png")
     side_by_side(out / "before.png", out / "after.png", out / "checkerboard.png")
     print(f"\nCheckerboard (EO/SAR tiles), before | after: {(out / 'checkerboard.png').resolve()}")
     print(f"Outputs (offsets.tif, confidence.tif, aligned_sar.tif, tiepoints.gpkg/.csv/.points, report.json): "

@@ -38,6 +38,8 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QColor
 
+from ..core.outputs import ALIGNED_FILE, CONFIDENCE_FILE, TIEPOINTS_GPKG
+
 USED_RULE = '"enabled" AND NOT coalesce("suspect", 0)'
 SUSPECT_RULE = '"enabled" AND coalesce("suspect", 0)'
 # residual classes (EO pixels) for the graduated colours of used points
@@ -286,7 +288,7 @@ class RunLayers:
 def add_run_layers(out_dir: str, group_name: str, project: Optional[QgsProject] = None) -> RunLayers:
     """Add a run's tie points, links and aligned SAR to a new top group. Call on the main thread only."""
     project = project or QgsProject.instance()
-    points, links = gpkg_layers(os.path.join(out_dir, "tiepoints.gpkg"))
+    points, links = gpkg_layers(os.path.join(out_dir, TIEPOINTS_GPKG))
     style_points(points)
     style_links(links)
     group = project.layerTreeRoot().insertGroup(0, group_name)
@@ -294,11 +296,11 @@ def add_run_layers(out_dir: str, group_name: str, project: Optional[QgsProject] 
     for layer in (points, links):
         project.addMapLayer(layer, False)
         group.addLayer(layer)
-    aligned_path = os.path.join(out_dir, "aligned_sar.tif")
+    aligned_path = os.path.join(out_dir, ALIGNED_FILE)
     if os.path.exists(aligned_path):
         aligned = add_raster(group, aligned_path, "Aligned SAR", project)
         style_aligned(aligned)
-    confidence_path = os.path.join(out_dir, "confidence.tif")
+    confidence_path = os.path.join(out_dir, CONFIDENCE_FILE)
     if os.path.exists(confidence_path):
         confidence = add_raster(group, confidence_path, "Confidence of the offsets (0–1)", project)
         style_confidence(confidence)

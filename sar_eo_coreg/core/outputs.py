@@ -21,7 +21,11 @@ from typing import Dict, Iterable, List, Optional
 from .errors import CoregCancelledError, CoregError
 
 STAGE_PREFIX = ".sar_eo_coreg-"
+# the files of a result (the output contract)
+OFFSETS_FILE, CONFIDENCE_FILE, ALIGNED_FILE = "offsets.tif", "confidence.tif", "aligned_sar.tif"
+TIEPOINTS_GPKG, TIEPOINTS_CSV, TIEPOINTS_POINTS = "tiepoints.gpkg", "tiepoints.csv", "tiepoints.points"
 MANIFEST = "report.json"
+OUTPUT_FILES = (TIEPOINTS_GPKG, TIEPOINTS_CSV, TIEPOINTS_POINTS, OFFSETS_FILE, ALIGNED_FILE, CONFIDENCE_FILE, MANIFEST)
 HELD_SIGNALS = {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)}
 _CAN_HOLD = hasattr(signal, "pthread_sigmask")  # POSIX; on Windows the moves are simply not shielded
 _DISK_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}

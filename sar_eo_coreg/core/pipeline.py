@@ -22,7 +22,18 @@ import numpy as np
 from .. import __version__
 from .device import describe_device
 from .errors import CoregError
-from .outputs import MANIFEST, Staging, check_destination
+from .outputs import (
+    ALIGNED_FILE,
+    CONFIDENCE_FILE,
+    MANIFEST,
+    OFFSETS_FILE,
+    OUTPUT_FILES,
+    TIEPOINTS_CSV,
+    TIEPOINTS_GPKG,
+    TIEPOINTS_POINTS,
+    Staging,
+    check_destination,
+)
 from .progress import Reporter
 from .raster import (
     RasterInfo,
@@ -37,8 +48,6 @@ from .tiepoints import TiePoints, read_any, write_csv, write_gpkg, write_points
 from .transforms import MIN_POINTS, FieldModel, ZeroModel, auto_transform, fit_with_residuals, loo_note, rmse
 from .warp import aligned_dtype, write_aligned_outputs
 
-OUTPUT_FILES = ("offsets.tif", "confidence.tif", "aligned_sar.tif", "tiepoints.gpkg", "tiepoints.csv", "tiepoints.points",
-                "report.json")
 DEFAULT_RADIUS_FRACTION = 0.15  # automatic search radius: this share of the overlap's larger side
 MIN_OVERLAP_PX = 64  # common ground the engine needs, working pixels a side
 FIELD_MAX_SIDE = 2048  # the dense field is computed on a working grid at most this large (it is smooth)
@@ -145,13 +154,13 @@ def _engine_model(tp: TiePoints, kind: str, eo: RasterInfo, alignment, factor: i
 
 def _write_all(tmp: Path, model, tp: TiePoints, eo, sar, resampling, report: Reporter, rasters: bool = True,
                confidence=None):
-    write_gpkg(tmp / "tiepoints.gpkg", tp, eo)
-    write_csv(tmp / "tiepoints.csv", tp, eo, sar)
-    write_points(tmp / "tiepoints.points", tp, eo, sar)
+    write_gpkg(tmp / TIEPOINTS_GPKG, tp, eo)
+    write_csv(tmp / TIEPOINTS_CSV, tp, eo, sar)
+    write_points(tmp / TIEPOINTS_POINTS, tp, eo, sar)
     if rasters:
-        write_aligned_outputs(model, eo, sar, tmp / "offsets.tif", tmp / "aligned_sar.tif", resampling,
+        write_aligned_outputs(model, eo, sar, tmp / OFFSETS_FILE, tmp / ALIGNED_FILE, resampling,
                               progress=report, cancel=report.check, confidence=confidence,
-                              confidence_path=tmp / "confidence.tif")
+                              confidence_path=tmp / CONFIDENCE_FILE)
 
 
 def _summary(tp: TiePoints, model) -> dict:
@@ -167,10 +176,10 @@ def _summary(tp: TiePoints, model) -> dict:
 
 
 def _output_names(rasters: bool, confidence: bool = True):
-    names = ["tiepoints.gpkg", "tiepoints.csv", "tiepoints.points"]
-    if rasters:
-        names += ["offsets.tif", "aligned_sar.tif"] + (["confidence.tif"] if confidence else [])
-    return names + [MANIFEST]
+    skip = set() if rasters else {OFFSETS_FILE, ALIGNED_FILE, CONFIDENCE_FILE}
+    if not confidence:
+        skip.add(CONFIDENCE_FILE)
+    return [name for name in OUTPUT_FILES if name not in skip]
 
 
 def _finish(stage: Staging, summary: dict) -> dict:

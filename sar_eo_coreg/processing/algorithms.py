@@ -40,6 +40,7 @@ from ..bridge.tiepoint_layers import (
 from ..bridge.worker import WorkerCancelledError, WorkerError, WorkerRun, engine_command
 from ..core.choices import DEVICES, MATCHERS, RESAMPLINGS, TRANSFORM_CHOICES, transform_label
 from ..core.errors import CoregError
+from ..core.outputs import ALIGNED_FILE, CONFIDENCE_FILE, OFFSETS_FILE, TIEPOINTS_GPKG
 from ..core.request import MAX_POINTS_RANGE, CoregParams
 from ..core.summary import RunSummary
 
@@ -232,14 +233,14 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
         """The outputs shared by the algorithms that write rasters, loaded on completion and styled as in the
         dock, named after the output folder so that repeated runs can be told apart."""
         run = os.path.basename(os.path.normpath(out_dir))
-        aligned = os.path.join(out_dir, "aligned_sar.tif")
-        gpkg = os.path.join(out_dir, "tiepoints.gpkg")
+        aligned = os.path.join(out_dir, ALIGNED_FILE)
+        gpkg = os.path.join(out_dir, TIEPOINTS_GPKG)
         self._load_on_completion(context, aligned, f"{aligned_name} ({run})", ALIGNED, style_aligned)
-        self._load_on_completion(context, os.path.join(out_dir, "offsets.tif"), f"Offsets ({run})", OFFSETS)
+        self._load_on_completion(context, os.path.join(out_dir, OFFSETS_FILE), f"Offsets ({run})", OFFSETS)
         self._load_on_completion(context, f"{gpkg}|layername=links", f"Tie-point links ({run})", LINKS, style_links)
         self._load_on_completion(context, f"{gpkg}|layername=tiepoints", f"Tie points ({run})", TIEPOINTS,
                                  style_points)
-        return {OUTPUT_FOLDER: out_dir, ALIGNED: aligned, OFFSETS: os.path.join(out_dir, "offsets.tif"),
+        return {OUTPUT_FOLDER: out_dir, ALIGNED: aligned, OFFSETS: os.path.join(out_dir, OFFSETS_FILE),
                 RMSE: report.get("residual_rmse_px"), RMSE_TEXT: RunSummary.from_report(report).rmse_text(),
                 TIEPOINTS: f"{gpkg}|layername=tiepoints", LINKS: f"{gpkg}|layername=links"}
 
@@ -277,7 +278,7 @@ class CoregisterAlgorithm(_CoregAlgorithmBase):
         summary = RunSummary.from_report(report)
         (feedback.pushInfo if summary.aligned else feedback.reportError)(summary.verdict_line())
         feedback.pushInfo(summary.points_line())
-        confidence = os.path.join(out_dir, "confidence.tif")
+        confidence = os.path.join(out_dir, CONFIDENCE_FILE)
         self._load_on_completion(context, confidence, f"Confidence ({os.path.basename(os.path.normpath(out_dir))})",
                                  CONFIDENCE, style_confidence, visible=False)
         return {**self._raster_outputs(context, out_dir, report, "Aligned SAR"), CONFIDENCE: confidence,
@@ -307,7 +308,7 @@ class DetectTiepointsAlgorithm(_CoregAlgorithmBase):
             args = ["coregister", *self._inputs(parameters, context), "--out", out_dir,
                     *self._request(parameters, context, fit=False).to_argv()]
             report = self._run_worker(args, out_dir, feedback)["report"]
-            os.replace(os.path.join(out_dir, "tiepoints.gpkg"), output)
+            os.replace(os.path.join(out_dir, TIEPOINTS_GPKG), output)
         self._load_on_completion(context, f"{output}|layername=tiepoints", "Tie points", OUTPUT)
         return {OUTPUT: output, COUNT: report["tiepoints"]}
 
@@ -335,7 +336,7 @@ class WarpFromTiepointsAlgorithm(_CoregAlgorithmBase):
         out_dir = self.parameterAsString(parameters, OUTPUT_FOLDER, context)
         inputs = self._inputs(parameters, context)
         with _work_folder(out_dir) as work:
-            edited = os.path.join(work, "tiepoints.gpkg")
+            edited = os.path.join(work, TIEPOINTS_GPKG)
             shutil.copyfile(source_path(layer), edited)
             try:
                 points, links = gpkg_layers(edited)

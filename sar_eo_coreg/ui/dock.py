@@ -38,6 +38,7 @@ from ..bridge.settings import worker_python, worker_qprocess
 from ..bridge.tiepoint_layers import RunLayers, add_raster, add_run_layers, crs_args, source_path, style_aligned, sync_layers
 from ..bridge.worker import engine_command
 from ..core.choices import DEVICES, MATCHERS, RESAMPLINGS, TRANSFORM_CHOICES, transform_label
+from ..core.outputs import ALIGNED_FILE, TIEPOINTS_GPKG
 from ..core.request import CoregParams
 from ..core.summary import RunSummary
 from .compare import CompareItem
@@ -512,7 +513,7 @@ class CoregDock(QgsDockWidget):
         previous = run.layers.aligned and QgsProject.instance().layerTreeRoot().findLayer(run.layers.aligned.id())
         if previous:
             previous.setItemVisibilityChecked(False)
-        run.layers.aligned = add_raster(run.layers.group, os.path.join(out_dir, "aligned_sar.tif"),
+        run.layers.aligned = add_raster(run.layers.group, os.path.join(out_dir, ALIGNED_FILE),
                                         f"Aligned SAR (edited {run.applied})")
         style_aligned(run.layers.aligned)
         self.update_compare()
@@ -534,7 +535,7 @@ class CoregDock(QgsDockWidget):
         eo_path, sar_path, base, crs = checked
         name = f"imported_{Path(path).stem}_{time.strftime('%Y%m%d-%H%M%S')}"
         out_dir = os.path.join(base, name)  # the engine creates it (and removes it if the import fails)
-        args = ["convert", "--tiepoints", path, "--to", os.path.join(out_dir, "tiepoints.gpkg"),
+        args = ["convert", "--tiepoints", path, "--to", os.path.join(out_dir, TIEPOINTS_GPKG),
                 "--eo", eo_path, "--sar", sar_path, *crs]
         pending = Run(name, out_dir, eo_path, sar_path, crs)
         self._start_task(f"Import {Path(path).name}", args, out_dir, lambda task: self._imported(pending))
