@@ -25,6 +25,7 @@ from qgis.core import (
     QgsProcessingParameterString,
     QgsProcessingParameterVectorLayer,
 )
+from qgis.PyQt import sip
 
 from ..bridge.settings import weights_env, worker_python
 from ..bridge.tiepoint_layers import (
@@ -72,7 +73,7 @@ FLAG_NAMES = {"--search-radius-m": "Search radius", "--working-gsd-m": "working 
               "--max-points": "Tie points (at most)", "--eo-bands": "EO band", "--sar-scale": "SAR scale",
               "--model": "Model", "--transform": "Transform", "--eo": "EO raster", "--sar": "SAR raster",
               "--out": "Output folder"}
-_POST_PROCESSORS = []  # Processing keeps only a pointer: ours must outlive the algorithm
+_POST_PROCESSORS = []  # Processing keeps only a pointer (and deletes it after use): ours must live until then
 
 
 class _Styled(QgsProcessingLayerPostProcessorInterface):
@@ -224,6 +225,7 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
     def _load_on_completion(context, path, name, output, style=None, visible=True):
         details = QgsProcessingContext.LayerDetails(name, context.project(), output)
         if style is not None:
+            _POST_PROCESSORS[:] = [p for p in _POST_PROCESSORS if not sip.isdeleted(p)]  # used ones are gone
             post = _Styled(style, visible)
             _POST_PROCESSORS.append(post)
             details.setPostProcessor(post)
