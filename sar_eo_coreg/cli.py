@@ -208,10 +208,13 @@ def _params(args):
     )
 
 
-def _cancel_on_sigterm(signum, frame):
-    """The plugin's Cancel terminates the worker (SIGTERM), a closed terminal hangs it up (SIGHUP): unwind like
-    Ctrl-C, so temporary outputs are removed."""
-    raise KeyboardInterrupt
+def _cancel_on_stop(signum, frame):
+    """The plugin's Cancel (SIGTERM), a closed terminal (SIGHUP), Ctrl-C: unwind, so temporary outputs are
+    removed; once the result is committed there is nothing left to cancel, and the signal is ignored."""
+    from .core.outputs import result_committed
+
+    if not result_committed():
+        raise KeyboardInterrupt
 
 
 def _print_summary(report: dict, out_dir: str) -> None:
@@ -257,8 +260,8 @@ def main(argv=None) -> int:
         return _guarded(lambda: _convert(args, out), out)
 
     out = _Output(args.progress)
-    stops = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])  # Cancel; a closed terminal
-    previous = {stop: signal.signal(stop, _cancel_on_sigterm) for stop in stops}
+    stops = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {stop: signal.signal(stop, _cancel_on_stop) for stop in stops}
 
     def work():
         from .core import pipeline
@@ -268,7 +271,7 @@ def main(argv=None) -> int:
         else:
             result = pipeline.apply(args.tiepoints, args.eo, args.sar, args.out, args.transform, args.resampling,
                                     progress=out.progress, eo_crs=args.eo_crs, sar_crs=args.sar_crs)
-        if argv is None:  # the result is committed: nothing is left to cancel (and exiting takes a while)
+        if argv is None:  # exiting resets our handlers (and takes a while): a late stop must not kill a finished run
             for stop in stops:
                 signal.signal(stop, signal.SIG_IGN)
         out.close()

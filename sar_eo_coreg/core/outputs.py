@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional
@@ -26,9 +27,14 @@ OFFSETS_FILE, CONFIDENCE_FILE, ALIGNED_FILE = "offsets.tif", "confidence.tif", "
 TIEPOINTS_GPKG, TIEPOINTS_CSV, TIEPOINTS_POINTS = "tiepoints.gpkg", "tiepoints.csv", "tiepoints.points"
 MANIFEST = "report.json"
 OUTPUT_FILES = (TIEPOINTS_GPKG, TIEPOINTS_CSV, TIEPOINTS_POINTS, OFFSETS_FILE, ALIGNED_FILE, CONFIDENCE_FILE, MANIFEST)
-HELD_SIGNALS = {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)}
-_CAN_HOLD = hasattr(signal, "pthread_sigmask")  # POSIX; on Windows the moves are simply not shielded
+HELD_SIGNALS = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
 _DISK_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+_COMMITTED = threading.Event()  # this process's latest Staging has committed its result
+
+
+def result_committed() -> bool:
+    """True once the result of the run in progress is in place: a stop signal then has nothing left to cancel."""
+    return _COMMITTED.is_set()
 
 
 def stage_prefix(pid: Optional[int] = None) -> str:
@@ -111,6 +117,7 @@ class Staging:
         self._created: List[Path] = []
 
     def __enter__(self) -> Staging:
+        _COMMITTED.clear()
         missing = []
         folder = self.folder
         while not folder.exists():
@@ -170,9 +177,8 @@ class Staging:
         """Move the staged `names` into the folder as one set: the old manifest goes first, outputs of ours
         that the new set lacks (and their .aux.xml side files) next, the new manifest last."""
         names = list(names)
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS) if _CAN_HOLD else None
-        try:
-            if _take_pending():
+        with _held_signals() as caught:
+            if caught:
                 raise CoregCancelledError()
             if manifest:
                 _remove(self.folder / manifest)
@@ -182,19 +188,27 @@ class Staging:
                     _remove(self.folder / name)
             for name in sorted(names, key=lambda n: n == manifest):
                 os.replace(self.path / name, self.folder / name)
-            self.late_cancel = _take_pending()
-        finally:
-            if _CAN_HOLD:
-                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            _COMMITTED.set()
+            self.late_cancel = bool(caught)
 
 
-def _take_pending() -> bool:
-    """Consume held signals that arrived while blocked; True if there were any."""
-    taken = False
-    while _CAN_HOLD and signal.sigpending() & HELD_SIGNALS:
-        signal.sigtimedwait(HELD_SIGNALS, 0)
-        taken = True
-    return taken
+@contextmanager
+def _held_signals():
+    """Within the block, SIGINT/SIGTERM/SIGHUP are only recorded (the list it yields): the Python handlers are
+    swapped, so a signal that arrived just before is handled by the recorder too, never by a handler that raises
+    in the middle of the moves. Only the main thread can swap handlers; elsewhere signals reach the main thread."""
+    caught: List[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+    previous = {}
+    try:
+        for stop in HELD_SIGNALS:
+            previous[stop] = signal.signal(stop, lambda signum, frame: caught.append(signum))
+        yield caught
+    finally:
+        for stop, handler in previous.items():
+            signal.signal(stop, handler)
 
 
 def _remove(path: Path) -> None:
