@@ -66,16 +66,16 @@ def _add_inputs(p):
 
 
 def _add_coregister_args(p):
-    from .core.choices import DEVICES, MATCHERS, RESAMPLINGS, TRANSFORM_CHOICES
+    from .core.choices import DEVICES, RESAMPLINGS, Matcher, Transform
     from .core.request import MAX_POINTS_RANGE, CoregParams
 
     _add_inputs(p)
     p.add_argument("--out", required=True, help="output folder (created; our files in it are replaced)")
-    p.add_argument("--matcher", default="structural", choices=MATCHERS,
-                   help="descriptors of the dense engine: structural (CFOG) or learned (a descriptor model)")
+    p.add_argument("--matcher", default=CoregParams.matcher, choices=Matcher.names(),
+                   help=f"descriptors of the dense engine; {Matcher.help()}")
     p.add_argument("--model", default=None,
                    help="learned: weights NAME (in $SAR_EO_COREG_WEIGHTS or weights/) or PATH.pt (default: default)")
-    p.add_argument("--transform", default="auto", choices=TRANSFORM_CHOICES,
+    p.add_argument("--transform", default=CoregParams.transform, choices=Transform.names(),
                    help="auto: the engine's dense field; others: that model fitted to the tie points")
     p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--seed", type=_number(int, 0, 2**32 - 1), default=0)
@@ -92,7 +92,7 @@ def _add_coregister_args(p):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .core.choices import RESAMPLINGS, TRANSFORM_CHOICES, transform_label
+    from .core.choices import RESAMPLINGS, Transform
 
     parser = _Parser(prog="python -m sar_eo_coreg", description="Coregister SAR imagery to EO imagery.")
     parser.add_argument("--version", action="version", version=f"sar_eo_coreg {__version__}")
@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tiepoints", required=True, help="tiepoints.gpkg, .points or SpaceNet 9 .csv (enabled rows)")
     _add_inputs(p)
     p.add_argument("--out", required=True)
-    p.add_argument("--transform", default="auto", choices=TRANSFORM_CHOICES, help=transform_label("auto"))
+    p.add_argument("--transform", default=Transform.AUTO.value, choices=Transform.names(), help=Transform.AUTO.label)
     p.add_argument("--resampling", default="bilinear", choices=RESAMPLINGS)
     p.add_argument("--progress", default="bar", choices=("bar", "jsonl", "none"))
 

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from .choices import MATCHERS
+from .choices import Matcher
 from .device import resolve_device
 from .errors import CoregError
 
@@ -143,11 +143,9 @@ class LearnedDescriptor(Descriptor):
 
 def get_descriptor(matcher: str = "structural", device: str = "auto", model: str = None) -> Descriptor:
     """`structural`: CFOG; `learned`: a descriptor model (`model`: weights name or path, default the shipped one)."""
-    if matcher == "structural":
-        return CfogDescriptor(device)
-    if matcher == "learned":
+    if Matcher.parse(matcher).needs_model:
         return LearnedDescriptor(device, model)
-    raise CoregError(f"Unknown matcher '{matcher}'. Available: {', '.join(MATCHERS)}.")
+    return CfogDescriptor(device)
 
 
 def _fill_nodata(image: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from .. import __version__
+from .choices import Transform
 from .device import describe_device
 from .errors import CoregError
 from .outputs import (
@@ -45,7 +46,7 @@ from .raster import (
 )
 from .request import CoregParams
 from .tiepoints import TiePoints, read_any, write_csv, write_gpkg, write_points
-from .transforms import MIN_POINTS, FieldModel, ZeroModel, auto_transform, fit_with_residuals, loo_note, rmse
+from .transforms import FieldModel, ZeroModel, fit_with_residuals, loo_note, rmse
 from .warp import aligned_dtype, write_aligned_outputs
 
 DEFAULT_RADIUS_FRACTION = 0.15  # automatic search radius: this share of the overlap's larger side
@@ -123,13 +124,14 @@ def _file_digest(path: str) -> str:
 
 def _fit_final(tp: TiePoints, kind: str, eo: RasterInfo, reviewed: bool = False):
     n_used = int(tp.used.sum())
-    chosen = auto_transform(n_used) if kind == "auto" else kind
-    if n_used < MIN_POINTS[chosen]:
-        simpler = "" if chosen in ("affine", "poly1") else ", or choose a simpler transform (affine needs 3)"
+    chosen = Transform.for_points(n_used) if kind == Transform.AUTO else Transform.parse(kind)
+    if n_used < chosen.min_points:
+        simpler = "" if chosen.min_points <= Transform.AFFINE.min_points else \
+            ", or choose a simpler transform (affine needs 3)"
         advice = (f"Enable more points{simpler}." if reviewed else
                   "Check that the rasters show the same area, or try a larger --search-radius-m.")
         raise CoregError(f"Too few tie points: {n_used} enabled, the '{chosen}' transform needs at least "
-                         f"{MIN_POINTS[chosen]}. {advice}")
+                         f"{chosen.min_points}. {advice}")
     extent = (0.0, 0.0, float(eo.width - 1), float(eo.height - 1))
     model, tp.residual = fit_with_residuals(chosen, tp.eo_px, tp.disp, tp.used, extent)
     return model
@@ -145,7 +147,7 @@ def _engine_model(tp: TiePoints, kind: str, eo: RasterInfo, alignment, factor: i
         return _fit_final(tp, kind, eo)
     field = FieldModel(alignment.field.scaled(factor))
     n_used = int(tp.used.sum())
-    if n_used >= MIN_POINTS[auto_transform(n_used)]:
+    if n_used >= Transform.for_points(n_used).min_points:
         _fit_final(tp, "auto", eo)
     else:
         tp.residual = tp.disp - field.predict(tp.eo_px)

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
-from .choices import MATCHERS, RESAMPLINGS, TRANSFORMS
+from .choices import RESAMPLINGS, Matcher, Transform
 from .errors import CoregError
 
 MAX_POINTS_RANGE = (1, 100_000)
@@ -16,9 +16,9 @@ MAX_POINTS_RANGE = (1, 100_000)
 
 @dataclass
 class CoregParams:
-    matcher: str = "structural"
+    matcher: str = Matcher.STRUCTURAL.value
     model: Optional[str] = None  # learned: weights name or .pt path (default: the shipped default model)
-    transform: str = "auto"  # auto: the dense field; else a model fitted to the tie points
+    transform: str = Transform.AUTO.value  # auto: the dense field; else a model fitted to the tie points
     device: str = "auto"
     seed: int = 0
     search_radius_m: Optional[float] = None  # None: 15 % of the overlap
@@ -32,10 +32,8 @@ class CoregParams:
     sar_crs: Optional[str] = None
 
     def validate(self) -> None:
-        if self.matcher not in MATCHERS:
-            raise CoregError(f"Unknown matcher '{self.matcher}'. Choose one of: {', '.join(MATCHERS)}.")
-        if self.transform != "auto" and self.transform not in TRANSFORMS:
-            raise CoregError(f"Unknown transform '{self.transform}'. Choose auto or one of: {', '.join(TRANSFORMS)}.")
+        Matcher.parse(self.matcher)
+        Transform.parse(self.transform)
         if self.resampling not in RESAMPLINGS:
             raise CoregError(f"Unknown resampling '{self.resampling}'. Choose one of: {', '.join(RESAMPLINGS)}.")
         for name in ("search_radius_m", "working_gsd_m"):
@@ -50,7 +48,7 @@ class CoregParams:
 
     @property
     def uses_model(self) -> bool:
-        return self.matcher != "structural"
+        return Matcher.parse(self.matcher).needs_model
 
     def to_argv(self) -> List[str]:
         """The `coregister` options for this request (inputs and --out are the caller's): what the dock and

@@ -8,19 +8,15 @@ displacement grid) get exact LOO residuals from the hat matrix: r_i / (1 - h_ii)
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Dict
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
+from .choices import Transform
 from .errors import CoregError
 from .lattice import Lattice
 
-MIN_POINTS: Dict[str, int] = {
-    "affine": 3, "poly1": 3, "poly2": 6, "poly3": 10, "projective": 4, "tps": 6, "grid": 12,
-}
-TRANSFORMS = ("grid", "tps", "affine", "poly1", "poly2", "poly3", "projective")
 # Smoothing of the grid and the thin-plate spline is chosen per fit by generalised cross-validation
 # (GCV) among these weights: noisy matches get a smoother field, clean ones a more local one.
 GRID_BENDING_CHOICES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
@@ -258,12 +254,13 @@ class ZeroModel(Model):
 
 def fit_model(kind: str, points: np.ndarray, disp: np.ndarray, extent=None) -> Model:
     """Fit a transform model. `extent` (x0, y0, x1, y1) is the area the grid model covers."""
-    if kind not in MIN_POINTS:
-        raise CoregError(f"Unknown transform '{kind}'. Choose one of: {', '.join(TRANSFORMS)}.")
+    if kind not in Transform.fits():
+        raise CoregError(f"Unknown transform '{kind}'. Choose one of: {', '.join(Transform.fits())}.")
+    kind, needed = Transform(kind).value, Transform(kind).min_points
     n = len(points)
-    if n < MIN_POINTS[kind]:
+    if n < needed:
         raise CoregError(
-            f"Too few tie points for the '{kind}' transform: {n}, it needs at least {MIN_POINTS[kind]}. "
+            f"Too few tie points for the '{kind}' transform: {n}, it needs at least {needed}. "
             "Enable more points or choose a simpler transform (affine needs 3)."
         )
     points = np.asarray(points, np.float64)
@@ -283,25 +280,6 @@ def fit_model(kind: str, points: np.ndarray, disp: np.ndarray, extent=None) -> M
     return GridModel(points, disp, extent)
 
 
-AUTO_RULE = (("grid", 150), ("tps", 12), ("poly2", 8), ("affine", 3))  # `auto` re-fits: the first these points allow
-
-
-def auto_transform(n_points: int) -> str:
-    """The default re-fit: the smooth grid where the points allow it, then simpler models."""
-    for kind, needed in AUTO_RULE:
-        if n_points >= needed:
-            return kind
-    return "affine"
-
-
-def transform_label(kind: str) -> str:
-    """How the dock and Processing list a transform choice (its rule or its minimum, from the one definition)."""
-    if kind == "auto":
-        rule = ", else ".join(f"{k} ≥ {n} points" for k, n in AUTO_RULE[:-1])
-        return f"auto (the engine's dense field; a re-fit: {rule}, else {AUTO_RULE[-1][0]})"
-    return f"{kind} (needs ≥ {MIN_POINTS[kind]} points)"
-
-
 def fit_with_residuals(kind: str, points: np.ndarray, disp: np.ndarray, used: np.ndarray, extent=None):
     """Fit `kind` ('auto' allowed) on the used points; the one fit behind the engine and the review table.
 
@@ -309,11 +287,13 @@ def fit_with_residuals(kind: str, points: np.ndarray, disp: np.ndarray, used: np
     model's prediction error, so the analyst sees how far a rejected point lies from the fit.
     """
     used = np.asarray(used, bool)
-    chosen = auto_transform(int(used.sum())) if kind == "auto" else kind
+    chosen = Transform.parse(kind)
+    if chosen is Transform.AUTO:
+        chosen = Transform.for_points(int(used.sum()))
     model = fit_model(chosen, points[used], disp[used], extent)  # refuses too few points with a clear message
     residual = np.asarray(disp, np.float64) - model.predict(points)
     # leave-one-out needs more points than the model's minimum: with the minimum, the fit passes through each
-    residual[used] = model.loo if used.sum() > MIN_POINTS[chosen] else np.nan
+    residual[used] = model.loo if used.sum() > chosen.min_points else np.nan
     return model, residual
 
 
@@ -327,7 +307,7 @@ def global_deviation(points: np.ndarray, disp: np.ndarray, used: np.ndarray):
     model's leave-one-out residual, a cluster of wrong matches cannot bend this model towards itself."""
     points, disp = np.asarray(points, np.float64).reshape(-1, 2), np.asarray(disp, np.float64).reshape(-1, 2)
     used = np.asarray(used, bool) & np.isfinite(disp).all(axis=1)
-    if used.sum() < MIN_POINTS["affine"]:
+    if used.sum() < Transform.AFFINE.min_points:
         return np.full(len(points), np.nan), float("nan")
     norm = _Normaliser(points[used])
     design = _monomials(norm(points), 1)
@@ -343,7 +323,7 @@ def global_deviation(points: np.ndarray, disp: np.ndarray, used: np.ndarray):
 
 def loo_note(n_used: int, kind: str) -> str:
     """Why a leave-one-out RMSE is missing: the number of points against the transform's minimum (+1)."""
-    minimum = f", minimum {MIN_POINTS[kind] + 1}" if kind in MIN_POINTS else ""
+    minimum = f", minimum {Transform(kind).min_points + 1}" if kind in Transform.fits() else ""
     return f"not computable ({n_used} points{minimum})"
 
 

@@ -39,7 +39,7 @@ from ..bridge.tiepoint_layers import (
     sync_layers,
 )
 from ..bridge.worker import WorkerCancelledError, WorkerError, WorkerRun, engine_command
-from ..core.choices import DEVICES, MATCHERS, RESAMPLINGS, TRANSFORM_CHOICES, transform_label
+from ..core.choices import DEVICES, RESAMPLINGS, Matcher, Transform
 from ..core.errors import CoregError
 from ..core.outputs import ALIGNED_FILE, CONFIDENCE_FILE, OFFSETS_FILE, TIEPOINTS_GPKG
 from ..core.request import MAX_POINTS_RANGE, CoregParams
@@ -56,14 +56,14 @@ ADVANCED = {MODEL, SEARCH_RADIUS_M, MAX_POINTS, EO_BAND, DEVICE, SEED, RESAMPLIN
 HELP = {  # per-parameter help (the tooltips in the algorithm dialog)
     EO: "The optical raster: the reference grid of every output.",
     SAR: "The radar raster to align (amplitude, intensity, dB or complex; read automatically).",
-    MATCHER: "structural: CFOG oriented-gradient descriptors (default). learned: a descriptor model.",
+    MATCHER: f"{Matcher.help()}. Default: {Matcher.STRUCTURAL}.",
     MODEL: "For the learned matcher: a weights name (in the plugin's weights folders) or a .pt path.",
     SEARCH_RADIUS_M: "Largest misregistration to look for, in metres. 0: 15 % of the overlap.",
     MAX_POINTS: "Tie points sampled from the finest level, at most (one per cell).",
     EO_BAND: "The EO band to match. 0: the luminance of bands 1-3.",
     DEVICE: "auto uses CUDA when the worker's torch sees a GPU.",
     SEED: "Recorded in the report; the engine is deterministic.",
-    TRANSFORM: "auto: the engine's dense field. Others: that model fitted to the tie points.",
+    TRANSFORM: f"{Transform.AUTO.label}. Others: that model fitted to the tie points.",
     RESAMPLING: "How the SAR is resampled onto the EO grid.",
     OUTPUT_FOLDER: "Gets offsets.tif, confidence.tif, aligned_sar.tif, tie points and report.json; other files in "
                      "it are kept.",
@@ -130,7 +130,7 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(SAR, "SAR raster"))
 
     def _add_matching(self):
-        self.addParameter(QgsProcessingParameterEnum(MATCHER, "Matcher", options=list(MATCHERS), defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum(MATCHER, "Matcher", options=list(Matcher.names()), defaultValue=0))
         self.addParameter(QgsProcessingParameterString(
             MODEL, "Model for the learned matcher (weights name or .pt path; empty = default)", optional=True))
         self.addParameter(QgsProcessingParameterNumber(
@@ -148,7 +148,7 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
 
     def _add_fit(self):
         self.addParameter(QgsProcessingParameterEnum(
-            TRANSFORM, "Transform", options=[transform_label(k) for k in TRANSFORM_CHOICES], defaultValue=0))
+            TRANSFORM, "Transform", options=[kind.label for kind in Transform], defaultValue=0))
         self.addParameter(QgsProcessingParameterEnum(RESAMPLING, "Resampling", options=list(RESAMPLINGS),
                                                      defaultValue=0))
 
@@ -179,7 +179,7 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
         band = self.parameterAsInt(parameters, EO_BAND, context)
         radius = self.parameterAsDouble(parameters, SEARCH_RADIUS_M, context)
         request = CoregParams(
-            matcher=MATCHERS[self.parameterAsEnum(parameters, MATCHER, context)],
+            matcher=Matcher.names()[self.parameterAsEnum(parameters, MATCHER, context)],
             model=self.parameterAsString(parameters, MODEL, context).strip() or None,
             device=DEVICES[self.parameterAsEnum(parameters, DEVICE, context)],
             seed=self.parameterAsInt(parameters, SEED, context),
@@ -196,7 +196,7 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
 
     def _fit(self, parameters, context):
         """(transform, resampling) chosen in the dialog."""
-        return (TRANSFORM_CHOICES[self.parameterAsEnum(parameters, TRANSFORM, context)],
+        return (Transform.names()[self.parameterAsEnum(parameters, TRANSFORM, context)],
                 RESAMPLINGS[self.parameterAsEnum(parameters, RESAMPLING, context)])
 
     def _run_worker(self, args, out_dir, feedback) -> dict:

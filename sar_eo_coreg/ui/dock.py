@@ -37,7 +37,7 @@ from qgis.PyQt.QtWidgets import (
 from ..bridge.settings import worker_python, worker_qprocess
 from ..bridge.tiepoint_layers import RunLayers, add_raster, add_run_layers, crs_args, source_path, style_aligned, sync_layers
 from ..bridge.worker import engine_command
-from ..core.choices import DEVICES, MATCHERS, RESAMPLINGS, TRANSFORM_CHOICES, transform_label
+from ..core.choices import DEVICES, RESAMPLINGS, Matcher, Transform
 from ..core.outputs import ALIGNED_FILE, TIEPOINTS_GPKG
 from ..core.request import CoregParams
 from ..core.summary import RunSummary
@@ -148,13 +148,12 @@ class CoregDock(QgsDockWidget):
         options = QGroupBox("Options", page)
         form = QFormLayout(options)
         self.matcher = QComboBox(options)
-        self.matcher.addItems(MATCHERS)
-        self.matcher.setToolTip("Descriptors of the dense engine. structural: CFOG oriented gradients; "
-                                "learned: a descriptor model")
+        self.matcher.addItems(Matcher.names())
+        self.matcher.setToolTip(f"Descriptors of the dense engine. {Matcher.help()}")
         self.model = QLineEdit(options)
         self.model.setPlaceholderText("default")
         self.model.setToolTip("Weights name (in the profile's sar_eo_coreg/weights or SAR_EO_COREG_WEIGHTS) or a .pt path")
-        self.matcher.currentTextChanged.connect(lambda name: self.model.setEnabled(name != "structural"))
+        self.matcher.currentTextChanged.connect(lambda name: self.model.setEnabled(Matcher(name).needs_model))
         self.model.setEnabled(False)
         self.device = QComboBox(options)
         self.device.addItems(DEVICES)
@@ -172,8 +171,8 @@ class CoregDock(QgsDockWidget):
         self.max_points.setValue(CoregParams.max_points)
         self.max_points.setToolTip("Tie points at the finest level, at most: more is denser and slower.")
         self.transform = QComboBox(options)
-        for key in TRANSFORM_CHOICES:
-            self.transform.addItem(transform_label(key), key)
+        for kind in Transform:
+            self.transform.addItem(kind.label, kind.value)
         self.resampling = QComboBox(options)
         self.resampling.addItems(RESAMPLINGS)
         self.output = QgsFileWidget(options)
@@ -224,8 +223,8 @@ class CoregDock(QgsDockWidget):
         row = QHBoxLayout()
         row.addWidget(QLabel("Transform", page))
         self.review_transform = QComboBox(page)
-        for key in TRANSFORM_CHOICES:
-            self.review_transform.addItem(transform_label(key), key)
+        for kind in Transform:
+            self.review_transform.addItem(kind.label, kind.value)
         self.review_transform.currentIndexChanged.connect(
             lambda: self.review.set_transform(self.review_transform.currentData()))
         row.addWidget(self.review_transform, 1)

@@ -8,7 +8,7 @@ import pytest
 import rasterio
 from qgis.core import QgsProcessingFeedback
 
-from sar_eo_coreg.core.choices import RESAMPLINGS, TRANSFORM_CHOICES
+from sar_eo_coreg.core.choices import RESAMPLINGS, Transform
 from tests.in_qgis.conftest import wait_until
 from tests.in_qgis.test_dock import add_raster, choose
 
@@ -50,7 +50,7 @@ def test_dock_and_processing_send_the_same_request(dock, project, provider, data
     feedback = CommandFeedback()
     processing.run("sar_eo_coreg:coregister", {
         "EO": str(data_dir / "s1s2_eo.tif"), "SAR": str(data_dir / "s1s2_sar.tif"), "MAX_POINTS": 150,
-        "TRANSFORM": TRANSFORM_CHOICES.index("tps"), "RESAMPLING": RESAMPLINGS.index("cubic"),
+        "TRANSFORM": Transform.names().index("tps"), "RESAMPLING": RESAMPLINGS.index("cubic"),
         "SEARCH_RADIUS_M": 400.0, "OUTPUT_FOLDER": str(tmp_path / "processing")}, feedback=feedback)
     assert len(feedback.commands) == 1
     processing_command = feedback.commands[0].split("  [Python from")[0].split(" ") + ["--progress", "jsonl"]

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from sar_eo_coreg.core.choices import Transform
 from sar_eo_coreg.core.errors import CoregError
-from sar_eo_coreg.core.transforms import MIN_POINTS, TRANSFORMS, auto_transform, fit_model
+from sar_eo_coreg.core.transforms import fit_model
 
 
 def _smooth_field(points):
@@ -73,15 +74,15 @@ def test_projective_recovers_a_homography():
     assert np.allclose(model.predict(points), disp, atol=1e-6)
 
 
-@pytest.mark.parametrize("kind", TRANSFORMS)
+@pytest.mark.parametrize("kind", Transform.fits())
 def test_too_few_points_is_refused_with_a_clear_message(kind):
-    n = MIN_POINTS[kind] - 1
+    n = kind.min_points - 1
     points = np.arange(2 * n, dtype=float).reshape(n, 2)
     with pytest.raises(CoregError, match=f"Too few tie points for the '{kind}' transform: {n}"):
         fit_model(kind, points, np.zeros((n, 2)))
 
 
 def test_auto_prefers_the_grid_and_falls_back():
-    assert auto_transform(500) == "grid"
-    assert auto_transform(40) == "tps"
-    assert auto_transform(4) == "affine"
+    assert Transform.for_points(500) == "grid"
+    assert Transform.for_points(40) == "tps"
+    assert Transform.for_points(4) == "affine"
