@@ -104,7 +104,7 @@ def run_method(method, scene, points, model=None):
         try:
             params = pipeline.CoregParams(matcher=method, model=model if method == "learned" else None)
             result = pipeline.coregister(scene / "eo.tif", scene / "sar.tif", scene / method, params)
-            verdict = result.report["verdict"]
+            verdict = result.report.verdict
             predicted = metrics.sample_offsets(scene / method / "offsets.tif", points)
         except CoregError as exc:
             print(f"    {method}: {exc}", flush=True)

@@ -79,7 +79,7 @@ def make_aligned_pair() -> dict:
         writer = csv.DictWriter(fh, fieldnames=list(row))
         writer.writeheader()
         writer.writerow(row)
-    return {"verdict": check.report["verdict"], "residual_median_px": round(float(np.median(residual)), 2),
+    return {"verdict": check.report.verdict, "residual_median_px": round(float(np.median(residual)), 2),
             "residual_p95_px": round(float(np.percentile(residual, 95)), 2)}
 
 
@@ -94,7 +94,7 @@ def main():
     docs = REPO / "docs"
     docs.mkdir(exist_ok=True)
     side_by_side(work / "before.png", work / "after.png", docs / "airport_checkerboard.png")
-    report = result.report
+    report = result.report.to_dict()
     summary = {k: report[k] for k in ("verdict", "message", "confidence_mean", "tiepoints", "used", "transform",
                                       "residual_rmse_px")}
     summary.update(seconds=round(seconds, 1), **offsets_against_hand_shift(work))

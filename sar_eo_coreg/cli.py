@@ -217,16 +217,13 @@ def _cancel_on_stop(signum, frame):
         raise KeyboardInterrupt
 
 
-def _print_summary(report: dict, out_dir: str) -> None:
-    from .core.summary import RunSummary
-
-    summary = RunSummary.from_report(report)
-    verdict = summary.verdict_line()
-    if verdict and not summary.aligned:
+def _print_summary(report, out_dir: str) -> None:
+    verdict = report.verdict_line()
+    if verdict and not report.aligned:
         print(f"warning: {verdict}", file=sys.stderr)
     elif verdict:
         print(verdict)
-    print(summary.points_line())
+    print(report.points_line())
     print(f"outputs in {os.path.abspath(out_dir)}")
 
 
@@ -275,7 +272,7 @@ def main(argv=None) -> int:
             for stop in stops:
                 signal.signal(stop, signal.SIG_IGN)
         out.close()
-        out.result({"out_dir": result.out_dir, "report": result.report})
+        out.result({"out_dir": result.out_dir, "report": result.report.to_dict()})
         if args.progress != "jsonl":
             _print_summary(result.report, result.out_dir)
         if result.late_cancel:

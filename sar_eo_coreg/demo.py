@@ -42,8 +42,8 @@ def run_demo(out_dir, seed: int = 7) -> int:
     ours = metrics.score(metrics.sample_offsets(out / "result" / OFFSETS_FILE, points), truth)
     zero = metrics.score(np.zeros_like(truth), truth)
     report = result.report
-    print(f"\nCoregistered in {seconds:.1f} s: verdict {report['verdict']} (mean confidence "
-          f"{report['confidence_mean']:.2f}), {report['used']} tie points, transform {report['transform']}.")
+    print(f"\nCoregistered in {seconds:.1f} s: verdict {report.verdict} (mean confidence "
+          f"{report.confidence_mean:.2f}), {report.used} tie points, transform {report.transform}.")
     print(f"{'':<14}{'mean px':>9}{'median px':>11}{'PCK@1':>8}{'PCK@3':>8}{'PCK@5':>8}")
     for name, s in (("before (zero)", zero), ("after", ours)):
         print(f"{name:<14}{s['mean']:>9.2f}{s['median']:>11.2f}{s['pck1']:>8.1%}{s['pck3']:>8.1%}{s['pck5']:>8.1%}")

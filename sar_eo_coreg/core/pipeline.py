@@ -44,6 +44,7 @@ from .raster import (
     read_display_image,
     sar_radiometry,
 )
+from .report import CoregReport
 from .request import CoregParams
 from .tiepoints import TiePoints, read_any, write_csv, write_gpkg, write_points
 from .transforms import FieldModel, ZeroModel, fit_with_residuals, loo_note, rmse
@@ -57,7 +58,7 @@ FIELD_MAX_SIDE = 2048  # the dense field is computed on a working grid at most t
 @dataclass
 class CoregResult:
     out_dir: str
-    report: dict
+    report: CoregReport
     tiepoints: TiePoints = field(repr=False)
     late_cancel: bool = False  # a cancel came while the finished outputs were committed; they were kept
 
@@ -165,16 +166,15 @@ def _write_all(tmp: Path, model, tp: TiePoints, eo, sar, resampling, report: Rep
                               confidence_path=tmp / CONFIDENCE_FILE)
 
 
-def _summary(tp: TiePoints, model) -> dict:
+def _fit_figures(tp: TiePoints, model) -> dict:
+    """The report's tie-point and residual fields."""
     used = tp.used
     loo = tp.residual_norm[used]
     computable = bool(used.any()) and bool(np.isfinite(loo).all())
-    summary = {"tiepoints": len(tp), "inliers": int(tp.inlier.sum()), "used": int(used.sum()), "transform": model.kind,
-               "residual_rmse_px": rmse(tp.residual[used]) if computable else None,
-               "residual_median_px": float(np.median(loo)) if computable else None}
-    if not computable:
-        summary["residual_note"] = loo_note(int(used.sum()), model.kind)
-    return summary
+    return {"tiepoints": len(tp), "inliers": int(tp.inlier.sum()), "used": int(used.sum()), "transform": model.kind,
+            "residual_rmse_px": rmse(tp.residual[used]) if computable else None,
+            "residual_median_px": float(np.median(loo)) if computable else None,
+            "residual_note": None if computable else loo_note(int(used.sum()), model.kind)}
 
 
 def _output_names(rasters: bool, confidence: bool = True):
@@ -184,12 +184,11 @@ def _output_names(rasters: bool, confidence: bool = True):
     return [name for name in OUTPUT_FILES if name not in skip]
 
 
-def _finish(stage: Staging, summary: dict) -> dict:
+def _finish(stage: Staging, report: CoregReport) -> CoregReport:
     """Write the manifest (report.json, naming the run's files) and commit the set."""
-    names = summary["outputs"]
-    (stage.path / MANIFEST).write_text(json.dumps(summary, indent=2, default=_json_default))
-    stage.commit(names, ours=OUTPUT_FILES, manifest=MANIFEST)
-    return summary
+    (stage.path / MANIFEST).write_text(json.dumps(report.to_dict(), indent=2, default=_json_default))
+    stage.commit(report.outputs, ours=OUTPUT_FILES, manifest=MANIFEST)
+    return report
 
 
 def coregister(eo_path, sar_path, out_dir, params: Optional[CoregParams] = None, progress=None, cancelled=None
@@ -201,8 +200,8 @@ def coregister(eo_path, sar_path, out_dir, params: Optional[CoregParams] = None,
     out = check_destination(out_dir, {"EO": eo.path, "SAR": sar.path}, OUTPUT_FILES)
     needed = _needed_bytes(eo, sar, not params.tiepoints_only, params.max_points)
     with Staging(out, needed) as stage:  # made now: a folder that cannot take the result is refused before the run
-        summary, tp = _coregister(eo, sar, params, report, stage)
-    return CoregResult(str(out), summary, tp, stage.late_cancel)
+        done, tp = _coregister(eo, sar, params, report, stage)
+    return CoregResult(str(out), done, tp, stage.late_cancel)
 
 
 def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, report: Reporter, stage: Staging):
@@ -248,19 +247,18 @@ def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, report: Re
         _write_all(stage.path, model, tp, eo, sar, params.resampling, report.stage(0.7, 1.0), not params.tiepoints_only,
                    confidence)
     timings["write_s"] = time.perf_counter() - clock
-    summary = {
-        "command": "coregister", "eo": os.path.abspath(eo.path), "sar": os.path.abspath(sar.path),
-        "eo_digest": _file_digest(eo.path), "sar_digest": _file_digest(sar.path),
-        "parameters": asdict(params), "working_gsd_m": gsd_work, "working_grid": [grid.width, grid.height],
-        "search_radius_m": radius_m, "descriptor": describe.name, "device": describe_device(params.device),
-        "model_hash": describe.sha256, "model_file": describe.weights_path, "sar_values": sar_rad.describe(sar),
-        "verdict": alignment.verdict, "message": alignment.message,
-        "confidence_mean": round(float(alignment.confidence.values.mean()), 4),
-        "engine": alignment.report, **_summary(tp, model), "timings_s": timings,
-        "versions": _versions(), "outputs": _output_names(not params.tiepoints_only),
-    }
-    summary["timings_s"]["total_s"] = sum(timings.values())
-    return _finish(stage, summary), tp
+    timings["total_s"] = sum(timings.values())
+    done = CoregReport(
+        command="coregister", eo=os.path.abspath(eo.path), sar=os.path.abspath(sar.path),
+        eo_digest=_file_digest(eo.path), sar_digest=_file_digest(sar.path),
+        parameters=asdict(params), working_gsd_m=gsd_work, working_grid=[grid.width, grid.height],
+        search_radius_m=radius_m, descriptor=describe.name, device=describe_device(params.device),
+        model_hash=describe.sha256, model_file=describe.weights_path, sar_values=sar_rad.describe(sar),
+        verdict=alignment.verdict, message=alignment.message,
+        confidence_mean=round(float(alignment.confidence.values.mean()), 4),
+        engine=alignment.report, **_fit_figures(tp, model), timings_s=timings,
+        versions=_versions(), outputs=_output_names(not params.tiepoints_only))
+    return _finish(stage, done), tp
 
 
 def apply(tiepoints_path, eo_path, sar_path, out_dir, transform: str = "auto", resampling: str = "bilinear",
@@ -277,14 +275,14 @@ def apply(tiepoints_path, eo_path, sar_path, out_dir, transform: str = "auto", r
         clock = time.perf_counter()
         with stage.writing():
             _write_all(stage.path, model, tp, eo, sar, resampling, report.stage(0.0, 1.0))
-        summary = _finish(stage, {
-            "command": "apply", "tiepoints_file": os.path.abspath(os.fspath(tiepoints_path)),
-            "eo": os.path.abspath(eo.path), "sar": os.path.abspath(sar.path),
-            "parameters": {"transform": transform, "resampling": resampling, "eo_crs": eo_crs, "sar_crs": sar_crs},
-            **_summary(tp, model),
-            "timings_s": {"write_s": time.perf_counter() - clock}, "versions": _versions(),
-            "outputs": _output_names(True, confidence=False)})
-    return CoregResult(str(out), summary, tp, stage.late_cancel)
+        done = _finish(stage, CoregReport(
+            command="apply", tiepoints_file=os.path.abspath(os.fspath(tiepoints_path)),
+            eo=os.path.abspath(eo.path), sar=os.path.abspath(sar.path),
+            parameters={"transform": transform, "resampling": resampling, "eo_crs": eo_crs, "sar_crs": sar_crs},
+            **_fit_figures(tp, model),
+            timings_s={"write_s": time.perf_counter() - clock}, versions=_versions(),
+            outputs=_output_names(True, confidence=False)))
+    return CoregResult(str(out), done, tp, stage.late_cancel)
 
 
 def _json_default(value):

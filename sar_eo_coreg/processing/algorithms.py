@@ -42,8 +42,8 @@ from ..bridge.worker import WorkerCancelledError, WorkerError, WorkerRun, engine
 from ..core.choices import DEVICES, RESAMPLINGS, Matcher, Transform
 from ..core.errors import CoregError
 from ..core.outputs import ALIGNED_FILE, CONFIDENCE_FILE, OFFSETS_FILE, TIEPOINTS_GPKG
+from ..core.report import CoregReport
 from ..core.request import MAX_POINTS_RANGE, CoregParams
-from ..core.summary import RunSummary
 
 # Parameter and output names: what processing.run and qgis_process take and return.
 EO, SAR, MATCHER, MODEL, DEVICE, SEED = "EO", "SAR", "MATCHER", "MODEL", "DEVICE", "SEED"
@@ -199,7 +199,7 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
         return (Transform.names()[self.parameterAsEnum(parameters, TRANSFORM, context)],
                 RESAMPLINGS[self.parameterAsEnum(parameters, RESAMPLING, context)])
 
-    def _run_worker(self, args, out_dir, feedback) -> dict:
+    def _run_worker(self, args, out_dir, feedback) -> CoregReport:
         python, origin = worker_python()
         feedback.pushCommandInfo(f"{' '.join(engine_command(python, args))}  [Python from {origin}]")
         last = [""]
@@ -215,7 +215,7 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
         run = WorkerRun(engine_command(python, [*args, "--progress", "jsonl"]),
                         output=out_dir, env=weights_env())
         try:
-            return run.run(on_event, feedback.isCanceled)
+            return CoregReport.from_dict(run.run(on_event, feedback.isCanceled)["report"])
         except WorkerCancelledError:
             raise QgsProcessingException("Cancelled; no outputs were written.") from None
         except WorkerError as exc:
@@ -243,7 +243,7 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
         self._load_on_completion(context, f"{gpkg}|layername=tiepoints", f"Tie points ({run})", TIEPOINTS,
                                  style_points)
         return {OUTPUT_FOLDER: out_dir, ALIGNED: aligned, OFFSETS: os.path.join(out_dir, OFFSETS_FILE),
-                RMSE: report.get("residual_rmse_px"), RMSE_TEXT: RunSummary.from_report(report).rmse_text(),
+                RMSE: report.residual_rmse_px, RMSE_TEXT: report.rmse_text(),
                 TIEPOINTS: f"{gpkg}|layername=tiepoints", LINKS: f"{gpkg}|layername=links"}
 
 
@@ -276,15 +276,14 @@ class CoregisterAlgorithm(_CoregAlgorithmBase):
         out_dir = self.parameterAsString(parameters, OUTPUT_FOLDER, context)
         args = ["coregister", *self._inputs(parameters, context), "--out", out_dir,
                 *self._request(parameters, context).to_argv()]
-        report = self._run_worker(args, out_dir, feedback)["report"]
-        summary = RunSummary.from_report(report)
-        (feedback.pushInfo if summary.aligned else feedback.reportError)(summary.verdict_line())
-        feedback.pushInfo(summary.points_line())
+        report = self._run_worker(args, out_dir, feedback)
+        (feedback.pushInfo if report.aligned else feedback.reportError)(report.verdict_line())
+        feedback.pushInfo(report.points_line())
         confidence = os.path.join(out_dir, CONFIDENCE_FILE)
         self._load_on_completion(context, confidence, f"Confidence ({os.path.basename(os.path.normpath(out_dir))})",
                                  CONFIDENCE, style_confidence, visible=False)
         return {**self._raster_outputs(context, out_dir, report, "Aligned SAR"), CONFIDENCE: confidence,
-                VERDICT: report.get("verdict")}
+                VERDICT: report.verdict}
 
 
 class DetectTiepointsAlgorithm(_CoregAlgorithmBase):
@@ -309,10 +308,10 @@ class DetectTiepointsAlgorithm(_CoregAlgorithmBase):
             out_dir = os.path.join(work, "run")
             args = ["coregister", *self._inputs(parameters, context), "--out", out_dir,
                     *self._request(parameters, context, fit=False).to_argv()]
-            report = self._run_worker(args, out_dir, feedback)["report"]
+            report = self._run_worker(args, out_dir, feedback)
             os.replace(os.path.join(out_dir, TIEPOINTS_GPKG), output)
         self._load_on_completion(context, f"{output}|layername=tiepoints", "Tie points", OUTPUT)
-        return {OUTPUT: output, COUNT: report["tiepoints"]}
+        return {OUTPUT: output, COUNT: report.tiepoints}
 
 
 class WarpFromTiepointsAlgorithm(_CoregAlgorithmBase):
@@ -357,5 +356,5 @@ class WarpFromTiepointsAlgorithm(_CoregAlgorithmBase):
             transform, resampling = self._fit(parameters, context)
             args = ["apply", "--tiepoints", edited, *inputs, "--out", out_dir, "--transform", transform,
                     "--resampling", resampling]
-            report = self._run_worker(args, out_dir, feedback)["report"]
+            report = self._run_worker(args, out_dir, feedback)
         return self._raster_outputs(context, out_dir, report, "Aligned SAR (from edited tie points)")

@@ -39,8 +39,8 @@ from ..bridge.tiepoint_layers import RunLayers, add_raster, add_run_layers, crs_
 from ..bridge.worker import engine_command
 from ..core.choices import DEVICES, RESAMPLINGS, Matcher, Transform
 from ..core.outputs import ALIGNED_FILE, TIEPOINTS_GPKG
+from ..core.report import CoregReport
 from ..core.request import CoregParams
-from ..core.summary import RunSummary
 from .compare import CompareItem
 from .review import ReviewPanel, ReviewSession
 from .task import WorkerTask
@@ -460,15 +460,14 @@ class CoregDock(QgsDockWidget):
         on_done(task)
 
     def _coregistered(self, task: WorkerTask, run: Run) -> None:
-        report = task.payload["report"]
+        report = CoregReport.from_dict(task.payload["report"])
         run.layers = add_run_layers(run.out_dir, run.name)
         self.run = run
         self._bind_review()
-        summary = RunSummary.from_report(report)
-        if not summary.aligned:
-            self.say(summary.verdict_line(), error=True)
-        self.say(f"Done: {summary.points_line()}"
-                 + (f", mean confidence {summary.confidence_mean:.2f}" if summary.confidence_mean is not None else "")
+        if not report.aligned:
+            self.say(report.verdict_line(), error=True)
+        self.say(f"Done: {report.points_line()}"
+                 + (f", mean confidence {report.confidence_mean:.2f}" if report.confidence_mean is not None else "")
                  + f". Outputs in {run.out_dir}")
         self.tabs.setCurrentIndex(1)
 
@@ -508,7 +507,7 @@ class CoregDock(QgsDockWidget):
         self._start_task(f"Apply edits of {run.name}", args, out_dir, lambda task: self._applied(task, run, out_dir))
 
     def _applied(self, task: WorkerTask, run: Run, out_dir: str) -> None:
-        report = task.payload["report"]
+        report = CoregReport.from_dict(task.payload["report"])
         previous = run.layers.aligned and QgsProject.instance().layerTreeRoot().findLayer(run.layers.aligned.id())
         if previous:
             previous.setItemVisibilityChecked(False)
@@ -516,7 +515,7 @@ class CoregDock(QgsDockWidget):
                                         f"Aligned SAR (edited {run.applied})")
         style_aligned(run.layers.aligned)
         self.update_compare()
-        self.say(f"Applied: {RunSummary.from_report(report).points_line()}. "
+        self.say(f"Applied: {report.points_line()}. "
                  f"Aligned SAR, offsets, .points and SpaceNet 9 CSV in {out_dir}")
 
     def import_tiepoints(self, path: Optional[str] = None) -> None:

@@ -90,7 +90,7 @@ def test_a_real_1m_crop_aligns_to_the_hand_checked_shift_everywhere(airport_crop
     over the whole crop (no bending to wrong clusters), within 3 px wherever the engine is confident, and the
     report says it aligned."""
     out, result = airport_crop
-    assert result.report["verdict"] in ("aligned", "aligned_partly")
+    assert result.report.verdict in ("aligned", "aligned_partly")
     with rasterio.open(out / "offsets.tif") as ds, rasterio.open(out / "confidence.tif") as conf:
         dx, dy = ds.read()
         confidence = conf.read(1)

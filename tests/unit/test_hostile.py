@@ -117,7 +117,7 @@ def world(tmp_path_factory, data_dir):
     field = synthetic.DisplacementField.random(512, 512, seed=7)
     synthetic.write_pair(data_dir / "s1s2_eo.tif", data_dir / "s1s2_sar.tif", root / "eo.tif", root / "sar.tif", field)
     result = pipeline.coregister(root / "eo.tif", root / "sar.tif", root / "result")
-    assert result.report["used"] >= 20
+    assert result.report.used >= 20
     crop(root / "eo.tif", root / "eo256.tif", 128, 128, 256)
     crop(root / "sar.tif", root / "sar256.tif", 128, 128, 256)
     return root

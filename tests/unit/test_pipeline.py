@@ -10,6 +10,8 @@ import pytest
 import rasterio
 
 from sar_eo_coreg.core import pipeline
+from sar_eo_coreg.core.outputs import OUTPUT_FILES
+from sar_eo_coreg.core.report import CoregReport
 from sar_eo_coreg.core.tiepoints import POINT_FIELDS
 from sar_eo_coreg.evaluation import metrics, synthetic
 
@@ -70,7 +72,7 @@ def test_tiepoint_files_agree(scene):
     con.close()
     assert tables == {"tiepoints", "links"}
     assert columns == ["fid", "geom", *POINT_FIELDS]
-    assert n_points == n_links == result.report["tiepoints"] and inliers == result.report["inliers"]
+    assert n_points == n_links == result.report.tiepoints and inliers == result.report.inliers
     with open(root / "out" / "tiepoints.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == ["sar_row", "sar_col", "optical_row", "optical_col", "score", "inlier"]
@@ -87,6 +89,17 @@ def test_report_records_parameters_versions_and_timings(scene):
     assert {"numpy", "rasterio", "gdal", "torch", "sar_eo_coreg"} <= set(report["versions"])
     assert report["residual_rmse_px"] > 0 and report["timings_s"]["total_s"] > 0
     assert "model_hash" in report
+
+
+def test_report_json_reads_back_as_the_runs_report(scene):
+    root, result, _, _ = scene
+    stored = CoregReport.from_dict(json.loads((root / "out" / "report.json").read_text()))
+    assert stored.to_dict().keys() == result.report.to_dict().keys()
+    for name in ("command", "tiepoints", "inliers", "used", "transform", "verdict", "message", "residual_rmse_px"):
+        assert getattr(stored, name) == getattr(result.report, name), name
+    assert stored.command == "coregister" and stored.verdict in ("aligned", "aligned_partly")
+    assert set(stored.outputs) == {p.name for p in (root / "out").iterdir() if p.name in OUTPUT_FILES}
+    assert stored.points_line().startswith(f"{stored.used} of {stored.tiepoints} tie points used")
 
 
 def test_same_inputs_and_seed_reproduce_the_result(scene, tmp_path):
@@ -107,8 +120,8 @@ def test_apply_refits_from_edited_tiepoints(scene, tmp_path):
     enabled_inliers = con.execute("SELECT COUNT(*) FROM tiepoints WHERE enabled").fetchone()[0]
     con.close()
     applied = pipeline.apply(edited, root / "eo.tif", root / "sar.tif", tmp_path / "applied", transform="tps")
-    assert applied.report["used"] == enabled_inliers
-    assert applied.report["transform"] == "tps"
+    assert applied.report.used == enabled_inliers
+    assert applied.report.transform == "tps"
     # a re-fit from reviewed points has no matching confidence to write
     assert sorted(p.name for p in (tmp_path / "applied").iterdir()) == sorted(set(pipeline.OUTPUT_FILES) - {"confidence.tif"})
 
@@ -118,7 +131,7 @@ def test_apply_reads_csv_and_georeferencer_points(scene, tmp_path, suffix):
     root, result, _, _ = scene
     applied = pipeline.apply(root / "out" / f"tiepoints{suffix}", root / "eo.tif", root / "sar.tif", tmp_path / "a",
                              transform="affine")
-    assert applied.report["used"] == result.report["used"]
+    assert applied.report.used == result.report.used
     assert np.allclose(applied.tiepoints.disp[applied.tiepoints.used], result.tiepoints.disp[result.tiepoints.used],
                        atol=0.01)
 
@@ -130,8 +143,8 @@ def test_every_transform_fits_real_tiepoints(scene, tmp_path, kind):
     root, _, points, truth = scene
     applied = pipeline.apply(root / "out" / "tiepoints.gpkg", root / "eo.tif", root / "sar.tif", tmp_path / kind,
                              transform=kind)
-    assert applied.report["transform"] == kind
-    assert np.isfinite(applied.report["residual_rmse_px"]) and applied.report["residual_rmse_px"] < 15
+    assert applied.report.transform == kind
+    assert np.isfinite(applied.report.residual_rmse_px) and applied.report.residual_rmse_px < 15
     ours = metrics.score(metrics.sample_offsets(tmp_path / kind / "offsets.tif", points), truth)
     zero = metrics.score(np.zeros_like(truth), truth)
     assert ours["mean"] < zero["mean"] / 3

@@ -1,0 +1,73 @@
+"""The one report of a run: what report.json holds, what the worker sends back as its result line, and what the
+CLI, the dock and Processing show of it. Typed here, written and read only through `to_dict` / `from_dict`
+(no heavy imports: the QGIS process reads it too)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Dict, List, Optional
+
+
+@dataclass
+class CoregReport:
+    command: str  # coregister or apply
+    eo: str
+    sar: str
+    parameters: dict  # the request (coregister: CoregParams; apply: transform, resampling, CRSs)
+    tiepoints: int
+    inliers: int
+    used: int
+    transform: str  # the model that wrote the offsets: field, none (not aligned) or a fitted transform
+    residual_rmse_px: Optional[float]  # leave-one-out, None when not computable (see residual_note)
+    residual_median_px: Optional[float]
+    outputs: List[str]  # the files of this run, as committed
+    timings_s: Dict[str, float] = field(default_factory=dict)
+    versions: Dict[str, str] = field(default_factory=dict)
+    residual_note: Optional[str] = None
+    # coregister only: the engine's verdict and what it ran with
+    verdict: Optional[str] = None  # aligned, aligned_partly, not_aligned
+    message: Optional[str] = None
+    confidence_mean: Optional[float] = None
+    eo_digest: Optional[str] = None
+    sar_digest: Optional[str] = None
+    working_gsd_m: Optional[float] = None
+    working_grid: Optional[List[int]] = None
+    search_radius_m: Optional[float] = None
+    descriptor: Optional[str] = None
+    device: Optional[str] = None
+    model_hash: Optional[str] = None
+    model_file: Optional[str] = None
+    sar_values: Optional[str] = None
+    engine: Optional[dict] = None
+    # apply only
+    tiepoints_file: Optional[str] = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CoregReport:
+        """A report read back (report.json, the worker's result line); keys it does not know are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+    @property
+    def aligned(self) -> bool:
+        return self.verdict != "not_aligned"
+
+    def rmse_text(self) -> str:
+        """The residual figure: a number, or why there is none (never a 0 that means nothing)."""
+        if self.residual_rmse_px is not None:
+            return f"leave-one-out RMSE {self.residual_rmse_px:.2f} px"
+        return f"leave-one-out RMSE {self.residual_note or 'not computable'}"
+
+    def verdict_line(self) -> Optional[str]:
+        """`NOT ALIGNED. why`, or the engine's message with the mean confidence; None without a verdict."""
+        if self.verdict is None:
+            return None
+        if not self.aligned:
+            return f"NOT ALIGNED. {self.message}"
+        return f"{self.message} Mean confidence {self.confidence_mean:.2f}."
+
+    def points_line(self) -> str:
+        return f"{self.used} of {self.tiepoints} tie points used, transform {self.transform}, {self.rmse_text()}"
