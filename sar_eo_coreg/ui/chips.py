@@ -73,11 +73,11 @@ class ChipViewer(QWidget):
             chip.setFixedSize(CHIP_PX, CHIP_PX)
             chip.setToolTip(tip)
             chip.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.caption = QLabel("Select a tie point to see its EO and SAR chips.", self)
+        self.caption = QLabel(self.tr("Select a tie point to see its EO and SAR chips."), self)
         self.caption.setWordWrap(True)
-        self.add_button = QPushButton("Add point", self)
+        self.add_button = QPushButton(self.tr("Add point"), self)
         self.add_button.setCheckable(True)
-        self.add_button.setToolTip("Click a feature in the EO chip, then the same ground in the SAR chip.")
+        self.add_button.setToolTip(self.tr("Click a feature in the EO chip, then the same ground in the SAR chip."))
         self.add_button.toggled.connect(self._adding)
         row = QHBoxLayout()
         row.addWidget(self.eo_chip)
@@ -111,7 +111,7 @@ class ChipViewer(QWidget):
         self.point = None
         self.eo_chip.clear()
         self.sar_chip.clear()
-        self.caption.setText("Select a tie point to see its EO and SAR chips.")
+        self.caption.setText(self.tr("Select a tie point to see its EO and SAR chips."))
 
     def _at(self, centre, right: int, down: int) -> Tuple[float, float]:
         return centre[0] + right * self.pixel[0], centre[1] - down * self.pixel[1]
@@ -119,12 +119,12 @@ class ChipViewer(QWidget):
     def _adding(self, on: bool) -> None:
         self.new_eo = None
         if on:
-            self.caption.setText("Add point: click a feature in the EO chip.")
+            self.caption.setText(self.tr("Add point: click a feature in the EO chip."))
 
     def _eo_clicked(self, right: int, down: int) -> None:
         if self.point is not None and self.add_button.isChecked():
             self.new_eo = self._at(self.point[1], right, down)
-            self.caption.setText("Add point: now click the same ground in the SAR chip.")
+            self.caption.setText(self.tr("Add point: now click the same ground in the SAR chip."))
 
     def _sar_clicked(self, right: int, down: int) -> None:
         if self.point is None:

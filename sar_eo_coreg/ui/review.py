@@ -95,7 +95,7 @@ class ReviewPanel(QWidget):
         self._filling = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.rmse_label = QLabel("Run a coregistration to review its tie points.", self)
+        self.rmse_label = QLabel(self.tr("Run a coregistration to review its tie points."), self)
         self.rmse_label.setWordWrap(True)
         self.rmse_label.setObjectName("rmse_label")
         layout.addWidget(self.rmse_label)
@@ -115,9 +115,9 @@ class ReviewPanel(QWidget):
         self.table.cellDoubleClicked.connect(self._zoom_to_row)
         layout.addWidget(self.table, 1)
         buttons = QHBoxLayout()
-        self.disable_button = QPushButton("Disable selected", self)
-        self.enable_button = QPushButton("Enable selected", self)
-        self.delete_button = QPushButton("Delete selected", self)
+        self.disable_button = QPushButton(self.tr("Disable selected"), self)
+        self.enable_button = QPushButton(self.tr("Enable selected"), self)
+        self.delete_button = QPushButton(self.tr("Delete selected"), self)
         for button, handler in ((self.disable_button, lambda: self.set_selected_enabled(False)),
                                 (self.enable_button, lambda: self.set_selected_enabled(True)),
                                 (self.delete_button, self.delete_selected)):
@@ -125,18 +125,19 @@ class ReviewPanel(QWidget):
             buttons.addWidget(button)
         layout.addLayout(buttons)
         quick = QHBoxLayout()
-        self.suspect_button = QPushButton("Disable suspect", self)
-        self.suspect_button.setToolTip("Disable the enabled points that lie off the robust global model (red triangles).")
+        self.suspect_button = QPushButton(self.tr("Disable suspect"), self)
+        self.suspect_button.setToolTip(self.tr("Disable the enabled points that lie off the robust global model "
+                                               "(red triangles)."))
         self.suspect_button.clicked.connect(self.disable_suspect)
-        self.confidence_button = QPushButton("Disable confidence <", self)
-        self.confidence_button.setToolTip("Disable the enabled points whose confidence is below this value.")
+        self.confidence_button = QPushButton(self.tr("Disable confidence <"), self)
+        self.confidence_button.setToolTip(self.tr("Disable the enabled points whose confidence is below this value."))
         self.confidence_button.clicked.connect(lambda: self.disable_below(self.min_confidence.value()))
         self.min_confidence = QDoubleSpinBox(self)
         self.min_confidence.setRange(0.0, 1.0)
         self.min_confidence.setSingleStep(0.01)
         self.min_confidence.setValue(0.05)
-        self.undo_button = QPushButton("Undo", self)
-        self.undo_button.setToolTip("Undo the last enable/disable action of this panel.")
+        self.undo_button = QPushButton(self.tr("Undo"), self)
+        self.undo_button.setToolTip(self.tr("Undo the last enable/disable action of this panel."))
         self.undo_button.clicked.connect(self.undo)
         self.undo_button.setEnabled(False)
         for widget in (self.suspect_button, self.confidence_button, self.min_confidence, self.undo_button):

@@ -47,7 +47,7 @@ def setup_steps(venv, requirements=REQUIREMENTS) -> List[Tuple[str, List[str]]]:
 class SettingsDialog(QDialog):
     def __init__(self, parent=None, requirements=REQUIREMENTS):
         super().__init__(parent)
-        self.setWindowTitle("SAR–EO Coregistration settings")
+        self.setWindowTitle(self.tr("SAR–EO Coregistration settings"))
         self.requirements = requirements
         self.process: Optional[QProcess] = None
         self.steps: List[Tuple[str, List[str]]] = []
@@ -58,16 +58,16 @@ class SettingsDialog(QDialog):
         self.python = QgsFileWidget(self)
         self.python.setFilePath(python)
         self.python.setToolTip(f"Python that runs the engine. {PYTHON_ENV_VAR} overrides this setting.")
-        form.addRow("Worker Python", self.python)
+        form.addRow(self.tr("Worker Python"), self.python)
         self.origin = QLabel(f"Now: {python} (from {origin})", self)
         self.origin.setWordWrap(True)
         form.addRow("", self.origin)
         layout.addLayout(form)
         buttons = QHBoxLayout()
-        self.check_button = QPushButton("Check environment", self)
-        self.setup_button = QPushButton("Set up environment", self)
+        self.check_button = QPushButton(self.tr("Check environment"), self)
+        self.setup_button = QPushButton(self.tr("Set up environment"), self)
         self.setup_button.setToolTip(f"Create {managed_venv_dir()} and install the pinned requirements into it.")
-        self.stop_button = QPushButton("Stop", self)
+        self.stop_button = QPushButton(self.tr("Stop"), self)
         self.stop_button.setEnabled(False)
         self.check_button.clicked.connect(self.check_environment)
         self.setup_button.clicked.connect(self.set_up_environment)

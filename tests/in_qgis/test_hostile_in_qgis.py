@@ -223,7 +223,7 @@ def test_a_worker_without_the_engines_packages_offers_set_up_instead_of_a_failin
     if subprocess.run(["/usr/bin/python3", "-c", "import torch, rasterio, cv2"], capture_output=True).returncode == 0:
         pytest.skip("the system Python has the engine's packages")
     dock.detect_device()
-    assert wait_until(qgis_app, lambda: dock.worker_missing is not None, 60)
+    assert wait_until(qgis_app, lambda: dock.controller.missing is not None, 60)
     assert dock.run_button.text() == "Set up environment…" and dock.device_label.wordWrap()
     assert "torch" in dock.device_label.text()
     fixture_layers(dock, project, data_dir, tmp_path / "runs")
@@ -231,6 +231,6 @@ def test_a_worker_without_the_engines_packages_offers_set_up_instead_of_a_failin
     assert dock.task is None and "lacks" in dock.status.text() and not (tmp_path / "runs").exists()
     monkeypatch.setenv("SAR_EO_COREG_PYTHON", sys.executable)
     dock.detect_device()
-    assert wait_until(qgis_app, lambda: dock.worker_missing == [], 60)
+    assert wait_until(qgis_app, lambda: dock.controller.missing == [], 60)
     assert dock.run_button.text() == "Coregister"
     assert python_errors == []
