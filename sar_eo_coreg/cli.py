@@ -189,25 +189,6 @@ class _Output:
         print(f"error: {message}", file=sys.stderr)
 
 
-def _params(args):
-    from .core.request import CoregParams
-
-    bands = None
-    if args.eo_bands:
-        try:
-            bands = tuple(int(b) for b in args.eo_bands.split(","))
-        except ValueError:
-            from .core.errors import CoregError
-
-            raise CoregError(f"--eo-bands must be comma-separated band numbers, got '{args.eo_bands}'.") from None
-    return CoregParams(
-        matcher=args.matcher, model=args.model, transform=args.transform, device=args.device, seed=args.seed,
-        search_radius_m=args.search_radius_m, resampling=args.resampling, working_gsd_m=args.working_gsd_m,
-        eo_bands=bands, sar_scale=args.sar_scale, max_points=args.max_points,
-        tiepoints_only=args.tiepoints_only, eo_crs=args.eo_crs, sar_crs=args.sar_crs,
-    )
-
-
 def _cancel_on_stop(signum, frame):
     """The plugin's Cancel (SIGTERM), a closed terminal (SIGHUP), Ctrl-C: unwind, so temporary outputs are
     removed; once the result is committed there is nothing left to cancel, and the signal is ignored."""
@@ -262,9 +243,11 @@ def main(argv=None) -> int:
 
     def work():
         from .core import pipeline
+        from .core.request import CoregParams
 
         if args.command == "coregister":
-            result = pipeline.coregister(args.eo, args.sar, args.out, _params(args), progress=out.progress)
+            result = pipeline.coregister(args.eo, args.sar, args.out, CoregParams.from_args(args),
+                                         progress=out.progress)
         else:
             result = pipeline.apply(args.tiepoints, args.eo, args.sar, args.out, args.transform, args.resampling,
                                     progress=out.progress, eo_crs=args.eo_crs, sar_crs=args.sar_crs)

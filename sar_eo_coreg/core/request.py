@@ -50,6 +50,21 @@ class CoregParams:
     def uses_model(self) -> bool:
         return Matcher.parse(self.matcher).needs_model
 
+    @classmethod
+    def from_args(cls, args) -> CoregParams:
+        """The request a parsed `coregister` command line (argparse namespace) makes: `to_argv` read back."""
+        bands = None
+        if args.eo_bands:
+            try:
+                bands = tuple(int(b) for b in args.eo_bands.split(","))
+            except ValueError:
+                raise CoregError(f"--eo-bands must be comma-separated band numbers, got '{args.eo_bands}'.") from None
+        return cls(matcher=args.matcher, model=args.model, transform=args.transform, device=args.device,
+                   seed=args.seed, search_radius_m=args.search_radius_m, resampling=args.resampling,
+                   working_gsd_m=args.working_gsd_m, eo_bands=bands, sar_scale=args.sar_scale,
+                   max_points=args.max_points, tiepoints_only=args.tiepoints_only, eo_crs=args.eo_crs,
+                   sar_crs=args.sar_crs)
+
     def to_argv(self) -> List[str]:
         """The `coregister` options for this request (inputs and --out are the caller's): what the dock and
         Processing pass to the worker, and what the CLI parses back into an equal request."""

@@ -41,7 +41,7 @@ from ..bridge.tiepoint_layers import (
 from ..bridge.worker import WorkerCancelledError, WorkerError, WorkerRun, engine_command
 from ..core.choices import DEVICES, RESAMPLINGS, Matcher, Transform
 from ..core.errors import CoregError
-from ..core.outputs import ALIGNED_FILE, CONFIDENCE_FILE, OFFSETS_FILE, TIEPOINTS_GPKG
+from ..core.outputs import ALIGNED_FILE, CONFIDENCE_FILE, OFFSETS_FILE, STAGE_PREFIX, TIEPOINTS_GPKG
 from ..core.report import CoregReport
 from ..core.request import MAX_POINTS_RANGE, CoregParams
 
@@ -251,7 +251,7 @@ def _work_folder(beside):
     """A temporary folder next to `beside` (same file system, so results move with os.replace), removed after."""
     folder = os.path.dirname(os.path.abspath(beside))
     os.makedirs(folder, exist_ok=True)
-    return tempfile.TemporaryDirectory(prefix=".sar_eo_coreg-work-", dir=folder)
+    return tempfile.TemporaryDirectory(prefix=f"{STAGE_PREFIX}work-", dir=folder)
 
 
 class CoregisterAlgorithm(_CoregAlgorithmBase):

@@ -30,7 +30,7 @@ from qgis.PyQt.QtWidgets import (
 
 from ..bridge.tiepoint_layers import source_path, sync_layers
 from ..core.choices import DEVICES, RESAMPLINGS, Matcher, Transform
-from ..core.request import CoregParams
+from ..core.request import MAX_POINTS_RANGE, CoregParams
 from .compare import CompareItem
 from .controller import RunController, default_output_base
 from .review import ReviewPanel, ReviewSession
@@ -144,7 +144,7 @@ class CoregDock(QgsDockWidget):
         self.radius.setSuffix(" m")
         self.radius.setSpecialValueText(self.tr("automatic (15% of the overlap)"))
         self.max_points = QSpinBox(options)
-        self.max_points.setRange(20, 20000)
+        self.max_points.setRange(*MAX_POINTS_RANGE)
         self.max_points.setValue(CoregParams.max_points)
         self.max_points.setToolTip(self.tr("Tie points at the finest level, at most: more is denser and slower."))
         self.transform = QComboBox(options)

@@ -185,9 +185,9 @@ def test_demo_runs_end_to_end_and_beats_zero_shift(tmp_path):
 ])
 def test_a_request_crosses_the_process_boundary_unchanged(request_):
     """What the dock and Processing send (CoregParams.to_argv) is what the worker's CLI parses back."""
-    from sar_eo_coreg.cli import _params, build_parser
+    from sar_eo_coreg.cli import build_parser
     from sar_eo_coreg.core.request import CoregParams
 
     sent = CoregParams(**request_)
     args = build_parser().parse_args(["coregister", "--eo", "e.tif", "--sar", "s.tif", "--out", "o", *sent.to_argv()])
-    assert _params(args) == sent
+    assert CoregParams.from_args(args) == sent
