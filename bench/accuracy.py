@@ -37,6 +37,7 @@ from sar_eo_coreg.core import pipeline  # noqa: E402
 from sar_eo_coreg.core.errors import CoregError  # noqa: E402
 from sar_eo_coreg.core.raster import eo_grid, eo_radiometry, open_info, read_display_image, sar_radiometry  # noqa: E402
 from sar_eo_coreg.evaluation import metrics, synthetic  # noqa: E402
+from sar_eo_coreg.models.descriptor import descriptor_for  # noqa: E402
 
 FAILURE_MEDIAN_PX = 5.0  # a scene whose median error exceeds this (or that errors out) counts as failed
 
@@ -103,7 +104,8 @@ def run_method(method, scene, points, model=None):
     else:
         try:
             params = pipeline.CoregParams(matcher=method, model=model if method == "learned" else None)
-            result = pipeline.coregister(scene / "eo.tif", scene / "sar.tif", scene / method, params)
+            result = pipeline.coregister(scene / "eo.tif", scene / "sar.tif", scene / method, params,
+                                         descriptors=descriptor_for)
             verdict = result.report.verdict
             predicted = metrics.sample_offsets(scene / method / "offsets.tif", points)
         except CoregError as exc:

@@ -3,7 +3,9 @@
 Importing this package is cheap: it needs neither QGIS, torch nor rasterio.
 """
 
-__version__ = "0.1.0"
+from .core.version import __version__
+
+__all__ = ["__version__", "classFactory"]
 
 
 def classFactory(iface):  # noqa: N802 (QGIS's name)

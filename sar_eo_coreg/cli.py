@@ -244,10 +244,11 @@ def main(argv=None) -> int:
     def work():
         from .core import pipeline
         from .core.request import CoregParams
+        from .models.descriptor import descriptor_for
 
         if args.command == "coregister":
             result = pipeline.coregister(args.eo, args.sar, args.out, CoregParams.from_args(args),
-                                         progress=out.progress)
+                                         progress=out.progress, descriptors=descriptor_for)
         else:
             result = pipeline.apply(args.tiepoints, args.eo, args.sar, args.out, args.transform, args.resampling,
                                     progress=out.progress, eo_crs=args.eo_crs, sar_crs=args.sar_crs)

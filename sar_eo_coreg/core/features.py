@@ -3,7 +3,8 @@
 A descriptor turns a working-grid image (uint8, 0 = nodata) into a (C, H, W) float map whose per-pixel
 vectors are comparable across SAR and EO. `cfog` is hand-made (after Ye et al., CFOG, 2019): sign-free
 oriented gradients, smoothed in space and orientation, L2-normalised per pixel. A learned descriptor
-model (models/, e.g. `siamese_corr`) plugs into the same slot. The learned models import from here.
+model (models/descriptor.py, e.g. `siamese_corr`) plugs into the same slot. The learned models import from
+here; nothing here imports them.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ class CfogDescriptor(Descriptor):
         self.module = CfogFeatures().to(self.device) if self.device.type == "cuda" else None
 
     def __call__(self, image, modality):
-        filled = _fill_nodata(image)
+        filled = fill_nodata(image)
         if self.module is None:
             return cfog(filled / 255.0)
         with torch.no_grad():
@@ -116,39 +117,16 @@ def cfog(image: np.ndarray, pre_sigma: float = PRE_SIGMA, feature_sigma: float =
     return (feats / (np.sqrt((feats**2).sum(0, keepdims=True)) + 1e-3)).astype(np.float32)
 
 
-class LearnedDescriptor(Descriptor):
-    """A learned model's per-modality descriptors (models that define `descriptors(image, modality)`)."""
-
-    def __init__(self, device: str = "auto", model: str = None):
-        from ..models.heatmap import find_weights, load_weights
-
-        self.device = resolve_device(device)
-        path = find_weights(model)
-        self.net, self.card = load_weights(path, self.device)
-        if not hasattr(self.net, "descriptors"):
-            raise CoregError(
-                f"Model '{self.card.name}' ({path}) predicts chip heatmaps and has no dense descriptors, so it cannot "
-                "drive the dense engine. Use a descriptor model (siamese_corr, the default) or --matcher structural."
-            )
-        self.name = f"learned:{self.card.name}"
-        self.sha256, self.weights_path = self.card.sha256, str(path)
-
-    def __call__(self, image, modality):
-        norm = self.card.norm
-        mean, std = (norm.eo_mean, norm.eo_std) if modality == "eo" else (norm.sar_mean, norm.sar_std)
-        x = np.where(image > 0, (_fill_nodata(image) / 255.0 - mean) / std, 0.0).astype(np.float32)
-        with torch.no_grad():
-            return self.net.descriptors(torch.from_numpy(x).to(self.device)[None, None], modality)[0].cpu().numpy()
+def structural_descriptor(params) -> Descriptor:
+    """The engine's own descriptor for a request (`params`: CoregParams): CFOG. A learned descriptor comes from
+    models/ (`models.descriptor.descriptor_for`), which the front ends pass to the pipeline."""
+    if Matcher.parse(params.matcher).needs_model:
+        raise CoregError(f"The '{params.matcher}' matcher needs a descriptor model, which this caller did not give; "
+                         "run it through the CLI or the plugin.")
+    return CfogDescriptor(params.device)
 
 
-def get_descriptor(matcher: str = "structural", device: str = "auto", model: str = None) -> Descriptor:
-    """`structural`: CFOG; `learned`: a descriptor model (`model`: weights name or path, default the shipped one)."""
-    if Matcher.parse(matcher).needs_model:
-        return LearnedDescriptor(device, model)
-    return CfogDescriptor(device)
-
-
-def _fill_nodata(image: np.ndarray) -> np.ndarray:
+def fill_nodata(image: np.ndarray) -> np.ndarray:
     """Nodata (0) replaced by the nearest valid value, so no false edges appear along the footprint."""
     image = np.ascontiguousarray(image)
     invalid = image == 0

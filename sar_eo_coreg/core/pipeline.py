@@ -15,11 +15,10 @@ import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 
-from .. import __version__
 from .choices import Transform
 from .device import describe_device
 from .errors import CoregError
@@ -48,6 +47,7 @@ from .report import CoregReport
 from .request import CoregParams
 from .tiepoints import TiePoints, read_any, write_csv, write_gpkg, write_points
 from .transforms import FieldModel, ZeroModel, fit_with_residuals, loo_note, rmse
+from .version import __version__
 from .warp import aligned_dtype, write_aligned_outputs
 
 DEFAULT_RADIUS_FRACTION = 0.15  # automatic search radius: this share of the overlap's larger side
@@ -191,8 +191,10 @@ def _finish(stage: Staging, report: CoregReport) -> CoregReport:
     return report
 
 
-def coregister(eo_path, sar_path, out_dir, params: Optional[CoregParams] = None, progress=None, cancelled=None
-               ) -> CoregResult:
+def coregister(eo_path, sar_path, out_dir, params: Optional[CoregParams] = None, progress=None, cancelled=None,
+               descriptors: Optional[Callable] = None) -> CoregResult:
+    """Coregister the SAR to the EO into `out_dir`. `descriptors(params)` makes the descriptor the request asks
+    for: the engine's CFOG when None; the front ends pass `models.descriptor.descriptor_for` (learned too)."""
     params = params or CoregParams()
     params.validate()
     report = Reporter(progress, cancelled)
@@ -200,17 +202,17 @@ def coregister(eo_path, sar_path, out_dir, params: Optional[CoregParams] = None,
     out = check_destination(out_dir, {"EO": eo.path, "SAR": sar.path}, OUTPUT_FILES)
     needed = _needed_bytes(eo, sar, not params.tiepoints_only, params.max_points)
     with Staging(out, needed) as stage:  # made now: a folder that cannot take the result is refused before the run
-        done, tp = _coregister(eo, sar, params, report, stage)
+        done, tp = _coregister(eo, sar, params, descriptors, report, stage)
     return CoregResult(str(out), done, tp, stage.late_cancel)
 
 
-def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, report: Reporter, stage: Staging):
+def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptors, report: Reporter, stage: Staging):
     from .dense import align
-    from .features import get_descriptor
+    from .features import structural_descriptor
 
     timings = {}
     clock = time.perf_counter()
-    describe = get_descriptor(params.matcher, params.device, params.model)
+    describe = (descriptors or structural_descriptor)(params)
 
     # working grid: the EO grid, decimated to the working GSD and to at most FIELD_MAX_SIDE pixels
     gsd = params.working_gsd_m or max(eo.pixel_size_m, sar.pixel_size_m)

@@ -72,3 +72,45 @@ def test_package_import_is_light():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def _package_edges():
+    """(importing part, imported part) of the plugin's parts: its sub-packages and top-level modules."""
+    root = REPO / "sar_eo_coreg"
+    edges = set()
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root).with_suffix("").parts
+        here = parts[0] if len(parts) > 1 else "(top)"
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level == 0 and (node.module or "").startswith("sar_eo_coreg."):
+                target = node.module.split(".")[1]
+            elif node.level == len(parts):  # from the package root: `from ..x` in a sub-package
+                target = (node.module or "").split(".")[0] or "(top)"
+            elif node.level > len(parts):
+                target = "(above)"
+            else:
+                continue
+            if not (root / target).is_dir() and target != "(above)":
+                target = "(top)"  # the package root or a top-level module (cli, demo, plugin)
+            if target != here:
+                edges.add((here, target))
+    return edges
+
+
+def test_core_imports_nothing_outside_core():
+    assert {target for here, target in _package_edges() if here == "core"} == set()
+
+
+def test_the_parts_of_the_plugin_import_each_other_without_a_circle():
+    edges = _package_edges()
+    graph = {}
+    for here, target in edges:
+        graph.setdefault(here, set()).add(target)
+
+    def reaches(start, goal, seen=()):
+        return any(n == goal or (n not in seen and reaches(n, goal, (*seen, n))) for n in graph.get(start, ()))
+
+    circles = sorted(part for part in graph if reaches(part, part))
+    assert circles == [], f"parts on a circle: {circles}; edges: {sorted(edges)}"
