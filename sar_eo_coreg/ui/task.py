@@ -44,6 +44,13 @@ class WorkerTask(QgsTask):
             self.error = f"The run failed: {exc}"
         return False
 
+    def cancel(self) -> None:
+        """QGIS ends a cancelled task as Terminated, and its notification of that says "Task failed": the
+        description it shows says the run was cancelled."""
+        if not self.isCanceled():
+            self.setDescription(self.tr("{task} (cancelled)").format(task=self.description()))
+        super().cancel()
+
     def finished(self, ok: bool) -> None:  # the main thread
         if not ok and self.error is None:
             self.cancelled_by_user = True

@@ -187,7 +187,9 @@ def test_cancel_stops_the_worker_quickly_and_leaves_nothing(dock, project, data_
     dock.start_coregistration()
     assert wait_until(qgis_app, lambda: "Global search" in dock.log.toPlainText(), 120), dock.log.toPlainText()
     clicked = time.monotonic()
+    task = dock.task
     dock.cancel()
+    assert task.description().endswith("(cancelled)")  # what QGIS's task list and notification show
     assert wait_until(qgis_app, lambda: dock.task is None, 10)
     assert time.monotonic() - clicked < 3.0
     assert "Cancelled" in dock.status.text()

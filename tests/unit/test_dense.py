@@ -12,6 +12,7 @@ from sar_eo_coreg.core import dense, pipeline
 from sar_eo_coreg.core.features import CfogDescriptor, CfogFeatures, cfog
 from sar_eo_coreg.core.lattice import Lattice
 from sar_eo_coreg.core.raster import eo_grid, eo_radiometry, open_info, read_display_image, sar_radiometry
+from tests.conftest import AIRPORT_CROP_ORIGIN, AIRPORT_ISLANDS
 
 AIRPORT_SHIFT = np.array([-73.0, -14.0])  # hand-checked shift of the real airport pair (near-uniform), EO pixels
 
@@ -102,18 +103,14 @@ def test_a_real_1m_crop_aligns_to_the_hand_checked_shift_everywhere(airport_crop
     assert confident.mean() > 0.02 and deviation[confident].max() < 3.0
 
 
-# The grass-island centroid that lies in the crop (bench/airport_truth.py: full-scene EO pixels, dx, dy,
-# uncertainty): truth that no matcher made, 2 px off the uniform hand-checked shift in dy.
-ISLAND_TRUTH = [(643.25, 392.85, -73.33, -16.16, 0.63)]
-CROP_ORIGIN = 300  # tests/data/make_fixtures.py: the EO crop starts at column and row 300
 
 
 def test_a_real_1m_crop_meets_the_grass_island_truth_within_3px(airport_crop):
     out, _ = airport_crop
     with rasterio.open(out / "offsets.tif") as ds:
         dx, dy = ds.read()
-    for col, row, tx, ty, _ in ISLAND_TRUTH:
-        c, r = round(col - CROP_ORIGIN), round(row - CROP_ORIGIN)
+    for col, row, tx, ty, _ in AIRPORT_ISLANDS:
+        c, r = round(col - AIRPORT_CROP_ORIGIN), round(row - AIRPORT_CROP_ORIGIN)
         assert np.hypot(dx[r, c] - tx, dy[r, c] - ty) < 3.0, (col, row, dx[r, c], dy[r, c])
 
 
