@@ -80,6 +80,10 @@ class Transform(Choice):
         """The `auto` re-fit: the smooth grid where the points allow it, then simpler models."""
         return next((kind for kind, needed in AUTO_RULE if n_points >= needed), cls.AFFINE)
 
+    def fitted_to(self, n_points: int) -> Transform:
+        """The model this choice fits to `n_points` tie points: itself, or for AUTO the model its rule picks."""
+        return Transform.for_points(n_points) if self is Transform.AUTO else self
+
     @property
     def label(self) -> str:
         """How the dock and Processing list this choice (its rule or its minimum)."""

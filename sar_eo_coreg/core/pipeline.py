@@ -125,7 +125,7 @@ def _file_digest(path: str) -> str:
 
 def _fit_final(tp: TiePoints, kind: str, eo: RasterInfo, reviewed: bool = False):
     n_used = int(tp.used.sum())
-    chosen = Transform.for_points(n_used) if kind == Transform.AUTO else Transform.parse(kind)
+    chosen = Transform.parse(kind).fitted_to(n_used)
     if n_used < chosen.min_points:
         simpler = "" if chosen.min_points <= Transform.AFFINE.min_points else \
             ", or choose a simpler transform (affine needs 3)"
@@ -148,7 +148,7 @@ def _engine_model(tp: TiePoints, kind: str, eo: RasterInfo, alignment, factor: i
         return _fit_final(tp, kind, eo)
     field = FieldModel(alignment.field.scaled(factor))
     n_used = int(tp.used.sum())
-    if n_used >= Transform.for_points(n_used).min_points:
+    if n_used >= Transform.AUTO.fitted_to(n_used).min_points:
         _fit_final(tp, "auto", eo)
     else:
         tp.residual = tp.disp - field.predict(tp.eo_px)

@@ -256,7 +256,8 @@ def fit_model(kind: str, points: np.ndarray, disp: np.ndarray, extent=None) -> M
     """Fit a transform model. `extent` (x0, y0, x1, y1) is the area the grid model covers."""
     if kind not in Transform.fits():
         raise CoregError(f"Unknown transform '{kind}'. Choose one of: {', '.join(Transform.fits())}.")
-    kind, needed = Transform(kind).value, Transform(kind).min_points
+    kind = str(kind)  # a Transform or its name
+    needed = Transform(kind).min_points
     n = len(points)
     if n < needed:
         raise CoregError(
@@ -287,9 +288,7 @@ def fit_with_residuals(kind: str, points: np.ndarray, disp: np.ndarray, used: np
     model's prediction error, so the analyst sees how far a rejected point lies from the fit.
     """
     used = np.asarray(used, bool)
-    chosen = Transform.parse(kind)
-    if chosen is Transform.AUTO:
-        chosen = Transform.for_points(int(used.sum()))
+    chosen = Transform.parse(kind).fitted_to(int(used.sum()))
     model = fit_model(chosen, points[used], disp[used], extent)  # refuses too few points with a clear message
     residual = np.asarray(disp, np.float64) - model.predict(points)
     # leave-one-out needs more points than the model's minimum: with the minimum, the fit passes through each

@@ -137,7 +137,7 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
             SEARCH_RADIUS_M, "Search radius (metres, 0 = automatic)",
             type=QgsProcessingParameterNumber.Type.Double, minValue=0.0, defaultValue=0.0))
         self.addParameter(QgsProcessingParameterNumber(
-            MAX_POINTS, "Tie points (at most)", type=QgsProcessingParameterNumber.Type.Integer, minValue=20,
+            MAX_POINTS, "Tie points (at most)", type=QgsProcessingParameterNumber.Type.Integer, minValue=MAX_POINTS_RANGE[0],
             maxValue=MAX_POINTS_RANGE[1], defaultValue=CoregParams.max_points))
         self.addParameter(QgsProcessingParameterNumber(
             EO_BAND, "EO band (0 = luminance of bands 1-3)", type=QgsProcessingParameterNumber.Type.Integer,

@@ -131,10 +131,16 @@ class RunController(QObject):
             return self.tr("Cannot write to the output folder {folder}. Choose a writable folder.").format(folder=base)
         return None
 
-    def _ready(self, eo, sar, base: str) -> bool:
-        """No run in progress and usable inputs; else False after saying what is wrong."""
-        problem = self.tr("A run is already in progress; cancel it first.") if self.task is not None else \
-            self.input_problem(eo, sar, base)
+    def _ready(self, eo, sar, base: str, engine: bool = False) -> bool:
+        """No run in progress, a worker with the engine's packages (`engine`) and usable inputs; else False after
+        saying what is wrong."""
+        if self.task is not None:
+            problem = self.tr("A run is already in progress; cancel it first.")
+        elif engine and self.missing:
+            problem = self.tr("The worker Python lacks {packages}. Set up the environment first (Settings…).").format(
+                packages=", ".join(self.missing))
+        else:
+            problem = self.input_problem(eo, sar, base)
         if problem:
             self.said.emit(problem, True)
         return not problem
@@ -147,11 +153,7 @@ class RunController(QObject):
     # ---- runs ----------------------------------------------------------------------------------
     def coregister(self, eo, sar, base: str, request: CoregParams) -> bool:
         """Start a coregistration of the layers; False (and a line saying why) when it cannot start."""
-        if self.missing and self.task is None:
-            self.said.emit(self.tr("The worker Python lacks {packages}. Set up the environment first (Settings…).")
-                           .format(packages=", ".join(self.missing)), True)
-            return False
-        if not self._ready(eo, sar, base):
+        if not self._ready(eo, sar, base, engine=True):
             return False
         pending = self._new_run(run_name(eo.name(), sar.name()), eo, sar, base)
         args = ["coregister", *pending.inputs, "--out", pending.out_dir, *request.to_argv()]
