@@ -14,11 +14,13 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import rasterio
+import rasterio.warp
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.warp import reproject, transform_bounds
+from rasterio.windows import Window
 
 from .errors import CoregError
 
@@ -218,22 +220,65 @@ def read_on_grid(
     info: RasterInfo, radiometry: Radiometry, grid: Grid, row0: int = 0, rows: Optional[int] = None,
     resampling: Resampling = Resampling.average,
 ) -> np.ndarray:
-    """Read rows [row0, row0+rows) of `grid` from the raster; float32 (h, w), NaN where there is no data."""
+    """Read rows [row0, row0+rows) of `grid` from the raster; float32 (h, w), NaN where there is no data.
+    A source several times finer than the grid is first read decimated by GDAL (an integer factor, averaged),
+    then warped: several times faster than warping every source pixel."""
     rows = grid.height - row0 if rows is None else rows
     transform = grid.transform * Affine.translation(0, row0)
     stack = np.full((len(radiometry.bands), rows, grid.width), np.nan,
                     np.complex64 if radiometry.amplitude else np.float32)
     try:
-        with rasterio.open(info.path) as src:
-            for i, band in enumerate(radiometry.bands):
-                reproject(
-                    source=rasterio.band(src, band), destination=stack[i], src_crs=info.crs,
-                    src_transform=info.transform, dst_transform=transform, dst_crs=grid.crs, dst_nodata=np.nan,
-                    resampling=resampling, num_threads=2,
-                )
+        with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"), rasterio.open(info.path) as src:  # threaded decoding
+            source, source_transform = _decimated_source(src, info, radiometry, grid.crs, transform, grid.width, rows)
+            if source is not None:
+                reproject(source=source, destination=stack, src_crs=info.crs, src_transform=source_transform,
+                          src_nodata=None if isinstance(source, rasterio.Band) else np.nan, dst_transform=transform,
+                          dst_crs=grid.crs, dst_nodata=np.nan, resampling=resampling, num_threads=2)
     except (RasterioIOError, RasterioError) as exc:
         raise CoregError(f"Could not read {info.path}: {_first_line(exc)}. The file may be truncated or corrupt.") from None
     return radiometry.apply(stack)
+
+
+def _decimated_source(src, info: RasterInfo, radiometry: Radiometry, crs: CRS, transform: Affine, width: int,
+                      height: int):
+    """What to warp onto a (width x height) grid window: the source bands themselves, or the source window under
+    it read by GDAL at 1/k with averaging (float32, NaN for nodata) and that read's transform. k is the grid's
+    own factor when the grid is the source's grid decimated (the EO: the warp then only copies), else half a
+    grid pixel in source pixels (the warp then still averages 2x2 or more cells). (None, None) when the window
+    lies outside the source."""
+    bands = rasterio.band(src, list(radiometry.bands))
+    if radiometry.amplitude:  # complex samples: averaging them before the modulus would cancel speckle phase
+        return bands, info.transform
+    edge = np.linspace(0.0, 1.0, 17)
+    cols = np.r_[edge * width, np.full(17, width), edge[::-1] * width, np.zeros(17)]
+    rows = np.r_[np.zeros(17), edge * height, np.full(17, height), edge[::-1] * height]
+    xs, ys = transform * (cols, rows)
+    if crs != info.crs:
+        xs, ys = rasterio.warp.transform(crs, info.crs, xs, ys)
+    sc, sr = ~info.transform * (np.asarray(xs), np.asarray(ys))
+    relative = ~info.transform * transform  # grid pixel -> source pixel (when the CRSs agree)
+    if crs == info.crs:
+        ratio = min(math.hypot(relative.a, relative.d), math.hypot(relative.b, relative.e))
+    else:  # the pixel size from the footprint
+        ratio = min((sc.max() - sc.min()) / width, (sr.max() - sr.min()) / height)
+    whole = [round(v) if abs(v - round(v)) < 1e-6 else None for v in relative[:6]]
+    own = crs == info.crs and None not in whole and whole[1] == whole[3] == 0 and whole[0] == whole[4]
+    k = int(round(ratio)) if own else int(ratio // 2)
+    if k < 2:
+        return bands, info.transform
+    # whole k x k cells inside the source, from the grid's origin (own grid) or the footprint's corner,
+    # covering the footprint with 2 cells of margin; a partial cell at the source's edge is left out (nodata)
+    ox, oy = (whole[2], whole[5]) if own else (math.floor(sc.min()), math.floor(sr.min()))
+    c0 = max(ox + k * (math.floor((sc.min() - ox) / k) - 2), ox % k)
+    r0 = max(oy + k * (math.floor((sr.min() - oy) / k) - 2), oy % k)
+    nx = min(math.ceil((sc.max() - c0) / k) + 2, (info.width - c0) // k)
+    ny = min(math.ceil((sr.max() - r0) / k) + 2, (info.height - r0) // k)
+    if nx <= 0 or ny <= 0:
+        return None, None
+    window = Window(c0, r0, nx * k, ny * k)
+    data = src.read(list(radiometry.bands), window=window, out_shape=(len(radiometry.bands), ny, nx),
+                    resampling=Resampling.average, masked=True, out_dtype=np.float32)
+    return np.ma.filled(data, np.nan), src.window_transform(window) * Affine.scale(k)
 
 
 def stretch_limits(sample: np.ndarray, role: str, path: str) -> Tuple[float, float]:
@@ -246,21 +291,14 @@ def stretch_limits(sample: np.ndarray, role: str, path: str) -> Tuple[float, flo
     return float(lo), float(hi)
 
 
-def read_display(info: RasterInfo, radiometry: Radiometry, grid: Grid, limits: Tuple[float, float], cancel=None
-                 ) -> np.ndarray:
-    """The whole grid as uint8 (1..255 valid, 0 nodata), read in strips so memory stays bounded."""
-    out = np.zeros((grid.height, grid.width), np.uint8)
+def read_display_image(info: RasterInfo, radiometry: Radiometry, grid: Grid, role: str, cancel=None) -> np.ndarray:
+    """A raster on `grid` as the matchers see it: uint8, 1..255 stretched between its 1st and 99th
+    percentiles, 0 = nodata. Read in strips (one pass); the engine and the training data both read this way."""
+    values = np.empty((grid.height, grid.width), np.float32)
     for row0 in range(0, grid.height, STRIP_ROWS):
         if cancel is not None:
             cancel()
         rows = min(STRIP_ROWS, grid.height - row0)
-        out[row0:row0 + rows] = to_display_range(read_on_grid(info, radiometry, grid, row0, rows), *limits)
-    return out
-
-
-def read_display_image(info: RasterInfo, radiometry: Radiometry, grid: Grid, role: str, cancel=None) -> np.ndarray:
-    """A raster on `grid` as the matchers see it: uint8, 1..255 stretched between the 1st and 99th
-    percentiles of a <= 1024 px preview, 0 = nodata. The engine and the training data both read this way."""
-    preview = grid.decimated(max(1, math.ceil(max(grid.width, grid.height) / 1024)))
-    limits = stretch_limits(read_on_grid(info, radiometry, preview), role, info.path)
-    return read_display(info, radiometry, grid, limits, cancel)
+        values[row0:row0 + rows] = read_on_grid(info, radiometry, grid, row0, rows)
+    step = max(1, math.ceil(max(grid.width, grid.height) / 1024))  # the percentiles from <= 1024^2 samples
+    return to_display_range(values, *stretch_limits(values[::step, ::step], role, info.path))
