@@ -110,11 +110,18 @@ def cfog(image: np.ndarray, pre_sigma: float = PRE_SIGMA, feature_sigma: float =
     gx[:, 0], gx[:, -1] = gx[:, 1], gx[:, -2]
     gy[1:-1] = (x[2:] - x[:-2]) * 0.5
     gy[0], gy[-1] = gy[1], gy[-2]
-    angles = np.arange(NUM_ORIENTATIONS) * math.pi / NUM_ORIENTATIONS
-    feats = np.stack([_cv_blur(np.abs(gx * np.float32(math.cos(a)) + gy * np.float32(math.sin(a))), feature_sigma)
-                      for a in angles])
-    feats = 0.5 * feats + 0.25 * (np.roll(feats, 1, axis=0) + np.roll(feats, -1, axis=0))
-    return (feats / (np.sqrt((feats**2).sum(0, keepdims=True)) + 1e-3)).astype(np.float32)
+    n = NUM_ORIENTATIONS
+    angles = np.arange(n) * math.pi / n
+    feats = [_cv_blur(np.abs(cv2.addWeighted(gx, math.cos(a), gy, math.sin(a), 0.0)), feature_sigma) for a in angles]
+    out = np.empty((n, *x.shape), np.float32)
+    norm = np.zeros(x.shape, np.float32)
+    for i in range(n):  # circular smoothing in orientation, then the per-pixel norm
+        cv2.addWeighted(cv2.add(feats[i - 1], feats[(i + 1) % n]), 0.25, feats[i], 0.5, 0.0, dst=out[i])
+        cv2.accumulateSquare(out[i], norm)
+    norm = np.sqrt(norm) + np.float32(1e-3)
+    for i in range(n):
+        cv2.divide(out[i], norm, dst=out[i])
+    return out
 
 
 def structural_descriptor(params) -> Descriptor:

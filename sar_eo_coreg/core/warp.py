@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -21,6 +22,10 @@ from .raster import RasterInfo
 
 BLOCK = 512
 LATTICE_STEP = 16
+# offsets and confidence are written rounded to these steps (far below their accuracy): rounded smooth fields
+# compress twice as small and fast (integer differencing predictor)
+OFFSET_STEP = 1.0 / 256  # EO pixels
+CONFIDENCE_STEP = 1.0 / 1024
 INTERPOLATION = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
 
 
@@ -30,17 +35,31 @@ def _lattice(col0, row0, w, h):
     return np.meshgrid(xs, ys)
 
 
-def _upsample(values, w, h):
-    """Bilinear interpolation of lattice values (ny, nx) onto the (h, w) block."""
-    map_x, map_y = np.meshgrid(np.arange(w, dtype=np.float32) / LATTICE_STEP, np.arange(h, dtype=np.float32) / LATTICE_STEP)
-    return cv2.remap(values.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+@lru_cache(maxsize=8)
+def _linear_weights(n: int, points: int) -> np.ndarray:
+    """(n, points) weights of linear interpolation at pixels 0..n-1 between lattice points every LATTICE_STEP."""
+    position = np.arange(n) / LATTICE_STEP
+    left = np.minimum(position.astype(int), points - 2)
+    fraction = position - left
+    weights = np.zeros((n, points), np.float32)
+    weights[np.arange(n), left] = 1.0 - fraction
+    weights[np.arange(n), left + 1] = fraction
+    return weights
 
 
-def _profile(eo: RasterInfo, count, dtype, nodata):
+def _upsample(layers: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Bilinear interpolation of lattice layers (k, ny, nx) onto the (h, w) block, float32 (k, h, w); separable,
+    so two small matrix products."""
+    _, ny, nx = layers.shape
+    return _linear_weights(h, ny) @ layers.astype(np.float32) @ _linear_weights(w, nx).T
+
+
+def _profile(eo: RasterInfo, count, dtype, nodata, rounded=False):
     return {
         "driver": "GTiff", "width": eo.width, "height": eo.height, "count": count, "dtype": dtype, "crs": eo.crs,
         "transform": eo.transform, "nodata": nodata, "tiled": True, "blockxsize": BLOCK, "blockysize": BLOCK,
-        "compress": "deflate", "zlevel": 1, "predictor": 3 if dtype.startswith("float") else 2, "BIGTIFF": "IF_SAFER",
+        "compress": "deflate", "zlevel": 1, "predictor": 3 if dtype.startswith("float") and not rounded else 2,
+        "BIGTIFF": "IF_SAFER",
         "num_threads": "ALL_CPUS",  # GDAL compresses blocks in parallel
     }
 
@@ -64,7 +83,7 @@ def write_aligned_outputs(model, eo: RasterInfo, sar: RasterInfo, offsets_path, 
     nodata = _sar_nodata(sar)
     blocks = [(c, r) for r in range(0, eo.height, BLOCK) for c in range(0, eo.width, BLOCK)]
     with rasterio.open(sar.path) as src, \
-            rasterio.open(offsets_path, "w", **_profile(eo, 2, "float32", float("nan"))) as off, \
+            rasterio.open(offsets_path, "w", **_profile(eo, 2, "float32", float("nan"), rounded=True)) as off, \
             rasterio.open(aligned_path, "w", **_profile(eo, sar.count, aligned_dtype(sar).name, nodata)) as out, \
             _optional_raster(confidence_path if confidence is not None else None, eo) as conf:
         off.set_band_description(1, "dx (EO pixels, SAR minus EO)")
@@ -78,15 +97,15 @@ def write_aligned_outputs(model, eo: RasterInfo, sar: RasterInfo, offsets_path, 
             gx, gy = _lattice(col0, row0, w, h)
             disp = model.predict(np.c_[gx.ravel(), gy.ravel()]).reshape(*gx.shape, 2)
             sc, sr = eo_pixel_to_sar_pixel(eo, sar, gx + disp[..., 0], gy + disp[..., 1])
-            dx, dy = _upsample(disp[..., 0], w, h), _upsample(disp[..., 1], w, h)
-            sar_c, sar_r = _upsample(sc, w, h), _upsample(sr, w, h)
-            inside = (sar_c > -0.5) & (sar_c < sar.width - 0.5) & (sar_r > -0.5) & (sar_r < sar.height - 0.5)
-            dx[~inside], dy[~inside] = np.nan, np.nan
-            off.write(np.stack([dx, dy]), window=window)
+            layers = [disp[..., 0], disp[..., 1], sc, sr]
             if conf is not None:
-                c = _upsample(confidence.sample(gx, gy)[..., 0], w, h)
-                c[~inside] = np.nan
-                conf.write(np.clip(c, 0.0, 1.0)[None], window=window)
+                layers.append(np.clip(confidence.sample(gx, gy)[..., 0], 0.0, 1.0))
+            fields = _upsample(np.stack(layers), w, h)
+            sar_c, sar_r = fields[2], fields[3]
+            inside = (sar_c > -0.5) & (sar_c < sar.width - 0.5) & (sar_r > -0.5) & (sar_r < sar.height - 0.5)
+            off.write(_rounded(fields[:2], OFFSET_STEP, ~inside), window=window)
+            if conf is not None:
+                conf.write(_rounded(fields[4:], CONFIDENCE_STEP, ~inside), window=window)
             out.write(_resample_block(src, sar, sar_c, sar_r, inside, interpolation, nodata, sar_px_per_eo_px),
                       window=window)
             if progress is not None:
@@ -94,12 +113,21 @@ def write_aligned_outputs(model, eo: RasterInfo, sar: RasterInfo, offsets_path, 
     _build_overviews(aligned_path)
 
 
+def _rounded(values: np.ndarray, step: float, outside: np.ndarray) -> np.ndarray:
+    """Float32 layers (k, h, w) rounded to multiples of `step` in place, NaN outside the SAR."""
+    values *= np.float32(1.0 / step)
+    np.rint(values, out=values)
+    values *= np.float32(step)
+    values[:, outside] = np.nan
+    return values
+
+
 @contextmanager
 def _optional_raster(path, eo: RasterInfo):
     if path is None:
         yield None
         return
-    with rasterio.open(path, "w", **_profile(eo, 1, "float32", float("nan"))) as ds:
+    with rasterio.open(path, "w", **_profile(eo, 1, "float32", float("nan"), rounded=True)) as ds:
         ds.set_band_description(1, "confidence of the offsets (0..1)")
         yield ds
 
@@ -131,13 +159,15 @@ def _resample_block(src, sar: RasterInfo, sar_c, sar_r, inside, interpolation, n
     valid_out &= inside
     for b in range(sar.count):
         values = np.ma.abs(data[b]) if np.iscomplexobj(data) else data[b]  # complex: the amplitude
-        band = np.ma.filled(values.astype(np.float32), np.nan)
-        band = np.where(np.isfinite(band), band, np.nanmean(band) if np.isfinite(band).any() else 0.0)
-        resampled = cv2.remap(band.astype(np.float32), map_x, map_y, interpolation, borderMode=cv2.BORDER_REPLICATE)
+        band = np.ma.getdata(values).astype(np.float32)
+        bad = np.ma.getmaskarray(values) | ~np.isfinite(band)
+        if bad.any():  # nodata: the mean of the valid values, so no false edges ring into the result
+            band[bad] = band[~bad].mean() if not bad.all() else 0.0
+        resampled = cv2.remap(band, map_x, map_y, interpolation, borderMode=cv2.BORDER_REPLICATE)
         if np.issubdtype(dtype, np.integer):
             info = np.iinfo(dtype)
-            resampled = np.clip(np.rint(resampled), info.min, info.max)
-        out[b][valid_out] = resampled[valid_out].astype(dtype)
+            resampled = np.clip(np.rint(resampled), info.min, info.max, out=resampled)
+        np.copyto(out[b], resampled, where=valid_out, casting="unsafe")
     return out
 
 
