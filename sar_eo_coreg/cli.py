@@ -241,10 +241,14 @@ def main(argv=None) -> int:
     stops = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
     previous = {stop: signal.signal(stop, _cancel_on_stop) for stop in stops}
 
+    def descriptor_for(params):  # imported when the pipeline asks (after reading; torch loads meanwhile)
+        from .models.descriptor import descriptor_for
+
+        return descriptor_for(params)
+
     def work():
         from .core import pipeline
         from .core.request import CoregParams
-        from .models.descriptor import descriptor_for
 
         if args.command == "coregister":
             result = pipeline.coregister(args.eo, args.sar, args.out, CoregParams.from_args(args),

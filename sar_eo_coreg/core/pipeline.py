@@ -9,9 +9,11 @@ Outputs go to a temporary folder next to the target and are moved into place onl
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import platform
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -206,15 +208,9 @@ def coregister(eo_path, sar_path, out_dir, params: Optional[CoregParams] = None,
     return CoregResult(str(out), done, tp, stage.late_cancel)
 
 
-def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptors, report: Reporter, stage: Staging):
-    from .dense import align
-    from .features import structural_descriptor
-
-    timings = {}
-    clock = time.perf_counter()
-    describe = (descriptors or structural_descriptor)(params)
-
-    # working grid: the EO grid, decimated to the working GSD and to at most FIELD_MAX_SIDE pixels
+def _read_pair(eo: RasterInfo, sar: RasterInfo, params: CoregParams, report: Reporter):
+    """Both rasters on the working grid (the EO grid, decimated to the working GSD and to at most
+    FIELD_MAX_SIDE pixels): (EO image, SAR image, grid, decimation factor)."""
     gsd = params.working_gsd_m or max(eo.pixel_size_m, sar.pixel_size_m)
     factor = max(1, int(round(gsd / eo.pixel_size_m)))
     if params.working_gsd_m is None:
@@ -228,9 +224,40 @@ def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptor
     sar_img = read_display_image(sar, sar_rad, grid, "SAR", report.check)
     if not ((sar_img > 0) & (eo_img > 0)).any():
         raise CoregError("The EO and SAR rasters have no valid pixels in common (all nodata over the overlap).")
-    timings["read_s"] = time.perf_counter() - clock
+    return eo_img, sar_img, grid, factor
+
+
+def _import_in_background(module: str) -> threading.Thread:
+    """Start importing a module in another thread (torch takes ~3 s), so it loads while the rasters are read."""
+
+    def load():
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass  # the engine's own import says what is missing
+
+    thread = threading.Thread(target=load, daemon=True)
+    thread.start()
+    return thread
+
+
+def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptors, report: Reporter, stage: Staging):
+    timings = {}
+    clock = time.perf_counter()
+    loading = _import_in_background("torch")
+    try:
+        eo_img, sar_img, grid, factor = _read_pair(eo, sar, params, report)
+        timings["read_s"] = time.perf_counter() - clock
+    finally:
+        clock = time.perf_counter()
+        loading.join()
+        timings["load_s"] = time.perf_counter() - clock  # what is left of loading the engine's libraries
+
+    from .dense import align
+    from .features import structural_descriptor
 
     clock = time.perf_counter()
+    describe = (descriptors or structural_descriptor)(params)
     gsd_work = eo.pixel_size_m * factor
     radius_m = params.search_radius_m or DEFAULT_RADIUS_FRACTION * max(grid.width, grid.height) * gsd_work
     alignment = align(eo_img, sar_img, describe, radius_m / gsd_work, params.max_points, report.stage(0.2, 0.7))
@@ -255,7 +282,8 @@ def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptor
         eo_digest=_file_digest(eo.path), sar_digest=_file_digest(sar.path),
         parameters=asdict(params), working_gsd_m=gsd_work, working_grid=[grid.width, grid.height],
         search_radius_m=radius_m, descriptor=describe.name, device=describe_device(params.device),
-        model_hash=describe.sha256, model_file=describe.weights_path, sar_values=sar_rad.describe(sar),
+        model_hash=describe.sha256, model_file=describe.weights_path,
+        sar_values=sar_radiometry(sar, params.sar_scale).describe(sar),
         verdict=alignment.verdict, message=alignment.message,
         confidence_mean=round(float(alignment.confidence.values.mean()), 4),
         engine=alignment.report, **_fit_figures(tp, model), timings_s=timings,
