@@ -28,7 +28,7 @@ import torch
 from scipy.ndimage import maximum_filter
 from scipy.sparse.linalg import splu
 
-from .features import Descriptor, downsample
+from .features import Descriptor, downsample, in_parallel
 from .lattice import Lattice
 
 GLOBAL_MAX_SIDE = 512  # the global initialisation runs at the first level at most this large
@@ -258,10 +258,13 @@ def _local_zero_mean(desc: np.ndarray, half: int, valid: np.ndarray, pad: int = 
     c, h, w = desc.shape
     out = np.zeros((c, h + 2 * pad, w + 2 * pad), np.float32)
     mask = valid.astype(np.float32)
-    for i in range(c):
-        channel = np.ascontiguousarray(desc[i], np.float32)
-        local = cv2.blur(channel, (k, k), borderType=cv2.BORDER_REPLICATE)
-        cv2.multiply(cv2.subtract(channel, local), mask, dst=out[i, pad:pad + h, pad:pad + w])
+
+    def channel(i):
+        values = np.ascontiguousarray(desc[i], np.float32)
+        local = cv2.blur(values, (k, k), borderType=cv2.BORDER_REPLICATE)
+        cv2.multiply(cv2.subtract(values, local), mask, dst=out[i, pad:pad + h, pad:pad + w])
+
+    in_parallel(channel, range(c))
     return out
 
 
@@ -639,8 +642,7 @@ def self_check(eo, sar, describe, result: DenseResult):
             sar_desc, sar > 0, candidate.dense(w, h))
         return window_similarity(moved, moved_valid)
 
-    sims = {name: similarity(candidate) for name, candidate in
-            (("input", None), ("global", global_field), ("local", lattice))}
+    sims = dict(zip(("input", "global", "local"), in_parallel(similarity, (None, global_field, lattice))))
     valid = sims["input"][1] & sims["global"][1] & sims["local"][1]
     region, (ry, rx) = _regions(lattice.shape)
     confident = (result.confidence * result.robust) >= CONFIDENT

@@ -10,7 +10,9 @@ here; nothing here imports them.
 from __future__ import annotations
 
 import math
+import os
 from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -112,16 +114,26 @@ def cfog(image: np.ndarray, pre_sigma: float = PRE_SIGMA, feature_sigma: float =
     gy[0], gy[-1] = gy[1], gy[-2]
     n = NUM_ORIENTATIONS
     angles = np.arange(n) * math.pi / n
-    feats = [_cv_blur(np.abs(cv2.addWeighted(gx, math.cos(a), gy, math.sin(a), 0.0)), feature_sigma) for a in angles]
+    feats = in_parallel(lambda a: _cv_blur(np.abs(cv2.addWeighted(gx, math.cos(a), gy, math.sin(a), 0.0)),
+                                           feature_sigma), angles)
     out = np.empty((n, *x.shape), np.float32)
-    norm = np.zeros(x.shape, np.float32)
-    for i in range(n):  # circular smoothing in orientation, then the per-pixel norm
+
+    def smooth(i):  # circular smoothing in orientation
         cv2.addWeighted(cv2.add(feats[i - 1], feats[(i + 1) % n]), 0.25, feats[i], 0.5, 0.0, dst=out[i])
+
+    in_parallel(smooth, range(n))
+    norm = np.zeros(x.shape, np.float32)
+    for i in range(n):
         cv2.accumulateSquare(out[i], norm)
     norm = np.sqrt(norm) + np.float32(1e-3)
-    for i in range(n):
-        cv2.divide(out[i], norm, dst=out[i])
+    in_parallel(lambda i: cv2.divide(out[i], norm, dst=out[i]), range(n))
     return out
+
+
+def in_parallel(function, items) -> list:
+    """[function(item) for item in items] on all cores, for work that releases the GIL (OpenCV, numpy, torch)."""
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        return list(pool.map(function, items))
 
 
 def structural_descriptor(params) -> Descriptor:
