@@ -290,20 +290,14 @@ def _project(desc: np.ndarray, basis: np.ndarray) -> np.ndarray:
     return (basis.T @ desc.reshape(c, -1)).reshape(-1, h, w)
 
 
-DOT_ROWS = 128  # rows per chunk of the per-pixel dot product (the chunk's operands stay in cache)
-
-
 def _dot(e: np.ndarray, s: np.ndarray, out: np.ndarray = None) -> np.ndarray:
-    """Per-pixel dot product over channels of (C, H, W) maps, accumulated in place chunk by chunk (memory
-    traffic, not arithmetic, is the cost)."""
+    """Per-pixel dot product over channels of (C, H, W) maps, accumulated in place (memory traffic, not
+    arithmetic, is the cost)."""
     out = np.empty(e.shape[1:], np.float32) if out is None else out
     te, ts, to = torch.from_numpy(e), torch.from_numpy(s), torch.from_numpy(out)
-    for y in range(0, e.shape[1], DOT_ROWS):
-        rows = slice(y, y + DOT_ROWS)
-        chunk = to[rows]
-        torch.mul(te[0, rows], ts[0, rows], out=chunk)
-        for c in range(1, e.shape[0]):
-            chunk.addcmul_(te[c, rows], ts[c, rows])
+    torch.mul(te[0], ts[0], out=to)
+    for c in range(1, e.shape[0]):
+        to.addcmul_(te[c], ts[c])
     return out
 
 
