@@ -20,6 +20,7 @@ from .geometry import eo_pixel_to_sar_pixel
 from .raster import RasterInfo
 
 BLOCK = 512
+WRITE_CACHE_MB = 256  # GDAL's block cache while writing: bounds the blocks waiting for compression
 LATTICE_STEP = 16
 # offsets and confidence are written rounded to these steps (far below their accuracy): rounded smooth fields
 # compress twice as small and fast (integer differencing predictor)
@@ -73,7 +74,7 @@ def write_aligned_outputs(model, eo: RasterInfo, sar: RasterInfo, offsets_path, 
     interpolation = INTERPOLATION[resampling]
     nodata = _sar_nodata(sar)
     blocks = [(c, r) for r in range(0, eo.height, BLOCK) for c in range(0, eo.width, BLOCK)]
-    with rasterio.open(sar.path) as src, \
+    with rasterio.Env(GDAL_CACHEMAX=WRITE_CACHE_MB), rasterio.open(sar.path) as src, \
             rasterio.open(offsets_path, "w", **_profile(eo, 2, "float32", float("nan"), rounded=True)) as off, \
             rasterio.open(aligned_path, "w", **_profile(eo, sar.count, aligned_dtype(sar).name, nodata)) as out, \
             _optional_raster(confidence_path if confidence is not None else None, eo) as conf:
