@@ -4,9 +4,10 @@
    descriptors at a coarse level, by FFT, over the search range and a small rotation/scale set. The
    best peaks are verified quadrant by quadrant; if none is reliable the answer is "no alignment".
 2. Coarse to fine (`refine`): at each pyramid level the SAR is warped by the current field, both images
-   get dense descriptors, and a lattice of windows is matched over a small radius (cost volume from
-   integral images: forward and backward in one pass). Each lattice point gets a displacement and a
-   confidence (peak height, margin over the runner-up, forward-backward agreement).
+   get dense descriptors, and a lattice of windows is matched over a small radius (cost volume from block
+   sums of per-shift products, in the descriptors' principal directions: forward and backward in one pass).
+   Each lattice point gets a displacement and a confidence (peak height, margin over the runner-up,
+   forward-backward agreement).
 3. A robust smooth fit (`smooth_fit`) turns the measurements into the next field: confidence-weighted
    least squares with a bending penalty (whose null space is the affine model), Tukey re-weighting,
    and graduated smoothing, so a deviation from the global model must be backed by confident evidence.
