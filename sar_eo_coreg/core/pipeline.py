@@ -208,7 +208,7 @@ def coregister(eo_path, sar_path, out_dir, params: Optional[CoregParams] = None,
     return CoregResult(str(out), done, tp, stage.late_cancel)
 
 
-def _read_pair(eo: RasterInfo, sar: RasterInfo, params: CoregParams, report: Reporter):
+def _read_pair(eo: RasterInfo, sar: RasterInfo, eo_rad, sar_rad, params: CoregParams, report: Reporter):
     """Both rasters on the working grid (the EO grid, decimated to the working GSD and to at most
     FIELD_MAX_SIDE pixels): (EO image, SAR image, grid, decimation factor)."""
     gsd = params.working_gsd_m or max(eo.pixel_size_m, sar.pixel_size_m)
@@ -217,7 +217,6 @@ def _read_pair(eo: RasterInfo, sar: RasterInfo, params: CoregParams, report: Rep
         factor = max(factor, int(np.ceil(max(eo.width, eo.height) / FIELD_MAX_SIDE)))
     grid = eo_grid(eo).decimated(factor)
     _check_overlap_size(eo, sar, factor)
-    eo_rad, sar_rad = eo_radiometry(eo, params.eo_bands), sar_radiometry(sar, params.sar_scale)
     report.stage(0.0, 0.2)(0.0, "Reading EO")
     eo_img = read_display_image(eo, eo_rad, grid, "EO", report.check)
     report(0.5, "Reading SAR")
@@ -244,9 +243,10 @@ def _import_in_background(module: str) -> threading.Thread:
 def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptors, report: Reporter, stage: Staging):
     timings = {}
     clock = time.perf_counter()
+    eo_rad, sar_rad = eo_radiometry(eo, params.eo_bands), sar_radiometry(sar, params.sar_scale)
     loading = _import_in_background("torch")
     try:
-        eo_img, sar_img, grid, factor = _read_pair(eo, sar, params, report)
+        eo_img, sar_img, grid, factor = _read_pair(eo, sar, eo_rad, sar_rad, params, report)
         timings["read_s"] = time.perf_counter() - clock
     finally:
         clock = time.perf_counter()
@@ -282,8 +282,7 @@ def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptor
         eo_digest=_file_digest(eo.path), sar_digest=_file_digest(sar.path),
         parameters=asdict(params), working_gsd_m=gsd_work, working_grid=[grid.width, grid.height],
         search_radius_m=radius_m, descriptor=describe.name, device=describe_device(params.device),
-        model_hash=describe.sha256, model_file=describe.weights_path,
-        sar_values=sar_radiometry(sar, params.sar_scale).describe(sar),
+        model_hash=describe.sha256, model_file=describe.weights_path, sar_values=sar_rad.describe(sar),
         verdict=alignment.verdict, message=alignment.message,
         confidence_mean=round(float(alignment.confidence.values.mean()), 4),
         engine=alignment.report, **_fit_figures(tp, model), timings_s=timings,
