@@ -558,20 +558,22 @@ class WindowSimilarity:
     def __init__(self, eo_desc, eo_valid, lattice: Lattice, half: int = HALF):
         self.half = half
         self.area = float((2 * half + 1) ** 2)
-        self.e = _local_zero_mean(eo_desc, half, eo_valid)
-        xs, ys = lattice.coords()
-        self.cx, self.cy = np.meshgrid(np.rint(xs).astype(int), np.rint(ys).astype(int))
+        xs, ys = lattice.coords()  # windows summed on images zero-padded by `half`
+        self.x0, self.y0 = int(round(xs[0])) + half, int(round(ys[0])) + half
+        self.nx, self.ny, self.step = len(xs), len(ys), int(lattice.step)
+        self.e = _local_zero_mean(eo_desc, half, eo_valid, pad=half)
         self.en_e = self._at(_dot(self.e, self.e))
-        self.ok_e = self._at(eo_valid) / self.area >= MIN_VALID
+        self.ok_e = self._at(np.pad(eo_valid, half)) / self.area >= MIN_VALID
 
-    def _at(self, image):
-        return _box_sums(image, self.half)[self.cy, self.cx].astype(np.float64)
+    def _at(self, padded):
+        image = torch.from_numpy(np.ascontiguousarray(padded, np.float32))
+        return _lattice_sums(image, self.x0, self.y0, self.nx, self.ny, self.step, self.half)
 
     def __call__(self, sar_desc, sar_valid):
         """(NCC at each lattice point, whether its windows are valid in both)."""
-        s = _local_zero_mean(sar_desc, self.half, sar_valid)
+        s = _local_zero_mean(sar_desc, self.half, sar_valid, pad=self.half)
         ncc = self._at(_dot(self.e, s)) / np.sqrt(np.maximum(self.en_e * self._at(_dot(s, s)), 1e-18))
-        return ncc, self.ok_e & (self._at(sar_valid) / self.area >= MIN_VALID)
+        return ncc, self.ok_e & (self._at(np.pad(sar_valid, self.half)) / self.area >= MIN_VALID)
 
 
 def warp_descriptors(desc: np.ndarray, valid: np.ndarray, disp: np.ndarray):
