@@ -3,8 +3,8 @@
 1. Runs the engine and compares its offsets with the hand-checked shift of this pair (near-uniform, about
    73 px west and 14 px north, as reported in issue 9; see the README); writes
    docs/airport_checkerboard.png (before | after).
-   Scores them at truth points no matcher made: centroids of grass islands (bench/airport_truth.py,
-   written to bench/results/airport_truth.csv).
+   Scores them at truth points no matcher made: grass-island centroids and hand-picked line intersections
+   (bench/airport_truth.py, written to bench/results/airport_truth.csv).
 2. Makes the pair a 1 m *aligned* pair for the accuracy benchmark: the SAR's georeference corrected by the
    hand-checked shift, resampled onto the EO grid (bench/work/airport_aligned/), and checks the residual by
    running the engine on the corrected pair. Its row goes to bench/work/extra_pairs.csv, which
@@ -99,9 +99,12 @@ def main():
                                       "residual_rmse_px")}
     summary.update(seconds=round(seconds, 1), **offsets_against_hand_shift(work))
     truth = airport_truth.truth_points(EO, SAR)
-    np.savetxt(REPO / "bench" / "results" / "airport_truth.csv", truth, fmt="%.2f", delimiter=",",
-               header="eo_col,eo_row,dx,dy,uncertainty_px (bench/airport_truth.py)", comments="")
+    with open(REPO / "bench" / "results" / "airport_truth.csv", "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["name", "eo_col", "eo_row", "dx", "dy", "uncertainty_px"])
+        writer.writerows([name, *(f"{v:.2f}" for v in row)] for name, row in truth.items())
     summary["object_truth"] = airport_truth.score(work / "offsets.tif", truth)
+    summary["object_truth"]["quadrants"] = airport_truth.quadrants(truth, info.width, info.height)
     summary["aligned_pair_check"] = make_aligned_pair()
     print(json.dumps(summary, indent=2))
     (REPO / "bench" / "results" / "real_airport.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -199,13 +199,14 @@ def test_chip_viewer_shows_the_selected_point_and_a_click_moves_its_sar_end(dock
 def test_on_the_real_airport_pair_no_point_far_from_the_hand_checked_shift_looks_good(dock, project, data_dir,
                                                                                     tmp_path, qgis_app):
     """Truth: the hand-checked, near-uniform shift of the real GF-3 / WorldView airport pair (-73, -14) px, and
-    the grass-island centroid no matcher made (tests/conftest.py). Every enabled point drawn as not suspect lies
-    near the shift, those next to the island agree with it, and so does the run's offset map; wrong matches
+    the truth points no matcher made (tests/conftest.py). Every enabled point drawn as not suspect lies
+    near the shift, those next to each truth point agree with it, and so does the run's offset map; wrong matches
     injected by moving SAR ends are drawn as suspect, and one click disables exactly them."""
     import numpy as np
     import rasterio
 
-    from tests.conftest import AIRPORT_CROP_ORIGIN, AIRPORT_ISLANDS
+    from sar_eo_coreg.core.transforms import SUSPECT_MIN_PX
+    from tests.conftest import AIRPORT_CROP_ORIGIN, AIRPORT_TRUTH
 
     hand_shift = np.array([-73.0, -14.0])
     dock.output.setFilePath(str(tmp_path / "runs"))
@@ -229,11 +230,13 @@ def test_on_the_real_airport_pair_no_point_far_from_the_hand_checked_shift_looks
     with rasterio.open(Path(dock.run.out_dir) / "offsets.tif") as ds:
         offsets = ds.read()
     px = review.session.to_pixel(review.session.rows.eo_xy)
-    for col, row, tx, ty, _ in AIRPORT_ISLANDS:
+    for col, row, tx, ty, _ in AIRPORT_TRUTH:
         c, r = col - AIRPORT_CROP_ORIGIN, row - AIRPORT_CROP_ORIGIN
         assert np.hypot(*(offsets[:, round(r), round(c)] - (tx, ty))) < 3.0
         next_to_it = looks_good() & (np.hypot(px[:, 0] - c, px[:, 1] - r) < 60)
-        assert next_to_it.sum() >= 1 and (np.hypot(*(review.session.disp[next_to_it] - (tx, ty)).T) < 4.0).all()
+        # a point is drawn as suspect beyond SUSPECT_MIN_PX: one that is not must be within that of the truth
+        assert next_to_it.sum() >= 1 and (np.hypot(*(review.session.disp[next_to_it] - (tx, ty)).T)
+                                          < SUSPECT_MIN_PX).all()
 
     rows = review.session.rows
     injected = [int(i) for i in rows.ids[rows.enabled][:: max(1, int(rows.enabled.sum()) // 4)][:4]]

@@ -12,7 +12,7 @@ from sar_eo_coreg.core import dense, pipeline
 from sar_eo_coreg.core.features import CfogDescriptor, CfogFeatures, cfog
 from sar_eo_coreg.core.lattice import Lattice
 from sar_eo_coreg.core.raster import eo_grid, eo_radiometry, open_info, read_display_image, sar_radiometry
-from tests.conftest import AIRPORT_CROP_ORIGIN, AIRPORT_ISLANDS
+from tests.conftest import AIRPORT_CROP_ORIGIN, AIRPORT_TRUTH
 
 AIRPORT_SHIFT = np.array([-73.0, -14.0])  # hand-checked shift of the real airport pair (near-uniform), EO pixels
 
@@ -105,11 +105,11 @@ def test_a_real_1m_crop_aligns_to_the_hand_checked_shift_everywhere(airport_crop
 
 
 
-def test_a_real_1m_crop_meets_the_grass_island_truth_within_3px(airport_crop):
+def test_a_real_1m_crop_meets_the_hand_truth_within_3px(airport_crop):
     out, _ = airport_crop
     with rasterio.open(out / "offsets.tif") as ds:
         dx, dy = ds.read()
-    for col, row, tx, ty, _ in AIRPORT_ISLANDS:
+    for col, row, tx, ty, _ in AIRPORT_TRUTH:
         c, r = round(col - AIRPORT_CROP_ORIGIN), round(row - AIRPORT_CROP_ORIGIN)
         assert np.hypot(dx[r, c] - tx, dy[r, c] - ty) < 3.0, (col, row, dx[r, c], dy[r, c])
 
