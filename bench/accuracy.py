@@ -7,7 +7,8 @@ offsets at truth tie points (and, where bench/pair_check.py has re-measured the 
 re-measured truth too). Methods: zero shift, OpenCV SIFT + RANSAC affine, and the engine (the full
 pipeline) with `structural` (CFOG) or `learned` descriptors. A run that errors out is counted in its own
 column and scored as zero shift; a run whose verdict is not_aligned returns zero shift by design and is
-counted too. Results: bench/results/<name>.{json,md}.
+counted too. Results: bench/results/<name>.{json,md}. Per-scene results are kept in <name>_scenes.jsonl and
+reused only when the engine's code (and, for `learned`, the weights) is the same: a changed engine re-runs.
 
     python bench/accuracy.py [--warp random|sine] [--sources s1s2_volkov,mmim_so] [--limit N]
     python bench/accuracy.py --methods learned --heldout-fold 0 --name accuracy_fold0
@@ -19,6 +20,7 @@ split as `python -m sar_eo_coreg train --fold K`), so no scene they were trained
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -38,8 +40,24 @@ from sar_eo_coreg.core.errors import CoregError  # noqa: E402
 from sar_eo_coreg.core.raster import eo_grid, eo_radiometry, open_info, read_display_image, sar_radiometry  # noqa: E402
 from sar_eo_coreg.evaluation import metrics, synthetic  # noqa: E402
 from sar_eo_coreg.models.descriptor import descriptor_for  # noqa: E402
+from sar_eo_coreg.models.heatmap import find_weights  # noqa: E402
 
 FAILURE_MEDIAN_PX = 5.0  # a scene whose median error exceeds this (or that errors out) counts as failed
+
+
+def engine_version(method: str, model) -> str:
+    """What a cached scene result of `method` depends on: the package's source (the SIFT baseline reads the
+    images through it too) and, for `learned`, the weights; hashed."""
+    if method == "zero":
+        return method
+    digest = hashlib.sha1()
+    files = sorted((REPO / "sar_eo_coreg").rglob("*.py"))
+    if method == "learned":
+        files.append(Path(find_weights(model)))
+    for path in files:
+        digest.update(str(path.relative_to(REPO) if path.is_relative_to(REPO) else path).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def build_scene(row, index, work: Path, warp: str):
@@ -200,6 +218,7 @@ def main(argv=None):
     else:
         heldout = None
     methods = args.methods.split(",")
+    versions = {method: engine_version(method, args.model) for method in methods}
     checks = reliable_windows(Path(args.pair_check))
     cache_path = out / f"{name}_scenes.jsonl"
     cache = {}
@@ -220,13 +239,14 @@ def main(argv=None):
         re_points, re_truth = remeasured_truth(field, windows)
         for method in methods:
             key = (row["source"], row["id"], method)
-            if key not in cache:
+            if cache.get(key, {}).get("engine") != versions[method]:
                 predicted, error, verdict, seconds = run_method(method, scene, np.vstack([points, re_points]),
                                                                 args.model)
                 predicted = np.where(np.isfinite(predicted), predicted, 0.0)
                 errors = np.hypot(*(predicted[: len(points)] - truth).T)
                 re_errors = np.hypot(*(predicted[len(points):] - re_truth).T)
-                cache[key] = {"source": row["source"], "id": row["id"], "method": method, "error": error,
+                cache[key] = {"source": row["source"], "id": row["id"], "method": method,
+                              "engine": versions[method], "error": error,
                               "verdict": verdict, "seconds": seconds, "median": float(np.median(errors)),
                               "mean": float(errors.mean()), "errors": np.round(errors, 3).tolist(),
                               "errors_remeasured": np.round(re_errors, 3).tolist()}
