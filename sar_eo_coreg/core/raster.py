@@ -14,12 +14,12 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import rasterio
-import rasterio.warp
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.warp import reproject, transform_bounds
+from rasterio.warp import transform as transform_coords
 from rasterio.windows import Window
 
 from .errors import CoregError
@@ -254,7 +254,7 @@ def _decimated_source(src, info: RasterInfo, radiometry: Radiometry, crs: CRS, t
     rows = np.r_[np.zeros(17), edge * height, np.full(17, height), edge[::-1] * height]
     xs, ys = transform * (cols, rows)
     if crs != info.crs:
-        xs, ys = rasterio.warp.transform(crs, info.crs, xs, ys)
+        xs, ys = transform_coords(crs, info.crs, xs, ys)
     sc, sr = ~info.transform * (np.asarray(xs), np.asarray(ys))
     relative = ~info.transform * transform  # grid pixel -> source pixel (when the CRSs agree)
     if crs == info.crs:
