@@ -95,7 +95,8 @@ def _regions(image, valid, sigma, grass_is_dark, scale, area_per_pixel):
     return centroids[keep], stats[keep, 4] * area_per_pixel
 
 
-def _read(eo_path, sar_path):
+def read_pair(eo_path, sar_path):
+    """(EO info, SAR info, EO band 1, SAR band 1 as float32): what both methods work on."""
     eo_info, sar_info = open_info(eo_path, "EO"), open_info(sar_path, "SAR")
     with rasterio.open(eo_path) as src:
         eo = src.read(1).astype(np.float32)
@@ -104,9 +105,9 @@ def _read(eo_path, sar_path):
     return eo_info, sar_info, eo, sar
 
 
-def island_points(eo_path, sar_path):
-    """{name: (EO col, EO row, dx, dy, uncertainty px)} for the grass-island centroids."""
-    eo_info, sar_info, eo, sar = _read(eo_path, sar_path)
+def island_points(pair):
+    """{name: (EO col, EO row, dx, dy, uncertainty px)} for the grass-island centroids (`pair`: read_pair)."""
+    eo_info, sar_info, eo, sar = pair
     eo_valid = eo > 0
     # the SAR has true zeros on dark pavement: its footprint is the closed support, not sar > 0
     sar_valid = cv2.morphologyEx((sar > 0).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((25, 25), np.uint8)) > 0
@@ -181,9 +182,9 @@ def _cross(line_a, line_b):
     return pa + t[0] * da
 
 
-def line_points(eo_path, sar_path):
-    """{name: (EO col, EO row, dx, dy, uncertainty px)} for the hand-picked line intersections."""
-    eo_info, sar_info, eo, sar = _read(eo_path, sar_path)
+def line_points(pair):
+    """{name: (EO col, EO row, dx, dy, uncertainty px)} for the hand-picked line intersections (`pair`: read_pair)."""
+    eo_info, sar_info, eo, sar = pair
     log_sar = np.log1p(np.clip(sar, 0, np.percentile(sar[sar > 0], 99)))
 
     def sampler(image, to_sar):
@@ -193,15 +194,17 @@ def line_points(eo_path, sar_path):
             return cv2.remap(image, np.float32(cols), np.float32(rows), cv2.INTER_LINEAR)
         return sample
 
+    eo_sigmas, sar_sigmas = (0.7, 1.0, 1.5), (1.5, 2.0, 3.0)
+    eo_smoothed = {sigma: sampler(cv2.GaussianBlur(eo, (0, 0), sigma), False) for sigma in eo_sigmas}
+    sar_smoothed = {sigma: sampler(cv2.GaussianBlur(log_sar, (0, 0), sigma), True) for sigma in sar_sigmas}
+
     def placed(eo_sigma, sar_sigma, shift, widen):
-        images = (sampler(cv2.GaussianBlur(eo, (0, 0), eo_sigma), False),
-                  sampler(cv2.GaussianBlur(log_sar, (0, 0), sar_sigma), True))
         lines = [{}, {}]
         for name, (kind, width, start, end) in LINES.items():
             start, end = np.asarray(start, float), np.asarray(end, float)
             along = (end - start) / np.hypot(*(end - start))
-            start, end = start + shift * np.array([-along[1], along[0]]), end + shift * np.array([-along[1], along[0]])
-            for side, sample in enumerate(images):
+            start, end = (q + shift * np.array([-along[1], along[0]]) for q in (start, end))
+            for side, sample in enumerate((eo_smoothed[eo_sigma], sar_smoothed[sar_sigma])):
                 a, b, radius = start, end, 6.0
                 for _ in range(3):  # find, then settle on the line with a narrower search
                     point, direction = _place_line(sample, kind, width * widen, a, b, radius)
@@ -212,7 +215,7 @@ def line_points(eo_path, sar_path):
                 for name, (x, y) in POINTS.items()}
 
     guide_variants = ((-1.5, 0.8), (0.0, 1.0), (1.5, 1.25))  # guide moved across itself (px), line width scaled
-    variants = [placed(e, s, *g) for e, s, g in itertools.product((0.7, 1.0, 1.5), (1.5, 2.0, 3.0), guide_variants)]
+    variants = [placed(e, s, *g) for e, s, g in itertools.product(eo_sigmas, sar_sigmas, guide_variants)]
     points = {}
     for name in POINTS:
         at = np.median([v[name][0] for v in variants], axis=0)
@@ -224,7 +227,8 @@ def line_points(eo_path, sar_path):
 
 def truth_points(eo_path, sar_path):
     """{name: (EO col, EO row, dx, dy, uncertainty px)}: dx, dy = SAR minus EO in EO pixels."""
-    points = {**island_points(eo_path, sar_path), **line_points(eo_path, sar_path)}
+    pair = read_pair(eo_path, sar_path)
+    points = {**island_points(pair), **line_points(pair)}
     return {name: row for name, row in points.items() if row[4] <= MAX_UNCERTAINTY}
 
 
