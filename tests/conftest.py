@@ -1,5 +1,6 @@
 """Shared test helpers."""
 
+import csv
 import os
 from pathlib import Path
 
@@ -9,12 +10,22 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
-# Truth no matcher made on the airport crop fixture (bench/airport_truth.py, bench/results/airport_truth.csv): the
-# grass-island centroid and the apron's east corner inside it (full-scene EO pixels col, row, its dx, dy,
-# uncertainty px); the crop starts at column and row 300 (tests/data/make_fixtures.py). The island lies 2 px off
-# the uniform hand-checked shift in dy.
-AIRPORT_TRUTH = [(643.25, 392.85, -73.33, -16.16, 0.65), (461.90, 337.92, -72.75, -13.73, 0.92)]
-AIRPORT_CROP_ORIGIN = 300
+# Truth no matcher made on the airport crop fixture: the points of bench/results/airport_truth.csv
+# (bench/airport_truth.py) inside it, as full-scene EO pixels col, row, their dx, dy, uncertainty px: a
+# grass-island centroid (2 px off the uniform hand-checked shift in dy) and the apron's east corner. The crop
+# starts at column and row 300 and is 384 px a side (tests/data/make_fixtures.py).
+AIRPORT_CROP_ORIGIN, AIRPORT_CROP_SIZE = 300, 384
+
+
+def _airport_truth_in_crop():
+    with open(REPO / "bench" / "results" / "airport_truth.csv", newline="") as truth:
+        rows = [tuple(float(row[k]) for k in ("eo_col", "eo_row", "dx", "dy", "uncertainty_px"))
+                for row in csv.DictReader(truth)]
+    inside = range(AIRPORT_CROP_ORIGIN, AIRPORT_CROP_ORIGIN + AIRPORT_CROP_SIZE)
+    return [row for row in rows if inside.start <= row[0] < inside.stop and inside.start <= row[1] < inside.stop]
+
+
+AIRPORT_TRUTH = _airport_truth_in_crop()
 
 
 @pytest.fixture(scope="session")
