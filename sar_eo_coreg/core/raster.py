@@ -293,12 +293,30 @@ def stretch_limits(sample: np.ndarray, role: str, path: str) -> Tuple[float, flo
 
 def read_display_image(info: RasterInfo, radiometry: Radiometry, grid: Grid, role: str, cancel=None) -> np.ndarray:
     """A raster on `grid` as the matchers see it: uint8, 1..255 stretched between its 1st and 99th
-    percentiles, 0 = nodata. Read in strips (one pass); the engine and the training data both read this way."""
+    percentiles, 0 = nodata. Read in strips (one pass)."""
     values = np.empty((grid.height, grid.width), np.float32)
     for row0 in range(0, grid.height, STRIP_ROWS):
         if cancel is not None:
             cancel()
         rows = min(STRIP_ROWS, grid.height - row0)
         values[row0:row0 + rows] = read_on_grid(info, radiometry, grid, row0, rows)
-    step = max(1, math.ceil(max(grid.width, grid.height) / 1024))  # the percentiles from <= 1024^2 samples
-    return to_display_range(values, *stretch_limits(values[::step, ::step], role, info.path))
+    return _stretched(values, role, info.path)
+
+
+def read_pixel_image(path, role: str) -> np.ndarray:
+    """A raster file on its own pixel grid, georeferenced or not (as some aligned pairs are), as the matchers
+    see it: the role's default radiometry (EO: RGB luminance; SAR: dB) and the same stretch as
+    read_display_image. For training data, where there is no EO grid to read onto."""
+    path = os.fspath(path)
+    with rasterio.open(path) as ds:
+        info = RasterInfo(path=path, width=ds.width, height=ds.height, count=ds.count, dtype=ds.dtypes[0],
+                          crs=ds.crs, transform=ds.transform, nodata=ds.nodata)
+        radiometry = eo_radiometry(info) if role == "EO" else sar_radiometry(info)
+        stack = ds.read(list(radiometry.bands), masked=True)
+    stack = stack.astype(np.complex64 if radiometry.amplitude else np.float32).filled(np.nan)
+    return _stretched(radiometry.apply(stack), role, path)
+
+
+def _stretched(values: np.ndarray, role: str, path: str) -> np.ndarray:
+    step = max(1, math.ceil(max(values.shape) / 1024))  # the percentiles from <= 1024^2 samples
+    return to_display_range(values, *stretch_limits(values[::step, ::step], role, path))

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from ..core.errors import CoregError
+from ..core.raster import read_pixel_image
 from ..models.heatmap import MARGIN, MAX_RADIUS, TEMPLATE_HALF, Normalisation
 from .candidates import pick_candidates
 
@@ -43,19 +44,6 @@ class PairImages:
         return f"{self.source}/{self.pair_id}"
 
 
-def _read_pixels(path, role) -> np.ndarray:
-    """An aligned-pair file (georeferenced or not) as the engine's display image: luminance for 3-band EO,
-    the 1st-99th percentile stretch to 1..255, 0 for nodata."""
-    import rasterio
-
-    from ..core.raster import stretch_limits, to_display_range
-
-    with rasterio.open(path) as ds:
-        data = ds.read(masked=True).astype(np.float32).filled(np.nan)
-    value = np.tensordot(np.array([0.299, 0.587, 0.114], np.float32), data[:3], axes=1) if len(data) >= 3 else data[0]
-    return to_display_range(value, *stretch_limits(value, role, str(path)))
-
-
 def _structured_points(eo, sar, limit=CANDIDATES_PER_PAIR):
     points, _ = pick_candidates(eo, sar > 0, TEMPLATE_HALF, limit)
     return points.astype(np.float64)
@@ -71,7 +59,7 @@ def load_aligned_pairs(index_csv, sources: Optional[Sequence[str]] = None, limit
         rows = [r for r in csv.DictReader(fh) if not sources or r["source"] in sources]
     for row in rows[:limit]:
         root = index_csv.parent if (index_csv.parent / row["eo"]).exists() else index_csv.parent.parent
-        eo, sar = _read_pixels(root / row["eo"], "EO"), _read_pixels(root / row["sar"], "SAR")
+        eo, sar = read_pixel_image(root / row["eo"], "EO"), read_pixel_image(root / row["sar"], "SAR")
         points = _structured_points(eo, sar)
         pairs.append(PairImages(row["source"], row["id"], eo, sar, points, np.zeros_like(points)))
     return pairs

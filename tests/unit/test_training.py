@@ -9,8 +9,10 @@ import sys
 
 import numpy as np
 import pytest
+import rasterio
 
 from sar_eo_coreg.core.errors import CoregError
+from sar_eo_coreg.core.raster import eo_grid, eo_radiometry, open_info, read_display_image, sar_radiometry
 from sar_eo_coreg.training.chips import StructuralChipMatcher
 from sar_eo_coreg.training.data import (
     PairImages,
@@ -40,6 +42,26 @@ def index(tmp_path_factory, data_dir):
 @pytest.fixture(scope="module")
 def pair(index):
     return load_aligned_pairs(index)[0]
+
+
+def test_training_reads_pair_files_as_the_engine_reads_them(data_dir, tmp_path):
+    """Aligned pairs may lack a georeference: training reads them on their own pixels, with the engine's
+    radiometry (luminance, SAR scale) and stretch, so a model sees what the engine will show it."""
+    for name in ("s1s2_eo.tif", "s1s2_sar.tif"):
+        with rasterio.open(data_dir / name) as src:
+            profile, data = src.profile, src.read()
+        profile.pop("crs"), profile.pop("transform")
+        with rasterio.open(tmp_path / name, "w", **profile) as dst:  # the same pixels, no georeference
+            dst.write(data)
+    with open(tmp_path / "index.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows([["source", "id", "eo", "sar"], ["plain", "1", "s1s2_eo.tif", "s1s2_sar.tif"]])
+    pair = load_aligned_pairs(tmp_path / "index.csv")[0]
+    for image, name, role in ((pair.eo, "s1s2_eo.tif", "EO"), (pair.sar, "s1s2_sar.tif", "SAR")):
+        info = open_info(data_dir / name, role)
+        radiometry = eo_radiometry(info) if role == "EO" else sar_radiometry(info)
+        engine = read_display_image(info, radiometry, eo_grid(info), role)
+        assert image.shape == engine.shape and image.std() > 10
+        assert np.abs(image.astype(int) - engine.astype(int)).max() <= 1
 
 
 def test_sample_labels_follow_flips_rotations_and_warps(pair):
