@@ -246,3 +246,26 @@ def score(offsets_path, truth) -> dict:
     error = np.hypot(*(sample_offsets(offsets_path, rows[:, :2]) - rows[:, 2:4]).T)
     return {"points": len(truth), "error_px": {name: round(float(e), 2) for name, e in zip(truth, error)},
             "max_error_px": round(float(np.nanmax(error)), 2), "within_3px": int(np.sum(error <= 3.0))}
+
+
+def shift_fit(truth) -> dict:
+    """The pair's shift from its truth points: the uniform shift (weighted by 1/uncertainty²) and whether an
+    affine field explains the points better, by leave-one-out RMS (a model that only fits noise gets worse)."""
+    rows = np.array(list(truth.values()))
+    where, shift, weight = rows[:, :2], rows[:, 2:4], 1.0 / np.maximum(rows[:, 4], 0.3) ** 2
+
+    def design(points, affine):
+        return np.c_[np.ones(len(points)), points] if affine else np.ones((len(points), 1))
+
+    def fit(keep, affine):
+        root = np.sqrt(weight[keep])[:, None]
+        return np.linalg.lstsq(design(where[keep], affine) * root, shift[keep] * root, rcond=None)[0]
+
+    def loo_rms(affine):
+        errors = [np.hypot(*(design(where[[i]], affine) @ fit(np.arange(len(rows)) != i, affine) - shift[i])[0])
+                  for i in range(len(rows))]
+        return round(float(np.sqrt(np.mean(np.square(errors)))), 2)
+
+    uniform = fit(np.ones(len(rows), bool), affine=False)[0]
+    return {"uniform_shift_px": [round(float(v), 2) for v in uniform], "loo_rms_uniform_px": loo_rms(False),
+            "loo_rms_affine_px": loo_rms(True)}
