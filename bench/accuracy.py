@@ -8,7 +8,8 @@ re-measured truth too). Methods: zero shift, OpenCV SIFT + RANSAC affine, and th
 pipeline) with `structural` (CFOG) or `learned` descriptors. A run that errors out is counted in its own
 column and scored as zero shift; a run whose verdict is not_aligned returns zero shift by design and is
 counted too. Results: bench/results/<name>.{json,md}. Per-scene results are kept in <name>_scenes.jsonl and
-reused only when the engine's code (and, for `learned`, the weights) is the same: a changed engine re-runs.
+reused only when the engine's code (and, for `learned`, the weights) and the scene are the same: a changed
+engine, pair or re-measurement re-runs.
 
     python bench/accuracy.py [--warp random|sine] [--sources s1s2_volkov,mmim_so] [--limit N]
     python bench/accuracy.py --methods learned --heldout-fold 0 --name accuracy_fold0
@@ -66,11 +67,21 @@ def build_scene(row, index, work: Path, warp: str):
     width, height = int(row["width"]), int(row["height"])
     field = synthetic.FIELDS[warp].random(width, height, seed=1000 + index)
     gsd = float(row["gsd_m"]) if row["gsd_m"] not in ("", "nan") else 1.0
-    if not (scene / "sar.tif").exists():
-        synthetic.write_pair(data_path(row["eo"]), data_path(row["sar"]), scene / "eo.tif", scene / "sar.tif", field,
-                             gsd_m=gsd)
+    inputs = [data_path(row["eo"]), data_path(row["sar"])]
+    made = scene / "sar.tif"
+    if not made.exists() or made.stat().st_mtime < max(path.stat().st_mtime for path in inputs):  # new or stale
+        synthetic.write_pair(*inputs, scene / "eo.tif", made, field, gsd_m=gsd)
     points, truth = synthetic.truth_points(field, width, height, width, height)
     return scene, points, truth, field
+
+
+def scene_version(scene: Path, windows) -> str:
+    """What a cached scene result depends on besides the engine: the scene's files and its re-measured windows."""
+    digest = hashlib.sha1(np.ascontiguousarray(windows, np.float64).tobytes())
+    for name in ("eo.tif", "sar.tif"):
+        stat = (scene / name).stat()
+        digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:12]
 
 
 def remeasured_truth(field, windows):
@@ -237,16 +248,17 @@ def main(argv=None):
         scene, points, truth, field = build_scene(row, index, work, args.warp)
         windows = checks.get((row["source"], row["id"]), np.zeros((0, 6)))
         re_points, re_truth = remeasured_truth(field, windows)
+        stamp = scene_version(scene, windows)
         for method in methods:
             key = (row["source"], row["id"], method)
-            if cache.get(key, {}).get("engine") != versions[method]:
+            if (cache.get(key, {}).get("engine"), cache.get(key, {}).get("scene")) != (versions[method], stamp):
                 predicted, error, verdict, seconds = run_method(method, scene, np.vstack([points, re_points]),
                                                                 args.model)
                 predicted = np.where(np.isfinite(predicted), predicted, 0.0)
                 errors = np.hypot(*(predicted[: len(points)] - truth).T)
                 re_errors = np.hypot(*(predicted[len(points):] - re_truth).T)
                 cache[key] = {"source": row["source"], "id": row["id"], "method": method,
-                              "engine": versions[method], "error": error,
+                              "engine": versions[method], "scene": stamp, "error": error,
                               "verdict": verdict, "seconds": seconds, "median": float(np.median(errors)),
                               "mean": float(errors.mean()), "errors": np.round(errors, 3).tolist(),
                               "errors_remeasured": np.round(re_errors, 3).tolist()}
