@@ -30,9 +30,9 @@ Coverage: islands on the airfield (top-right, bottom-right); apron corners and t
 quarter (houses, parking, trees) has little else that the two sensors show alike: cars move, and trees and
 buildings lay over in the SAR. Also tried there and not kept: the empty parking lot's south-west corner
 (its diagonal kerb against grass; the SAR edge jumps to a row of bright returns inside the lot, 3.8-6.9 px
-over guide placements), the highway crossing (the SAR's dark road band sits about 15 px east of the EO road,
-as tree shadows across a north-south road would put it: a bias no variant shows), the warehouses (scattered
-bright points in the SAR, no outline).
+over guide placements), the highway's median (a thin line in both) crossed with the road west of it (the
+road's line, extended 200 px to the crossing, moves with smoothing and guide placement: 7-8 px), the
+warehouses (scattered bright points in the SAR, no outline).
 """
 
 from __future__ import annotations
