@@ -269,6 +269,8 @@ def main(argv=None):
             status = "ERROR" if rec.get("error") else (rec.get("verdict") or "ok")
             print(f"{row['source']:>15} {row['id']:>8} {method:>10}: mean {rec['mean']:7.2f} median {rec['median']:7.2f}"
                   f" {status} {rec['seconds']:.1f}s", flush=True)
+    # appended to as it ran (a stopped run keeps its scenes); now one line, the latest, per scene and method
+    cache_path.write_text("".join(json.dumps(rec) + "\n" for rec in cache.values()))
     # all sources pooled, per method; zero-shift means from the same scenes
     pooled = [dict(r, source="all") for r in records]
     zero_errors = {}

@@ -10,29 +10,33 @@
    pixels, so speckle barely moves it, and a uniform difference in where the two thresholds fall cancels on
    a closed shape.
 2. Line intersections (hand-picked, both halves). A person picked, by eye on the two images side by side,
-   straight ground-level lines that both sensors show: the edges of the large apron (bright concrete in
-   the EO, dark in the SAR, grass around it), the centre lines of a taxiway junction, a service path and a
-   road, and a taxiway edge. LINES holds each as a rough guide (EO pixels). Each image then places every
-   line on its own: profiles across the guide, averaged in 8-px runs along it, give the strongest edge
-   (signed gradient) or the centre of a thin line (halfway between its two facing edges), to
-   0.1 px; a straight line is fitted through them with outliers dropped. A point is where two lines cross
-   (POINTS): the apron's corners, the junction's centre, the path's end on the taxiway edge. No window of
-   the two images is ever compared, so no matcher is involved.
+   straight ground-level lines that both sensors show: the edges of the large apron (bright concrete in the
+   EO, dark in the SAR, grass around it) and other pavement edges against grass, the centre lines of a
+   taxiway junction, a service path and a road, and a taxiway edge. LINES holds each as a rough guide (EO
+   pixels). Each image then places every line on its own: profiles across the guide, averaged in 8-px runs
+   along it, give the strongest edge (signed gradient) or the centre of a thin line (halfway between its two
+   facing edges), to 0.1 px; a straight line is fitted through them with outliers dropped. A point is where
+   two lines cross (POINTS): the apron's corners, the junction's centre, the path's end on the taxiway edge,
+   where a connector leaves the taxiway east of the runway, and the north corner of the paved area
+   north-east of the apron. No window of the two images is ever compared, so no matcher is involved.
 
-Uncertainty: each point is re-made over 27 variants (islands: threshold x0.9, x1, x1.1 in each image and
-SAR smoothing sigma 3, 4, 5 px; lines: EO smoothing 0.7, 1, 1.5 px, SAR smoothing 1.5, 2, 3 px, guide moved
--1.5, 0, +1.5 px across itself with
-the line width x0.8, x1, x1.25); the value is the median and the uncertainty the largest deviation from it.
-Points seen in fewer than half of the variants, or less sure than MAX_UNCERTAINTY, are dropped.
+Uncertainty: each point is re-made over 27 variants (islands: threshold x0.9, x1, x1.1 in each image and SAR
+smoothing sigma 3, 4, 5 px; lines: EO smoothing 0.7, 1, 1.5 px, SAR smoothing 1.5, 2, 3 px, guide moved
+-1.5, 0, +1.5 px across itself with the line width x0.8, x1, x1.25); the value is the median and the
+uncertainty the largest deviation from it. Points seen in fewer than half of the variants, or less sure than
+MAX_UNCERTAINTY, are dropped.
 
-Coverage: islands on the airfield (top-right, bottom-right); apron corners and the taxiway junction
-(top-left); the path's end (top-right); the road junction (bottom-left, dropped: 6.4 px). The bottom-left
-quarter (houses, parking, trees) has little else that the two sensors show alike: cars move, and trees and
-buildings lay over in the SAR. Also tried there and not kept: the empty parking lot's south-west corner
-(its diagonal kerb against grass; the SAR edge jumps to a row of bright returns inside the lot, 3.8-6.9 px
-over guide placements), the highway's median (a thin line in both) crossed with the road west of it (the
-road's line, extended 200 px to the crossing, moves with smoothing and guide placement: 7-8 px), the
-warehouses (scattered bright points in the SAR, no outline).
+Coverage: islands on the airfield (top-right, bottom-right); apron corners, the taxiway junction and the
+paved area's corner (top-left); the path's end and the connector corner (top-right); the road junction
+(bottom-left, dropped: 6.4 px). The bottom-left quarter (houses, parking, trees) has little else that the
+two sensors show alike: cars move, and trees and buildings lay over in the SAR. Also tried there and not
+kept: the empty parking lot's south-west corner (its diagonal kerb against grass; the SAR edge jumps to a
+row of bright returns inside the lot, 3.8-6.9 px over guide placements), the highway's median (a thin line
+in both) crossed with the road west of it (the road's line, extended 200 px to the crossing, moves with
+smoothing and guide placement: 7-8 px), the warehouses (scattered bright points in the SAR, no outline).
+Elsewhere, the runway threshold's two corners (blast-pad edges crossing the threshold) are stable to
+1.0-1.35 px but not kept: the threshold is a painted bar in the EO and a bright line in the SAR (its lights,
+which may stand up to 3 m beyond the bar).
 """
 
 from __future__ import annotations
@@ -70,6 +74,10 @@ LINES = {
     "street_ns": ("line", 5, (57, 930), (57, 995)),
     "taxiway_edge": ("edge", 0, (975, 452), (1050, 402)),
     "service_path": ("line", 3, (1022, 440), (1058, 488)),
+    "taxiway_east_edge": ("edge", 0, (845, 321), (905, 415)),
+    "connector_north_edge": ("edge", 0, (935, 428), (1015, 372)),
+    "pavement_nw_edge": ("edge", 0, (410, 220), (458, 185)),
+    "pavement_ne_edge": ("edge", 0, (466, 186), (481, 205)),
 }
 POINTS = {
     "apron_west_corner": ("apron_sw", "apron_nw"),
@@ -78,6 +86,8 @@ POINTS = {
     "taxiway_junction": ("taxiway_sw", "taxiway_se"),
     "road_junction": ("road_ew", "street_ns"),
     "path_end": ("service_path", "taxiway_edge"),
+    "connector_corner": ("taxiway_east_edge", "connector_north_edge"),
+    "pavement_north_corner": ("pavement_nw_edge", "pavement_ne_edge"),
 }
 PROFILE_STEP = 0.1  # px across a line
 RUN = 8  # px along a line averaged into one profile
