@@ -647,6 +647,7 @@ def self_check(eo, sar, describe, result: DenseResult):
     around = cv2.boxFilter(counts, -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
     keep = np.ones(lattice.shape)
     worse_regions = unsupported = 0
+    fallback = []  # where the global model was kept, and why
     for r in range(ry * rx):
         inside = region == r
         v = inside & valid
@@ -657,6 +658,8 @@ def self_check(eo, sar, describe, result: DenseResult):
             keep[inside] = 0.0
             worse_regions += int(worse)
             unsupported += int(alone and not worse)
+            fallback.append({"reason": "worse" if worse else "unsupported",
+                             "working_px": _region_box(gx[inside], gy[inside], lattice.step, w, h)})
     blend = cv2.GaussianBlur(keep, (0, 0), 1.0) if min(lattice.shape) > 2 else keep
     values = blend[..., None] * lattice.values + (1.0 - blend[..., None]) * global_values
     final = Lattice(lattice.x0, lattice.y0, lattice.step, values)
@@ -664,10 +667,18 @@ def self_check(eo, sar, describe, result: DenseResult):
     both = valid & valid_final
     gain, t = _paired_t(sim_final[both], sims["input"][0][both])
     stats = {"regions": ry * rx, "regions_fallen_back": worse_regions + unsupported, "regions_worse": worse_regions,
-             "regions_unsupported": unsupported, "similarity_input": _mean(sims["input"][0][both]),
+             "regions_unsupported": unsupported, "fallback_regions": fallback,
+             "similarity_input": _mean(sims["input"][0][both]),
              "similarity_global": _mean(sims["global"][0][both]), "similarity_result": _mean(sim_final[both]),
              "gain_t": round(t, 2)}
     return final, blend, stats, gain, t
+
+
+def _region_box(xs, ys, step, width, height):
+    """The working-grid pixels a region's lattice points stand for: [col0, row0, col1, row1] (pixel edges)."""
+    half = step / 2.0
+    return [float(max(0.0, xs.min() - half + 0.5)), float(max(0.0, ys.min() - half + 0.5)),
+            float(min(width, xs.max() + half + 0.5)), float(min(height, ys.max() + half + 0.5))]
 
 
 def _mean(values):

@@ -38,6 +38,7 @@ from .outputs import (
 )
 from .progress import Reporter
 from .raster import (
+    Grid,
     RasterInfo,
     eo_grid,
     eo_radiometry,
@@ -157,6 +158,16 @@ def _engine_model(tp: TiePoints, kind: str, eo: RasterInfo, alignment, factor: i
     return field
 
 
+def _locate_fallback(engine: dict, grid: Grid, factor: int) -> None:
+    """The self-check's fallback regions on the EO grid: `eo_px` [col0, row0, col1, row1] (pixel edges) and
+    `bounds` [xmin, ymin, xmax, ymax] in the EO CRS, for the report (it says where, not only how many)."""
+    for region in engine.get("self_check", {}).get("fallback_regions", []):
+        c0, r0, c1, r1 = region.pop("working_px")
+        xs, ys = grid.transform * (np.array([c0, c1, c1, c0]), np.array([r0, r0, r1, r1]))
+        region["eo_px"] = [round(v * factor, 1) for v in (c0, r0, c1, r1)]
+        region["bounds"] = [float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())]
+
+
 def _write_all(tmp: Path, model, tp: TiePoints, eo, sar, resampling, report: Reporter, rasters: bool = True,
                confidence=None):
     write_gpkg(tmp / TIEPOINTS_GPKG, tp, eo)
@@ -262,6 +273,7 @@ def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptor
     radius_m = params.search_radius_m or DEFAULT_RADIUS_FRACTION * max(grid.width, grid.height) * gsd_work
     alignment = align(eo_img, sar_img, describe, radius_m / gsd_work, params.max_points, report.stage(0.2, 0.7))
     del eo_img, sar_img
+    _locate_fallback(alignment.report, grid, factor)
     found = alignment.tiepoints
     tp = TiePoints((found["eo_px"] + 0.5) * factor - 0.5, found["disp"] * factor, found["score"], found["inlier"])
     timings["match_s"] = time.perf_counter() - clock

@@ -130,3 +130,29 @@ def test_tiepoints_are_sampled_from_the_field_and_agree_with_it(airport_crop):
     tp = result.tiepoints
     assert len(tp) >= 12 and tp.used.sum() >= 12
     assert np.median(np.hypot(*(tp.disp[tp.used] - AIRPORT_SHIFT).T)) < 3.0
+
+
+def test_the_report_says_where_the_field_fell_back_to_the_global_model(data_dir, tmp_path):
+    """The west 200 columns of the SAR are made featureless: the regions there have no confident matches, follow
+    the global model, and report.json names them, with why, on the EO grid and in map coordinates."""
+    blank = 200
+    with rasterio.open(data_dir / "s1s2_sar.tif") as src:
+        profile, sar = src.profile, src.read()
+    sar[:, :, :blank] = np.median(sar)
+    with rasterio.open(tmp_path / "sar.tif", "w", **profile) as dst:
+        dst.write(sar)
+    result = pipeline.coregister(data_dir / "s1s2_eo.tif", tmp_path / "sar.tif", tmp_path / "out", pipeline.CoregParams())
+    assert result.report.verdict == "aligned_partly"
+    check = json.loads((tmp_path / "out" / "report.json").read_text())["engine"]["self_check"]
+    regions = check["fallback_regions"]
+    assert len(regions) == check["regions_fallen_back"] >= 3
+    assert {r["reason"] for r in regions} == {"unsupported"}
+    assert all(r["eo_px"][2] <= blank + 16 for r in regions)  # in the blank band (to a lattice step)
+    with rasterio.open(data_dir / "s1s2_eo.tif") as eo:
+        transform = eo.transform
+    for region in regions:
+        c0, r0, c1, r1 = region["eo_px"]
+        assert 0 <= c0 < c1 <= 512 and 0 <= r0 < r1 <= 512
+        xmin, ymax = transform * (c0, r0)
+        xmax, ymin = transform * (c1, r1)
+        assert np.allclose(region["bounds"], [xmin, ymin, xmax, ymax])
