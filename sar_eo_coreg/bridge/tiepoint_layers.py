@@ -19,6 +19,7 @@ from qgis.core import (
     QgsContrastEnhancement,
     QgsCoordinateReferenceSystem,
     QgsFeatureRequest,
+    QgsFillSymbol,
     QgsGeometry,
     QgsLayerTreeGroup,
     QgsMarkerLineSymbolLayer,
@@ -32,6 +33,7 @@ from qgis.core import (
     QgsRasterShader,
     QgsRuleBasedRenderer,
     QgsSingleBandPseudoColorRenderer,
+    QgsSingleSymbolRenderer,
     QgsSymbol,
     QgsVectorLayer,
     QgsVectorLayerSimpleLabeling,
@@ -285,17 +287,29 @@ class RunLayers:
     aligned: Optional[QgsRasterLayer]
 
 
+def fallback_layer(gpkg_path: str) -> Optional[QgsVectorLayer]:
+    """The self-check's `fallback_regions` layer, styled; None where the run has none (or no region fell back)."""
+    layer = QgsVectorLayer(f"{gpkg_path}|layername=fallback_regions", "Follows the global model (self-check)", "ogr")
+    if not layer.isValid() or layer.featureCount() == 0:
+        return None
+    layer.setRenderer(QgsSingleSymbolRenderer(QgsFillSymbol.createSimple(
+        {"color": "255,127,0,40", "outline_color": "#e66101", "outline_style": "dash", "outline_width": "0.5"})))
+    return layer
+
+
 def add_run_layers(out_dir: str, group_name: str, project: Optional[QgsProject] = None) -> RunLayers:
-    """Add a run's tie points, links and aligned SAR to a new top group. Call on the main thread only."""
+    """Add a run's tie points, links, fallback regions and aligned SAR to a new top group. Main thread only."""
     project = project or QgsProject.instance()
-    points, links = gpkg_layers(os.path.join(out_dir, TIEPOINTS_GPKG))
+    gpkg = os.path.join(out_dir, TIEPOINTS_GPKG)
+    points, links = gpkg_layers(gpkg)
     style_points(points)
     style_links(links)
     group = project.layerTreeRoot().insertGroup(0, group_name)
     aligned = None
-    for layer in (points, links):
-        project.addMapLayer(layer, False)
-        group.addLayer(layer)
+    for layer in (points, links, fallback_layer(gpkg)):
+        if layer is not None:
+            project.addMapLayer(layer, False)
+            group.addLayer(layer)
     aligned_path = os.path.join(out_dir, ALIGNED_FILE)
     if os.path.exists(aligned_path):
         aligned = add_raster(group, aligned_path, "Aligned SAR", project)

@@ -746,8 +746,8 @@ def align(eo: np.ndarray, sar: np.ndarray, describe: Descriptor, radius_px: floa
     verdict = "aligned_partly" if partly else "aligned"
     message = (f"Aligned; {stats['regions_fallen_back']} of {stats['regions']} regions follow the global model "
                f"({stats['regions_worse']} got worse with the local field, {stats['regions_unsupported']} had no "
-               "confident matches nearby; where: report.json, engine.self_check.fallback_regions, and low values "
-               "in confidence.tif)." if partly else "Aligned.")
+               "confident matches nearby; where: layer fallback_regions of tiepoints.gpkg, also in report.json, and "
+               "low values in confidence.tif)." if partly else "Aligned.")
     return Alignment(final, Lattice(final.x0, final.y0, final.step, confidence[..., None]), verdict, message, tiepoints,
                      info)
 

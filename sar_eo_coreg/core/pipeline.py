@@ -169,8 +169,8 @@ def _locate_fallback(engine: dict, grid: Grid, factor: int) -> None:
 
 
 def _write_all(tmp: Path, model, tp: TiePoints, eo, sar, resampling, report: Reporter, rasters: bool = True,
-               confidence=None):
-    write_gpkg(tmp / TIEPOINTS_GPKG, tp, eo)
+               confidence=None, fallback_regions=None):
+    write_gpkg(tmp / TIEPOINTS_GPKG, tp, eo, fallback_regions)
     write_csv(tmp / TIEPOINTS_CSV, tp, eo, sar)
     write_points(tmp / TIEPOINTS_POINTS, tp, eo, sar)
     if rasters:
@@ -286,7 +286,7 @@ def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptor
     clock = time.perf_counter()
     with stage.writing():
         _write_all(stage.path, model, tp, eo, sar, params.resampling, report.stage(0.7, 1.0), not params.tiepoints_only,
-                   confidence)
+                   confidence, alignment.report.get("self_check", {}).get("fallback_regions"))
     timings["write_s"] = time.perf_counter() - clock
     timings["total_s"] = sum(timings.values())
     done = CoregReport(

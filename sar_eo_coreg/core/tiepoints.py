@@ -3,7 +3,8 @@ Georeferencer .points files.
 
 The GeoPackage is written with sqlite3 following the OGC GeoPackage 1.2 encoding (no GDAL vector
 driver needed in the worker); QGIS and GDAL open it as two layers: `tiepoints` (points on the EO
-position) and `links` (EO -> SAR lines).
+position) and `links` (EO -> SAR lines), and after the engine's self-check a third, `fallback_regions`
+(polygons where the result follows the global model, with why).
 """
 
 from __future__ import annotations
@@ -76,6 +77,12 @@ def _line_blob(srs_id, xs, ys):
     return _gpkg_blob(srs_id, wkb, xs, ys)
 
 
+def _polygon_blob(srs_id, xs, ys):
+    ring = list(zip(xs, ys)) + [(xs[0], ys[0])]
+    wkb = struct.pack("<BIII", 1, 3, 1, len(ring)) + b"".join(struct.pack("<dd", x, y) for x, y in ring)
+    return _gpkg_blob(srs_id, wkb, xs, ys)
+
+
 def _srs(info: RasterInfo):
     epsg = info.crs.to_epsg()
     if epsg:
@@ -95,7 +102,9 @@ def _records(tp: TiePoints, eo: RasterInfo):
                int(bool(off[i] > threshold)))
 
 
-def write_gpkg(path, tp: TiePoints, eo: RasterInfo) -> None:
+def write_gpkg(path, tp: TiePoints, eo: RasterInfo, fallback_regions=None) -> None:
+    """`fallback_regions`: the self-check's regions (report.json's, with `reason`, `eo_px` and `bounds`), written
+    as a polygon layer; None (no self-check, e.g. tie points from a file) writes no such layer."""
     if os.path.exists(path):
         os.remove(path)
     srs_id, org, org_id = _srs(eo)
@@ -121,6 +130,8 @@ def write_gpkg(path, tp: TiePoints, eo: RasterInfo) -> None:
                 (table, table, "SAR-EO tie points" if table == "tiepoints" else "EO -> SAR links",
                  min(xs), min(ys), max(xs), max(ys), srs_id),
             )
+        if fallback_regions is not None:
+            _write_regions(con, srs_id, fallback_regions)
         bind = ", ".join("?" * (len(POINT_FIELDS) + 1))
         con.executemany(
             f"INSERT INTO tiepoints (geom, {', '.join(POINT_FIELDS)}) VALUES ({bind})",
@@ -133,6 +144,21 @@ def write_gpkg(path, tp: TiePoints, eo: RasterInfo) -> None:
         con.commit()
     finally:
         con.close()
+
+
+def _write_regions(con, srs_id, regions) -> None:
+    con.execute("CREATE TABLE fallback_regions (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom POLYGON, reason TEXT,"
+                " eo_col0 DOUBLE, eo_row0 DOUBLE, eo_col1 DOUBLE, eo_row1 DOUBLE)")
+    con.execute("INSERT INTO gpkg_geometry_columns VALUES ('fallback_regions', 'geom', 'POLYGON', ?, 0, 0)", (srs_id,))
+    boxes = np.array([r["bounds"] for r in regions], np.float64).reshape(-1, 4)
+    extent = (*boxes[:, :2].min(axis=0), *boxes[:, 2:].max(axis=0)) if len(boxes) else (0.0, 0.0, 0.0, 0.0)
+    con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, min_x, min_y, max_x, max_y,"
+                " srs_id) VALUES ('fallback_regions', 'features', 'fallback_regions', ?, ?, ?, ?, ?, ?)",
+                ("Regions that follow the global model (self-check)", *map(float, extent), srs_id))
+    con.executemany(
+        "INSERT INTO fallback_regions (geom, reason, eo_col0, eo_row0, eo_col1, eo_row1) VALUES (?, ?, ?, ?, ?, ?)",
+        [(_polygon_blob(srs_id, [x0, x1, x1, x0], [y0, y0, y1, y1]), r["reason"], *map(float, r["eo_px"]))
+         for r, (x0, y0, x1, y1) in zip(regions, boxes.tolist())])
 
 
 _FIELD_TYPES = ("INTEGER", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "BOOLEAN",

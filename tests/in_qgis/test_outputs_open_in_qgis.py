@@ -1,11 +1,16 @@
-"""QGIS opens what the engine writes: both GeoPackage layers with their fields, and the rasters on the EO grid."""
+"""QGIS opens what the engine writes: the GeoPackage layers with their fields, and the rasters on the EO grid."""
 
+import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
-from qgis.core import QgsRasterLayer, QgsVectorLayer, QgsWkbTypes
+import rasterio
+from qgis.core import QgsProject, QgsRasterLayer, QgsVectorLayer, QgsWkbTypes
 
+from sar_eo_coreg.bridge.tiepoint_layers import add_run_layers
+from sar_eo_coreg.core import pipeline
 from sar_eo_coreg.core.tiepoints import POINT_FIELDS
 from tests.conftest import REPO
 
@@ -46,3 +51,31 @@ def test_rasters_load_on_top_of_the_eo(outputs, qgis_app, data_dir):
     assert (aligned.width(), aligned.height()) == (eo.width(), eo.height())
     assert offsets.bandCount() == 2
     assert aligned.dataProvider().sourceHasNoDataValue(1)
+
+
+def test_the_regions_that_follow_the_global_model_are_drawn_with_the_run(qgis_app, data_dir, tmp_path):
+    """A SAR whose west 200 columns are featureless: the run's group in QGIS gets a polygon layer over exactly the
+    regions report.json lists as following the global model, in the EO CRS."""
+    with rasterio.open(data_dir / "s1s2_sar.tif") as src:
+        profile, sar = src.profile, src.read()
+    sar[:, :, :200] = np.median(sar)
+    with rasterio.open(tmp_path / "sar.tif", "w", **profile) as dst:
+        dst.write(sar)
+    pipeline.coregister(data_dir / "s1s2_eo.tif", tmp_path / "sar.tif", tmp_path / "run", pipeline.CoregParams())
+    regions = json.loads((tmp_path / "run" / "report.json").read_text())["engine"]["self_check"]["fallback_regions"]
+    project = QgsProject()
+    run = add_run_layers(str(tmp_path / "run"), "run", project)
+    layers = {layer.name(): layer.layer() for layer in run.group.findLayers()}
+    drawn = layers["Follows the global model (self-check)"]
+    assert drawn.geometryType() == QgsWkbTypes.GeometryType.PolygonGeometry
+    assert drawn.crs() == QgsRasterLayer(str(data_dir / "s1s2_eo.tif"), "eo").crs()
+    assert drawn.featureCount() == len(regions) >= 3
+    for feature, region in zip(drawn.getFeatures(), regions):
+        box = feature.geometry().boundingBox()
+        assert np.allclose([box.xMinimum(), box.yMinimum(), box.xMaximum(), box.yMaximum()], region["bounds"])
+        assert feature["reason"] == region["reason"]
+    # a run where every region has support gets no such layer
+    pipeline.coregister(data_dir / "s1s2_eo.tif", data_dir / "s1s2_sar.tif", tmp_path / "full", pipeline.CoregParams())
+    assert json.loads((tmp_path / "full" / "report.json").read_text())["engine"]["self_check"]["fallback_regions"] == []
+    names = [layer.name() for layer in add_run_layers(str(tmp_path / "full"), "full", project).group.findLayers()]
+    assert "Follows the global model (self-check)" not in names

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import rasterio
 import torch
+from osgeo import ogr
 
 from sar_eo_coreg.core import dense, pipeline
 from sar_eo_coreg.core.features import CfogDescriptor, CfogFeatures, cfog
@@ -156,3 +157,23 @@ def test_the_report_says_where_the_field_fell_back_to_the_global_model(data_dir,
         xmin, ymax = transform * (c0, r0)
         xmax, ymin = transform * (c1, r1)
         assert np.allclose(region["bounds"], [xmin, ymin, xmax, ymax])
+    # ... and the tie-point GeoPackage carries them as polygons, read here by GDAL
+    source = ogr.Open(str(tmp_path / "out" / "tiepoints.gpkg"))  # kept: its layers die with it
+    layer = source.GetLayerByName("fallback_regions")
+    assert layer.GetGeomType() == ogr.wkbPolygon and layer.GetFeatureCount() == len(regions)
+    for feature, region in zip(layer, regions):
+        xmin, xmax, ymin, ymax = feature.GetGeometryRef().GetEnvelope()
+        assert np.allclose([xmin, ymin, xmax, ymax], region["bounds"]) and feature["reason"] == region["reason"]
+        assert np.allclose([feature[k] for k in ("eo_col0", "eo_row0", "eo_col1", "eo_row1")], region["eo_px"])
+
+
+def test_tiepoints_from_a_file_write_no_fallback_layer(data_dir, tmp_path):
+    """Only the engine's self-check says where the result follows the global model: tie points that come from a
+    file have no such regions, and their GeoPackage has no such layer (rather than an empty, misleading one)."""
+    pipeline.coregister(data_dir / "s1s2_eo.tif", data_dir / "s1s2_sar.tif", tmp_path / "run",
+                        pipeline.CoregParams(tiepoints_only=True))
+    pipeline.apply(tmp_path / "run" / "tiepoints.gpkg", data_dir / "s1s2_eo.tif", data_dir / "s1s2_sar.tif",
+                   tmp_path / "applied")
+    source = ogr.Open(str(tmp_path / "applied" / "tiepoints.gpkg"))
+    assert source.GetLayerByName("tiepoints").GetFeatureCount() > 0
+    assert source.GetLayerByName("fallback_regions") is None
