@@ -69,8 +69,11 @@ def test_tiepoint_files_agree(scene):
     n_points = con.execute("SELECT COUNT(*) FROM tiepoints").fetchone()[0]
     n_links = con.execute("SELECT COUNT(*) FROM links").fetchone()[0]
     inliers = con.execute("SELECT COUNT(*) FROM tiepoints WHERE inlier").fetchone()[0]
+    regions = con.execute("SELECT COUNT(*) FROM fallback_regions").fetchone()[0]
     con.close()
-    assert tables == {"tiepoints", "links"}
+    listed = json.loads((root / "out" / "report.json").read_text())["engine"]["self_check"]["fallback_regions"]
+    assert tables == {"tiepoints", "links", "fallback_regions"}  # the run self-checked, so the layer is there
+    assert regions == len(listed)  # and draws exactly the regions the report lists, none included
     assert columns == ["fid", "geom", *POINT_FIELDS]
     assert n_points == n_links == result.report.tiepoints and inliers == result.report.inliers
     with open(root / "out" / "tiepoints.csv", newline="") as fh:
