@@ -72,15 +72,18 @@ def _point_blob(srs_id, x, y):
     return _gpkg_blob(srs_id, struct.pack("<BIdd", 1, 1, x, y), [x], [y])
 
 
+def _coords(xs, ys) -> bytes:
+    """WKB point list: count, then x y pairs."""
+    return struct.pack("<I", len(xs)) + b"".join(struct.pack("<dd", x, y) for x, y in zip(xs, ys))
+
+
 def _line_blob(srs_id, xs, ys):
-    wkb = struct.pack("<BII", 1, 2, len(xs)) + b"".join(struct.pack("<dd", x, y) for x, y in zip(xs, ys))
-    return _gpkg_blob(srs_id, wkb, xs, ys)
+    return _gpkg_blob(srs_id, struct.pack("<BI", 1, 2) + _coords(xs, ys), xs, ys)
 
 
 def _polygon_blob(srs_id, xs, ys):
-    ring = list(zip(xs, ys)) + [(xs[0], ys[0])]
-    wkb = struct.pack("<BIII", 1, 3, 1, len(ring)) + b"".join(struct.pack("<dd", x, y) for x, y in ring)
-    return _gpkg_blob(srs_id, wkb, xs, ys)
+    """One ring through (xs, ys), closed here."""
+    return _gpkg_blob(srs_id, struct.pack("<BII", 1, 3, 1) + _coords([*xs, xs[0]], [*ys, ys[0]]), xs, ys)
 
 
 def _srs(info: RasterInfo):
@@ -119,17 +122,12 @@ def write_gpkg(path, tp: TiePoints, eo: RasterInfo, fallback_regions=None) -> No
             (eo.crs.to_string() or "EO CRS", srs_id, org, org_id, eo.crs.to_wkt(), "CRS of the EO raster"),
         )
         columns = ", ".join(f"{name} {kind}" for name, kind in zip(POINT_FIELDS, _FIELD_TYPES))
-        for table, geometry_type in (("tiepoints", "POINT"), ("links", "LINESTRING")):
-            con.execute(f"CREATE TABLE {table} (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom {geometry_type}, {columns})")
-            con.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', ?, ?, 0, 0)", (table, geometry_type, srs_id))
-            xs = [r[1] for r in records] + [r[3] for r in records] or [0.0]
-            ys = [r[2] for r in records] + [r[4] for r in records] or [0.0]
-            con.execute(
-                "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, min_x, min_y, max_x, max_y,"
-                " srs_id) VALUES (?, 'features', ?, ?, ?, ?, ?, ?, ?)",
-                (table, table, "SAR-EO tie points" if table == "tiepoints" else "EO -> SAR links",
-                 min(xs), min(ys), max(xs), max(ys), srs_id),
-            )
+        xs = [r[1] for r in records] + [r[3] for r in records] or [0.0]
+        ys = [r[2] for r in records] + [r[4] for r in records] or [0.0]
+        for table, geometry_type, description in (("tiepoints", "POINT", "SAR-EO tie points"),
+                                                  ("links", "LINESTRING", "EO -> SAR links")):
+            _add_layer(con, table, f"geom {geometry_type}, {columns}", geometry_type, srs_id, description,
+                       (min(xs), min(ys), max(xs), max(ys)))
         if fallback_regions is not None:
             _write_regions(con, srs_id, fallback_regions)
         bind = ", ".join("?" * (len(POINT_FIELDS) + 1))
@@ -146,15 +144,21 @@ def write_gpkg(path, tp: TiePoints, eo: RasterInfo, fallback_regions=None) -> No
         con.close()
 
 
+def _add_layer(con, table, columns, geometry_type, srs_id, description, extent) -> None:
+    """Create a feature table and register it in the GeoPackage's catalogue."""
+    con.execute(f"CREATE TABLE {table} (fid INTEGER PRIMARY KEY AUTOINCREMENT, {columns})")
+    con.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', ?, ?, 0, 0)", (table, geometry_type, srs_id))
+    con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, min_x, min_y, max_x, max_y,"
+                " srs_id) VALUES (?, 'features', ?, ?, ?, ?, ?, ?, ?)",
+                (table, table, description, *map(float, extent), srs_id))
+
+
 def _write_regions(con, srs_id, regions) -> None:
-    con.execute("CREATE TABLE fallback_regions (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom POLYGON, reason TEXT,"
-                " eo_col0 DOUBLE, eo_row0 DOUBLE, eo_col1 DOUBLE, eo_row1 DOUBLE)")
-    con.execute("INSERT INTO gpkg_geometry_columns VALUES ('fallback_regions', 'geom', 'POLYGON', ?, 0, 0)", (srs_id,))
     boxes = np.array([r["bounds"] for r in regions], np.float64).reshape(-1, 4)
     extent = (*boxes[:, :2].min(axis=0), *boxes[:, 2:].max(axis=0)) if len(boxes) else (0.0, 0.0, 0.0, 0.0)
-    con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, min_x, min_y, max_x, max_y,"
-                " srs_id) VALUES ('fallback_regions', 'features', 'fallback_regions', ?, ?, ?, ?, ?, ?)",
-                ("Regions that follow the global model (self-check)", *map(float, extent), srs_id))
+    _add_layer(con, "fallback_regions",
+               "geom POLYGON, reason TEXT, eo_col0 DOUBLE, eo_row0 DOUBLE, eo_col1 DOUBLE, eo_row1 DOUBLE",
+               "POLYGON", srs_id, "Regions that follow the global model (self-check)", extent)
     con.executemany(
         "INSERT INTO fallback_regions (geom, reason, eo_col0, eo_row0, eo_col1, eo_row1) VALUES (?, ?, ?, ?, ?, ?)",
         [(_polygon_blob(srs_id, [x0, x1, x1, x0], [y0, y0, y1, y1]), r["reason"], *map(float, r["eo_px"]))

@@ -74,7 +74,7 @@ def test_the_regions_that_follow_the_global_model_are_drawn_with_the_run(qgis_ap
         box = feature.geometry().boundingBox()
         assert np.allclose([box.xMinimum(), box.yMinimum(), box.xMaximum(), box.yMaximum()], region["bounds"])
         assert feature["reason"] == region["reason"]
-    # a run where every region has support gets no such layer
+    # a run where every region has support: its (empty) layer is not drawn
     pipeline.coregister(data_dir / "s1s2_eo.tif", data_dir / "s1s2_sar.tif", tmp_path / "full", pipeline.CoregParams())
     assert json.loads((tmp_path / "full" / "report.json").read_text())["engine"]["self_check"]["fallback_regions"] == []
     names = [layer.name() for layer in add_run_layers(str(tmp_path / "full"), "full", project).group.findLayers()]
