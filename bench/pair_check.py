@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from pairs import EXTRA, aligned_pairs, data_path  # noqa: E402
 
-from sar_eo_coreg.core.dense import parabola_offset  # noqa: E402
+from sar_eo_coreg.core.align.peaks import parabola_offset  # noqa: E402
 from sar_eo_coreg.core.features import CfogDescriptor, zncc  # noqa: E402
 
 WINDOW, STEP, RADIUS = 160, 128, 40

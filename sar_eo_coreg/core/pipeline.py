@@ -264,7 +264,7 @@ def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptor
         loading.join()
         timings["load_s"] = time.perf_counter() - clock  # what is left of loading the engine's libraries
 
-    from .dense import align
+    from .align import align
     from .features import structural_descriptor
 
     clock = time.perf_counter()

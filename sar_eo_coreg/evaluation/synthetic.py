@@ -1,9 +1,13 @@
 """Known displacements for demos, tests and benchmarks (the DESIGN.md protocol).
 
 From a pixel-aligned EO/SAR pair, write eo.tif and sar.tif with the same nominal georeference while
-the SAR content is displaced by a known field: a global shift plus a smooth warp, either sinusoidal
-(DisplacementField) or a random coarse control grid interpolated by cubic splines (RandomField). The
-truth at EO pixel p is D(p), the SAR location (EO pixel frame) showing p's ground, minus p.
+the SAR content is displaced by a known field: a global shift plus a smooth warp. The families:
+- sine: a sum of sinusoids (DisplacementField), 1.5 % of the size;
+- random: a random control grid every ~0.3 of the size, bicubic (RandomField), 1.5 % of the size;
+- strong: the same with nodes every 1/4-1/2 of the size and 3.5 % of the size (RandomField.strong);
+- relief: displacement along one image axis proportional to a smooth random height surface, as in SAR that
+  was never terrain-corrected (ReliefField), up to 4 % of the size (40 px on a 1024 px, 10 m scene).
+The truth at EO pixel p is D(p), the SAR location (EO pixel frame) showing p's ground, minus p.
 """
 
 from __future__ import annotations
@@ -77,11 +81,21 @@ class RandomField(DisplacementField):
 
     @classmethod
     def random(cls, width, height, seed, shift_fraction=0.10, warp_fraction=0.015, wavelength_fraction=0.5):
+        nodes = max(4, int(round(2.0 / wavelength_fraction)) + 2)
+        return cls._make(width, height, np.random.default_rng(seed), shift_fraction, warp_fraction, nodes)
+
+    @classmethod
+    def strong(cls, width, height, seed, shift_fraction=0.10, warp_fraction=0.035, spacing=(0.25, 0.5)):
+        """Peak warp 3.5 % of the size, a control node every 1/4 to 1/2 of the size (drawn per seed)."""
+        rng = np.random.default_rng(seed)
+        nodes = int(round(1.5 / rng.uniform(*spacing))) + 1  # the grid spans 1.5 x the image
+        return cls._make(width, height, rng, shift_fraction, warp_fraction, nodes)
+
+    @classmethod
+    def _make(cls, width, height, rng, shift_fraction, warp_fraction, nodes):
         from scipy.interpolate import RectBivariateSpline
 
-        rng = np.random.default_rng(seed)
         shift = rng.uniform(-shift_fraction, shift_fraction, 2) * np.array([width, height])
-        nodes = max(4, int(round(2.0 / wavelength_fraction)) + 2)
         gx = np.linspace(-0.25 * width, 1.25 * width, nodes)
         gy = np.linspace(-0.25 * height, 1.25 * height, nodes)
         vectors = rng.normal(size=(2, nodes, nodes))
@@ -99,7 +113,52 @@ class RandomField(DisplacementField):
         return np.stack([dx, dy], axis=-1) * self._scale
 
 
-FIELDS = {"sine": DisplacementField, "random": RandomField}
+class StrongField(RandomField):
+    """The strong protocol: RandomField.strong."""
+
+    @classmethod
+    def random(cls, width, height, seed, **kwargs):
+        return RandomField.strong(width, height, seed, **kwargs)
+
+
+class ReliefField(DisplacementField):
+    """A global shift plus a displacement along one axis (x or y, either sign, drawn per seed) proportional to a
+    smooth random height surface: two octaves of random bicubic control grids (nodes every ~1/3 and ~1/8 of the
+    size), scaled to [0, 1], times the peak displacement."""
+
+    def __init__(self, shift, octaves, axis, peak, offset=0.0, span=1.0):
+        self.shift, self._octaves, self._axis, self._peak = np.asarray(shift, np.float64), octaves, axis, peak
+        self._offset, self._span = offset, span
+
+    @classmethod
+    def random(cls, width, height, seed, shift_fraction=0.10, relief_fraction=0.04):
+        from scipy.interpolate import RectBivariateSpline
+
+        rng = np.random.default_rng(seed)
+        shift = rng.uniform(-shift_fraction, shift_fraction, 2) * np.array([width, height])
+        octaves = []
+        for nodes, weight in ((6, 1.0), (14, 0.35)):
+            gx = np.linspace(-0.25 * width, 1.25 * width, nodes)
+            gy = np.linspace(-0.25 * height, 1.25 * height, nodes)
+            octaves.append((RectBivariateSpline(gy, gx, rng.normal(size=(nodes, nodes)), kx=3, ky=3), weight))
+        axis = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])[rng.integers(4)]
+        field = cls(shift, octaves, axis, relief_fraction * max(width, height))
+        ys, xs = np.mgrid[0:height:max(1, height // 64), 0:width:max(1, width // 64)]
+        h = field.height(xs.ravel(), ys.ravel())
+        field._offset, field._span = float(h.min()), float(max(h.max() - h.min(), 1e-9))
+        return field
+
+    def height(self, x, y):
+        """The raw height surface (unscaled)."""
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        return sum(w * s.ev(y.ravel(), x.ravel()).reshape(x.shape) for s, w in self._octaves)
+
+    def warp(self, x, y):
+        h = np.clip((self.height(x, y) - self._offset) / self._span, 0.0, None)
+        return h[..., None] * (self._peak * self._axis)
+
+
+FIELDS = {"sine": DisplacementField, "random": RandomField, "strong": StrongField, "relief": ReliefField}
 
 
 def _georef(src):

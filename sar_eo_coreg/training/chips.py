@@ -1,6 +1,6 @@
 """The chip matching task of the heatmap models: peak finding on similarity surfaces, and the structural
 baseline on the same chips (CFOG features and ZNCC from core.features). Training and evaluation only; the
-engine itself matches densely (core.dense)."""
+engine itself matches densely (core.align)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..core.dense import parabola_offset
+from ..core.align.peaks import parabola_offset
 from ..core.device import resolve_device
 from ..core.features import CfogFeatures, zncc
 from ..models.heatmap import MARGIN

@@ -9,7 +9,8 @@ import rasterio
 import torch
 from osgeo import ogr
 
-from sar_eo_coreg.core import dense, pipeline
+from sar_eo_coreg.core import pipeline
+from sar_eo_coreg.core.align import field_fit, global_search, self_check
 from sar_eo_coreg.core.features import CfogDescriptor, CfogFeatures, cfog
 from sar_eo_coreg.core.lattice import Lattice
 from sar_eo_coreg.core.raster import eo_grid, eo_radiometry, open_info, read_display_image, sar_radiometry
@@ -50,14 +51,14 @@ def test_global_search_finds_a_large_cross_modal_shift_and_calls_it_reliable(dat
     dx, dy = 37, -21
     shifted = np.zeros_like(sar)
     shifted[max(dy, 0):sar.shape[0] + min(dy, 0), max(dx, 0):] = sar[max(-dy, 0):sar.shape[0] - max(dy, 0), :sar.shape[1] - dx]
-    found = dense.global_init(eo, shifted, CfogDescriptor(), (80, 80))
+    found = global_search.global_init(eo, shifted, CfogDescriptor(), (80, 80))
     assert found.reliable and found.quadrants >= 3
     assert np.allclose(found.affine[:, 2], [dx, dy], atol=2.5) and np.allclose(found.affine[:, :2], 0)  # coarse: 10 m S1
 
 
 def test_global_search_on_unrelated_ground_is_not_reliable(data_dir):
     eo, sar = _level(data_dir / "s1s2_eo.tif", "EO"), _level(data_dir / "s1s2_sar.tif", "SAR")
-    found = dense.global_init(eo[:256, :256], sar[-256:, -256:], CfogDescriptor(), (60, 60))
+    found = global_search.global_init(eo[:256, :256], sar[-256:, -256:], CfogDescriptor(), (60, 60))
     assert not found.reliable
 
 
@@ -73,7 +74,7 @@ def test_a_cluster_of_consistent_wrong_matches_does_not_bend_the_field():
     cluster = (slice(8, 12), slice(14, 18))
     measured[cluster] = truth[cluster] + np.array([25.0, -12.0]) + rng.normal(0, 0.3, (4, 4, 2))
     confidence = np.full((ny, nx), 0.3)
-    field, robust, _ = dense.smooth_fit(measured, confidence)
+    field, robust, _ = field_fit.smooth_fit(measured, confidence)
     assert np.abs(field[cluster] - truth[cluster]).max() < 1.0
     assert robust[cluster].max() == 0.0
     assert np.median(np.hypot(*(field - truth).transpose(2, 0, 1))) < 0.3
@@ -123,7 +124,7 @@ def test_confidence_raster_is_on_the_eo_grid_in_0_1(airport_crop, data_dir):
     finite = values[np.isfinite(values)]
     assert finite.size and finite.min() >= 0.0 and finite.max() <= 1.0 and finite.max() > 0.0
     report = json.loads((out / "report.json").read_text())
-    assert report["engine"]["global"]["reliable"] and report["engine"]["self_check"]["gain_t"] > dense.MIN_IMPROVEMENT_T
+    assert report["engine"]["global"]["reliable"] and report["engine"]["self_check"]["gain_t"] > self_check.MIN_IMPROVEMENT_T
 
 
 def test_tiepoints_are_sampled_from_the_field_and_agree_with_it(airport_crop):

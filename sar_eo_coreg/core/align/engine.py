@@ -1,0 +1,77 @@
+"""The matching core on the working grid: global search -> coarse to fine -> self-check -> tie points."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import cv2
+import numpy as np
+
+from ..features import Descriptor, downsample
+from ..lattice import Lattice
+from .coarse_to_fine import STEP, pyramid_factors, refine
+from .global_search import GLOBAL_MAX_SIDE, global_init
+from .sampling import sample_tiepoints
+from .self_check import MIN_IMPROVEMENT_T, self_check
+
+
+@dataclass
+class Alignment:
+    """The engine's answer on the working grid."""
+
+    field: Lattice  # displacement, working pixels (zero when not aligned)
+    confidence: Lattice  # (ny, nx, 1) in [0, 1]
+    verdict: str  # aligned | aligned_partly | not_aligned
+    message: str
+    tiepoints: dict  # eo_px, disp, score, inlier (working pixels)
+    report: dict
+
+
+
+def align(eo: np.ndarray, sar: np.ndarray, describe: Descriptor, radius_px: float, max_points: int = 1500,
+          progress: Optional[Callable[[float, str], None]] = None) -> Alignment:
+    """The whole matching core on working-grid images (uint8, 0 = nodata). Never guesses: when the global
+    peak is unreliable, or the result is not measurably better than the input, the answer is zero shift."""
+    h, w = eo.shape
+    report = progress or (lambda fraction, message: None)
+    scale = pyramid_factors(w, h, GLOBAL_MAX_SIDE)
+    report(0.0, f"Global search over +-{radius_px:.0f} px")
+    start = global_init(downsample(eo, scale), downsample(sar, scale), describe, (radius_px / scale,) * 2)
+    info = {"global": {"z": round(start.z, 2), "quadrants": start.quadrants, "ncc": round(start.ncc, 4),
+                       "ratio": round(start.ratio, 2), "rotation_deg": start.rotation_deg, "scale": start.scale,
+                       "reliable": start.reliable,
+                       "shift_px": [round(float(v) * scale, 2) for v in start.affine[:, 2]], "level_scale": scale}}
+    empty = Lattice.over(w, h, STEP)
+    if not start.reliable:
+        return _not_aligned(empty, info, "No reliable match between EO and SAR in the global search (the best "
+                            f"correlation peak is {start.z:.1f} deviations above the background, confirmed by "
+                            f"{start.quadrants} of 4 quadrants, {start.ratio:.2f} times the runner-up). Check that both "
+                            "rasters show the same area, or widen --search-radius-m.")
+    result = refine(eo, sar, describe, start, scale, lambda f, m: report(0.1 + 0.75 * f, m))
+    info["levels"] = [level.__dict__ for level in result.levels]
+    report(0.85, "Self-check against the input and the global model")
+    final, keep, stats, gain, t = self_check(eo, sar, describe, result)
+    info["self_check"] = stats
+    if gain <= 0 or t < MIN_IMPROVEMENT_T:
+        return _not_aligned(empty, info, "The alignment found is not measurably better than the input georeference "
+                            f"(descriptor similarity {stats['similarity_input']} before, {stats['similarity_result']} "
+                            f"after; t = {t:.1f}).")
+    support = result.confidence * result.robust
+    smoothed = cv2.GaussianBlur(support, (0, 0), 1.5) / max(cv2.GaussianBlur(np.ones_like(support), (0, 0), 1.5).max(), 1e-9)
+    confidence = np.clip(np.sqrt(np.clip(smoothed, 0, None)) * (0.25 + 0.75 * keep), 0.0, 1.0)
+    tiepoints = sample_tiepoints(result, final, max_points)
+    partly = stats["regions_fallen_back"] > 0
+    verdict = "aligned_partly" if partly else "aligned"
+    message = (f"Aligned; {stats['regions_fallen_back']} of {stats['regions']} regions follow the global model "
+               f"({stats['regions_worse']} got worse with the local field, {stats['regions_unsupported']} had no "
+               "confident matches nearby; where: layer fallback_regions of tiepoints.gpkg, also in report.json, and "
+               "low values in confidence.tif)." if partly else "Aligned.")
+    return Alignment(final, Lattice(final.x0, final.y0, final.step, confidence[..., None]), verdict, message, tiepoints,
+                     info)
+
+
+def _not_aligned(empty: Lattice, info: dict, message: str) -> Alignment:
+    none = {"eo_px": np.zeros((0, 2)), "disp": np.zeros((0, 2)), "score": np.zeros(0), "inlier": np.zeros(0, bool)}
+    confidence = Lattice(empty.x0, empty.y0, empty.step, np.zeros((*empty.shape, 1)))
+    return Alignment(empty, confidence, "not_aligned", message + " The outputs keep the input georeference.", none, info)
