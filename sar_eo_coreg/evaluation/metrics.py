@@ -10,15 +10,17 @@ PCK_THRESHOLDS = (1, 3, 5)
 
 def sample_offsets(path, points: np.ndarray) -> np.ndarray:
     """offsets.tif values (dx, dy) at EO pixel positions (nearest pixel); NaN where undefined."""
+    return sample_bands(path, points)
+
+
+def sample_bands(path, points: np.ndarray) -> np.ndarray:
+    """Every band of a raster on the EO grid at EO pixel positions (nearest pixel): (n, bands)."""
     cols = np.clip(np.rint(points[:, 0]).astype(int), 0, None)
     rows = np.clip(np.rint(points[:, 1]).astype(int), 0, None)
     with rasterio.open(path) as ds:
-        out = np.full((len(points), 2), np.nan)
         r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
         data = ds.read(window=((r0, r1), (c0, c1)))
-        out[:, 0] = data[0, rows - r0, cols - c0]
-        out[:, 1] = data[1, rows - r0, cols - c0]
-    return out
+    return data[:, rows - r0, cols - c0].T.astype(np.float64)
 
 
 def score(predicted: np.ndarray, truth: np.ndarray) -> dict:

@@ -13,13 +13,17 @@ import numpy as np
 from ..features import Descriptor, downsample
 from ..lattice import Lattice
 from .field_fit import smooth_fit
-from .global_search import LOCAL_WARP_FRACTION, GlobalInit
+from .global_search import GlobalInit
 from .lattice_match import CONFIDENT, match_lattice, project
 
 COARSE_MAX_SIDE = 256  # the dense field starts at this level
 HALF = 16  # window half-size, level pixels (33 px windows)
 STEP = 16  # lattice spacing, level pixels
-FINE_RADIUS = (4, 6)  # search radius range of the finer levels (from the coarser fit's spread), level pixels
+COARSE_HALF = 16  # window half-size of the coarsest level
+COARSE_STEP = 16  # lattice spacing of the coarsest level (denser: the field there carries the large warps)
+FINE_RADIUS = (4, 12)  # search radius range of the finer levels (from the coarser fit's spread), level pixels
+FINEST_RADIUS = 6  # ... capped on the working grid itself, where a shift costs the most
+COARSE_WARP_FRACTION = 0.06  # local deviation from the global model the coarsest level searches, share of its size
 
 
 @dataclass
@@ -81,7 +85,7 @@ def refine(eo: np.ndarray, sar: np.ndarray, describe: Descriptor, start: GlobalI
     for index, scale in enumerate(scales):
         eo_l, sar_l = downsample(eo, scale), downsample(sar, scale)
         lh, lw = eo_l.shape
-        step = STEP
+        step = COARSE_STEP if current is None else STEP
         if current is None:  # the global model on the first lattice
             current = Lattice.over(lw, lh, step)
             xs, ys = current.coords()
@@ -91,18 +95,19 @@ def refine(eo: np.ndarray, sar: np.ndarray, describe: Descriptor, start: GlobalI
             a = start.affine
             current.values = np.stack([a[0, 0] * px + a[0, 1] * py + a[0, 2], a[1, 0] * px + a[1, 1] * py + a[1, 2]],
                                       axis=-1) * ratio
-            radius = max(FINE_RADIUS[1], int(math.ceil(LOCAL_WARP_FRACTION * max(lw, lh))))
+            radius = max(FINE_RADIUS[1], int(math.ceil(COARSE_WARP_FRACTION * max(lw, lh))))
         else:
             current = current.finer(step, lw, lh)
             spread = 2.0 * levels[-1].sigma_px / scale if np.isfinite(levels[-1].sigma_px) else FINE_RADIUS[1]
             radius = int(np.clip(math.ceil(2.5 * spread), *FINE_RADIUS))
+            radius = min(radius, FINEST_RADIUS) if scale == 1 else radius
         if progress is not None:
             progress(work[index] / work[-1], f"Dense matching: level {index + 1} of {len(scales)} ({lw}x{lh} px)")
         sar_w = warp_image(sar_l, current.dense(lw, lh))
         eo_desc, sar_desc = describe(eo_l, "eo"), describe(sar_w, "sar")
-        meas = match_lattice(eo_desc, sar_desc, eo_l > 0, sar_w > 0, current, radius, HALF)
+        meas = match_lattice(eo_desc, sar_desc, eo_l > 0, sar_w > 0, current, radius, COARSE_HALF if index == 0 else HALF)
         measured = current.values + meas.disp
-        fitted, robust, sigma = smooth_fit(measured, meas.confidence)
+        fitted, robust, sigma = smooth_fit(measured, meas.confidence, prior=current.values)
         if np.isfinite(sigma):
             current.values = fitted
         confident = int((meas.confidence * robust >= CONFIDENT).sum())

@@ -11,6 +11,7 @@ import numpy as np
 from ..features import Descriptor, downsample
 from ..lattice import Lattice
 from .coarse_to_fine import STEP, pyramid_factors, refine
+from .confidence import probability, table_id
 from .global_search import GLOBAL_MAX_SIDE, global_init
 from .sampling import sample_tiepoints
 from .self_check import MIN_IMPROVEMENT_T, self_check
@@ -41,7 +42,9 @@ def align(eo: np.ndarray, sar: np.ndarray, describe: Descriptor, radius_px: floa
     info = {"global": {"z": round(start.z, 2), "quadrants": start.quadrants, "ncc": round(start.ncc, 4),
                        "ratio": round(start.ratio, 2), "rotation_deg": start.rotation_deg, "scale": start.scale,
                        "reliable": start.reliable,
-                       "shift_px": [round(float(v) * scale, 2) for v in start.affine[:, 2]], "level_scale": scale}}
+                       "blocks_agreeing": start.blocks, "model_from": start.source,
+                       "shift_px": [round(float(v) * scale, 2) for v in _at_centre(start.affine, w / scale, h / scale)],
+                       "level_scale": scale}}
     empty = Lattice.over(w, h, STEP)
     if not start.reliable:
         return _not_aligned(empty, info, "No reliable match between EO and SAR in the global search (the best "
@@ -59,14 +62,15 @@ def align(eo: np.ndarray, sar: np.ndarray, describe: Descriptor, radius_px: floa
                             f"after; t = {t:.1f}).")
     support = result.confidence * result.robust
     smoothed = cv2.GaussianBlur(support, (0, 0), 1.5) / max(cv2.GaussianBlur(np.ones_like(support), (0, 0), 1.5).max(), 1e-9)
-    confidence = np.clip(np.sqrt(np.clip(smoothed, 0, None)) * (0.25 + 0.75 * keep), 0.0, 1.0)
+    evidence = np.clip(np.sqrt(np.clip(smoothed, 0, None)) * (0.25 + 0.75 * keep), 0.0, 1.0)
+    confidence = probability(evidence)  # calibrated: P(within 3 px)
+    info["confidence_calibration"] = table_id()
     tiepoints = sample_tiepoints(result, final, max_points)
     partly = stats["regions_fallen_back"] > 0
     verdict = "aligned_partly" if partly else "aligned"
-    message = (f"Aligned; {stats['regions_fallen_back']} of {stats['regions']} regions follow the global model "
-               f"({stats['regions_worse']} got worse with the local field, {stats['regions_unsupported']} had no "
-               "confident matches nearby; where: layer fallback_regions of tiepoints.gpkg, also in report.json, and "
-               "low values in confidence.tif)." if partly else "Aligned.")
+    message = (f"Aligned; {stats['regions_fallen_back']} of {stats['regions']} regions follow the global model, "
+               "where the local field measurably matched worse (where: layer fallback_regions of tiepoints.gpkg, also "
+               "in report.json, and low values in confidence.tif)." if partly else "Aligned.")
     return Alignment(final, Lattice(final.x0, final.y0, final.step, confidence[..., None]), verdict, message, tiepoints,
                      info)
 
@@ -75,3 +79,8 @@ def _not_aligned(empty: Lattice, info: dict, message: str) -> Alignment:
     none = {"eo_px": np.zeros((0, 2)), "disp": np.zeros((0, 2)), "score": np.zeros(0), "inlier": np.zeros(0, bool)}
     confidence = Lattice(empty.x0, empty.y0, empty.step, np.zeros((*empty.shape, 1)))
     return Alignment(empty, confidence, "not_aligned", message + " The outputs keep the input georeference.", none, info)
+
+
+def _at_centre(affine: np.ndarray, width: float, height: float) -> np.ndarray:
+    """The displacement an affine model (2, 3) gives at the centre of a (width x height) level."""
+    return affine[:, :2] @ np.array([(width - 1) / 2.0, (height - 1) / 2.0]) + affine[:, 2]

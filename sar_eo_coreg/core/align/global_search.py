@@ -30,6 +30,15 @@ LOCAL_WARP_FRACTION = 0.03  # local deviation from the global model a region's p
 GLOBAL_MIN_Z = 3.0
 GLOBAL_RULES = ((2.0, 2), (1.5, 3))  # (minimum ratio, minimum confirming quadrants): either suffices
 QUADRANT_MIN_Z = 3.5
+# A strong local warp smears the whole-scene peak. So the overlap is also searched in BLOCKS x BLOCKS disjoint
+# blocks, each on its own; a model is accepted when enough blocks, each with a clear peak of its own, agree on
+# one affine pattern of peaks (within the local warp a block may carry), even if the whole-scene peak is weak.
+BLOCKS = 3
+BLOCK_MIN_Z = 3.5  # a block's peak counts when it stands this far out of its surface ...
+BLOCK_MIN_RATIO = 1.5  # ... and beats the block's runner-up by this much
+BLOCK_TOLERANCE = 0.04  # how far a block's peak may lie from the affine pattern, share of the size (+2 px)
+MIN_AGREEING_BLOCKS = 4  # blocks that must agree for the block-wise model alone to be reliable
+MAX_LINEAR = 0.1  # the block-wise affine may scale, rotate or shear by at most this much
 ROTATIONS_DEG = (-2.0, 0.0, 2.0)
 SCALES = (0.97, 1.0, 1.03)
 
@@ -44,6 +53,8 @@ class GlobalInit:
     rotation_deg: float = 0.0
     scale: float = 1.0
     ratio: float = 0.0  # peak height over the runner-up's
+    blocks: int = 0  # blocks (of BLOCKS x BLOCKS) that agree on the model
+    source: str = "whole"  # whole: the whole-scene peak's shift; blocks: the affine of the agreeing block peaks
 
 
 def valid_mask(image: np.ndarray, erode: int) -> np.ndarray:
@@ -139,11 +150,20 @@ def global_init(eo: np.ndarray, sar: np.ndarray, describe: Descriptor, radius: T
         if not found:
             continue
         z, ratio, (dx, dy), ncc = found
-        # EO p <-> resampled SAR p + d <-> SAR M [p + d; 1]: displacement M [p + d; 1] - p
-        m, t = matrix[:, :2], matrix[:, 2]
-        affine = np.c_[m - np.eye(2), m @ np.array([dx, dy]) + t]
         quadrants = _quadrant_support(corr, eo_desc, eo_mask, (dx, dy), radius)
-        candidate = GlobalInit(affine, _reliable(z, ratio, quadrants), z, quadrants, ncc, rotation, scale, ratio)
+        whole_reliable = _reliable(z, ratio, quadrants)
+        tolerance = 2.0 + BLOCK_TOLERANCE * max(eo.shape)
+        # blocks where the whole-scene peak is not enough, on the unrotated SAR (blocks tolerate small rotations)
+        agreeing, local = ([], None) if whole_reliable or (rotation, scale) != (0.0, 1.0) else \
+            _block_consensus(_block_peaks(corr, eo_desc, eo_mask, radius), tolerance)
+        whole = np.c_[np.zeros((2, 2)), [dx, dy]]
+        reliable = whole_reliable or len(agreeing) >= MIN_AGREEING_BLOCKS
+        model = local if not whole_reliable and local is not None and len(agreeing) >= 3 else whole
+        # EO p <-> resampled SAR p + a(p) <-> SAR M [p + a(p); 1]: displacement M [p + a(p); 1] - p
+        m, t = matrix[:, :2], matrix[:, 2]
+        affine = np.c_[m @ (np.eye(2) + model[:, :2]) - np.eye(2), m @ model[:, 2] + t]
+        candidate = GlobalInit(affine, reliable, z, quadrants, ncc, rotation, scale, ratio, len(agreeing),
+                               "blocks" if model is local else "whole")
         if best is None or (candidate.reliable, candidate.ratio) > (best.reliable, best.ratio * 1.1):
             best = candidate
     return best or GlobalInit(np.zeros((2, 3)), False, 0.0, 0, 0.0)
@@ -205,3 +225,72 @@ def _quadrant_support(corr: _Correlator, eo_desc, eo_mask, shift, radius) -> int
                 count += 1
     return count
 
+
+
+@dataclass
+class BlockPeak:
+    """The best peak of one block of the EO, correlated on its own: where (block centre) and which shift."""
+
+    centre: np.ndarray  # (2,) level pixels
+    shift: np.ndarray  # (2,) level pixels
+    z: float
+    ratio: float
+
+
+def _centre(mask: np.ndarray) -> np.ndarray:
+    ys, xs = np.nonzero(mask)
+    return np.array([xs.mean(), ys.mean()]) if len(xs) else np.zeros(2)
+
+
+def _block_peaks(corr: _Correlator, eo_desc, eo_mask, radius) -> list:
+    """The clear peaks of BLOCKS x BLOCKS disjoint blocks of the EO's valid area, each correlated on its own."""
+    ys, xs = np.nonzero(eo_mask)
+    if len(xs) == 0:
+        return []
+    x_edges = np.linspace(xs.min(), xs.max() + 1, BLOCKS + 1)
+    y_edges = np.linspace(ys.min(), ys.max() + 1, BLOCKS + 1)
+    h, w = eo_mask.shape
+    col, row = np.arange(w), np.arange(h)
+    peaks = []
+    for j in range(BLOCKS):
+        for i in range(BLOCKS):
+            inside = ((row >= y_edges[j]) & (row < y_edges[j + 1]))[:, None] & \
+                ((col >= x_edges[i]) & (col < x_edges[i + 1]))[None, :]
+            mask = eo_mask * inside
+            if mask.sum() < 0.4 * eo_mask.sum() / BLOCKS**2:
+                continue
+            found = _best_peaks(corr, corr.ncc(eo_desc, mask), radius)
+            if found and found[0] >= BLOCK_MIN_Z and found[1] >= BLOCK_MIN_RATIO:
+                peaks.append(BlockPeak(_centre(mask), np.array(found[2]), found[0], found[1]))
+    return peaks
+
+
+def _fit_block_affine(blocks: list) -> np.ndarray:
+    """(2, 3) displacement affine through the block peaks (a translation below 3 blocks or when the affine
+    would scale, rotate or shear by more than MAX_LINEAR)."""
+    shifts = np.array([b.shift for b in blocks])
+    translation = np.c_[np.zeros((2, 2)), np.median(shifts, axis=0)]
+    if len(blocks) < 3:
+        return translation
+    centres = np.array([b.centre for b in blocks])
+    design = np.c_[centres, np.ones(len(blocks))]
+    coef, _, rank, _ = np.linalg.lstsq(design, shifts, rcond=None)
+    if rank < 3 or np.abs(coef[:2]).max() > MAX_LINEAR:
+        return translation
+    return coef.T
+
+
+def _block_consensus(blocks: list, tolerance: float):
+    """The largest set of blocks whose peaks lie within `tolerance` of one affine pattern, and that affine
+    ((2, 3), or None when no block has a clear peak). Each block's peak is tried as the seed."""
+    best, model = [], None
+    for seed in blocks:
+        members = [b for b in blocks if np.hypot(*(b.shift - seed.shift)) <= 2 * tolerance]
+        for _ in range(2):
+            affine = _fit_block_affine(members)
+            members = [b for b in blocks if np.hypot(*(affine[:, :2] @ b.centre + affine[:, 2] - b.shift)) <= tolerance]
+            if not members:
+                break
+        if len(members) > len(best):
+            best, model = members, _fit_block_affine(members)
+    return best, model

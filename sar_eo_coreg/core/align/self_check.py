@@ -19,7 +19,7 @@ from .lattice_match import CONFIDENT, MIN_VALID, dot, lattice_sums, local_zero_m
 REGION_CELLS = 6  # self-check regions: this many lattice cells a side
 REGION_WORSE = 0.02  # a region whose similarity drops this much below the global model's ...
 REGION_WORSE_T = 2.0  # ... by this many standard errors falls back to the global model
-MIN_REGION_POINTS = 3  # confident measurements a region needs (or 3x that in its 3x3 neighbourhood of regions)
+MIN_REGION_POINTS = 3  # confident measurements below which a region (and its 3x3 neighbourhood, 3x) has thin evidence
 MIN_IMPROVEMENT_T = 4.0  # the aligned result must beat the input by this many standard errors
 
 
@@ -107,28 +107,26 @@ def self_check(eo, sar, describe, result: DenseResult):
     counts = np.bincount(region.ravel(), weights=confident.ravel(), minlength=ry * rx).reshape(ry, rx)
     around = cv2.boxFilter(counts, -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
     keep = np.ones(lattice.shape)
-    worse_regions = unsupported = 0
-    fallback = []  # where the global model was kept, and why
+    worse_regions = thin = 0
+    fallback = []  # where the global model was kept: only where the local field measurably did worse
     for r in range(ry * rx):
         inside = region == r
         v = inside & valid
         drop, t = _paired_t(sims["local"][0][v], sims["global"][0][v]) if v.sum() >= 4 else (0.0, 0.0)
-        worse = drop < -REGION_WORSE and t < -REGION_WORSE_T
-        alone = counts.flat[r] < MIN_REGION_POINTS and around.flat[r] < MIN_REGION_POINTS * 3
-        if worse or alone:
+        if drop < -REGION_WORSE and t < -REGION_WORSE_T:
             keep[inside] = 0.0
-            worse_regions += int(worse)
-            unsupported += int(alone and not worse)
-            fallback.append({"reason": "worse" if worse else "unsupported",
-                             "working_px": _region_box(gx[inside], gy[inside], lattice.step, w, h)})
+            worse_regions += 1
+            fallback.append({"reason": "worse", "working_px": _region_box(gx[inside], gy[inside], lattice.step, w, h)})
+        elif counts.flat[r] < MIN_REGION_POINTS and around.flat[r] < MIN_REGION_POINTS * 3:
+            thin += 1  # little evidence: the field there relaxed toward the coarser estimate (low confidence)
     blend = cv2.GaussianBlur(keep, (0, 0), 1.0) if min(lattice.shape) > 2 else keep
     values = blend[..., None] * lattice.values + (1.0 - blend[..., None]) * global_values
     final = Lattice(lattice.x0, lattice.y0, lattice.step, values)
     sim_final, valid_final = similarity(final)
     both = valid & valid_final
     gain, t = _paired_t(sim_final[both], sims["input"][0][both])
-    stats = {"regions": ry * rx, "regions_fallen_back": worse_regions + unsupported, "regions_worse": worse_regions,
-             "regions_unsupported": unsupported, "fallback_regions": fallback,
+    stats = {"regions": ry * rx, "regions_fallen_back": worse_regions, "regions_thin_evidence": thin,
+             "fallback_regions": fallback,
              "similarity_input": _mean(sims["input"][0][both]),
              "similarity_global": _mean(sims["global"][0][both]), "similarity_result": _mean(sim_final[both]),
              "gain_t": round(t, 2)}
