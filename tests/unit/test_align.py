@@ -190,3 +190,46 @@ def test_tiepoints_from_a_file_write_no_fallback_layer(data_dir, tmp_path):
     source = ogr.Open(str(tmp_path / "applied" / "tiepoints.gpkg"))
     assert source.GetLayerByName("tiepoints").GetFeatureCount() > 0
     assert source.GetLayerByName("fallback_regions") is None
+
+
+def test_block_consensus_accepts_agreeing_blocks_and_not_chance():
+    """Six of nine blocks whose peaks follow one affine pattern (a shift plus a 2 % stretch, within the local warp)
+    agree, enough to be reliable, and the model is that affine; nine clear but scattered peaks (the worst case of
+    unrelated images) reach the number that rules out chance in fewer than 1 of 500 draws."""
+    rng = np.random.default_rng(3)
+    radius, tolerance = (77, 77), 2.0 + global_search.BLOCK_TOLERANCE * 512
+    truth = np.array([[0.02, 0.0, 30.0], [0.0, -0.01, -12.0]])
+    centres = [np.array([x, y], float) for y in (85, 256, 427) for x in (85, 256, 427)]
+    peaks = [global_search.BlockPeak(c, truth[:, :2] @ c + truth[:, 2] + rng.normal(0, 0.5, 2), 6.0, 3.0)
+             for c in centres[:6]]
+    peaks += [global_search.BlockPeak(c, rng.uniform(-70, 70, 2), 4.0, 1.6) for c in centres[6:]]
+    agreeing, model = global_search._block_consensus(peaks, tolerance)
+    assert len(agreeing) == 6 >= global_search.blocks_needed(9, tolerance, radius)
+    for c in centres[:6]:
+        assert np.hypot(*(model[:, :2] @ c + model[:, 2] - (truth[:, :2] @ c + truth[:, 2]))) < 3.0
+    chance = 0
+    for seed in range(500):
+        scatter = np.random.default_rng(100 + seed)
+        random = [global_search.BlockPeak(c, scatter.uniform(-radius[0], radius[0], 2), 4.0, 1.6) for c in centres]
+        chance += len(global_search._block_consensus(random, tolerance)[0]) >= global_search.blocks_needed(9, tolerance,
+                                                                                                           radius)
+    assert chance <= 1
+
+
+def test_global_search_survives_a_strong_local_warp(data_dir, tmp_path):
+    """The S1/S2 fixture's SAR displaced by a shift plus a strong local warp (peak 6 % of the size, nodes every
+    1/4 of it): the global search still calls its model reliable and starts within the warp of the truth."""
+    from sar_eo_coreg.evaluation import synthetic
+
+    width = height = 512
+    field = synthetic.RandomField.strong(width, height, seed=11, warp_fraction=0.06, spacing=(0.25, 0.25))
+    synthetic.write_pair(data_dir / "s1s2_eo.tif", data_dir / "s1s2_sar.tif", tmp_path / "eo.tif", tmp_path / "sar.tif",
+                         field)
+    eo, sar = _level(tmp_path / "eo.tif", "EO"), _level(tmp_path / "sar.tif", "SAR")
+    found = global_search.global_init(eo, sar, CfogDescriptor(), (80, 80))
+    assert found.reliable
+    ys, xs = np.mgrid[32:height:64, 32:width:64].astype(float)
+    truth = field.truth(xs, ys)
+    start = np.stack([found.affine[0, 0] * xs + found.affine[0, 1] * ys + found.affine[0, 2],
+                      found.affine[1, 0] * xs + found.affine[1, 1] * ys + found.affine[1, 2]], axis=-1)
+    assert np.median(np.hypot(*(start - truth).transpose(2, 0, 1))) < 0.06 * width

@@ -31,13 +31,15 @@ GLOBAL_MIN_Z = 3.0
 GLOBAL_RULES = ((2.0, 2), (1.5, 3))  # (minimum ratio, minimum confirming quadrants): either suffices
 QUADRANT_MIN_Z = 3.5
 # A strong local warp smears the whole-scene peak. So the overlap is also searched in BLOCKS x BLOCKS disjoint
-# blocks, each on its own; a model is accepted when enough blocks, each with a clear peak of its own, agree on
-# one affine pattern of peaks (within the local warp a block may carry), even if the whole-scene peak is weak.
+# blocks, each on its own; a model is accepted when more blocks, each with a clear peak of its own, agree on one
+# shift (within the local warp a block may carry) than chance allows, even if the whole-scene peak is weak; the
+# field then starts from the affine through the agreeing blocks' peaks.
 BLOCKS = 3
 BLOCK_MIN_Z = 3.5  # a block's peak counts when it stands this far out of its surface ...
 BLOCK_MIN_RATIO = 1.5  # ... and beats the block's runner-up by this much
 BLOCK_TOLERANCE = 0.04  # how far a block's peak may lie from the affine pattern, share of the size (+2 px)
-MIN_AGREEING_BLOCKS = 4  # blocks that must agree for the block-wise model alone to be reliable
+MIN_AGREEING_BLOCKS = 4  # blocks that must agree for the block-wise model alone to be reliable (more where chance
+# agreement is likelier than 1e-3: see blocks_needed)
 MAX_LINEAR = 0.1  # the block-wise affine may scale, rotate or shear by at most this much
 ROTATIONS_DEG = (-2.0, 0.0, 2.0)
 SCALES = (0.97, 1.0, 1.03)
@@ -154,10 +156,10 @@ def global_init(eo: np.ndarray, sar: np.ndarray, describe: Descriptor, radius: T
         whole_reliable = _reliable(z, ratio, quadrants)
         tolerance = 2.0 + BLOCK_TOLERANCE * max(eo.shape)
         # blocks where the whole-scene peak is not enough, on the unrotated SAR (blocks tolerate small rotations)
-        agreeing, local = ([], None) if whole_reliable or (rotation, scale) != (0.0, 1.0) else \
-            _block_consensus(_block_peaks(corr, eo_desc, eo_mask, radius), tolerance)
+        blocks = [] if whole_reliable or (rotation, scale) != (0.0, 1.0) else _block_peaks(corr, eo_desc, eo_mask, radius)
+        agreeing, local = _block_consensus(blocks, tolerance)
         whole = np.c_[np.zeros((2, 2)), [dx, dy]]
-        reliable = whole_reliable or len(agreeing) >= MIN_AGREEING_BLOCKS
+        reliable = whole_reliable or len(agreeing) >= blocks_needed(len(blocks), tolerance, radius)
         model = local if not whole_reliable and local is not None and len(agreeing) >= 3 else whole
         # EO p <-> resampled SAR p + a(p) <-> SAR M [p + a(p); 1]: displacement M [p + a(p); 1] - p
         m, t = matrix[:, :2], matrix[:, 2]
@@ -281,16 +283,25 @@ def _fit_block_affine(blocks: list) -> np.ndarray:
 
 
 def _block_consensus(blocks: list, tolerance: float):
-    """The largest set of blocks whose peaks lie within `tolerance` of one affine pattern, and that affine
-    ((2, 3), or None when no block has a clear peak). Each block's peak is tried as the seed."""
-    best, model = [], None
+    """The largest set of blocks whose peaks agree on one shift within `tolerance` (each block's peak tried as the
+    seed), and the affine through them ((2, 3); None when no block has a clear peak)."""
+    best = []
     for seed in blocks:
-        members = [b for b in blocks if np.hypot(*(b.shift - seed.shift)) <= 2 * tolerance]
-        for _ in range(2):
-            affine = _fit_block_affine(members)
-            members = [b for b in blocks if np.hypot(*(affine[:, :2] @ b.centre + affine[:, 2] - b.shift)) <= tolerance]
-            if not members:
-                break
+        near = [b for b in blocks if np.hypot(*(b.shift - seed.shift)) <= 2 * tolerance]
+        centre = np.median([b.shift for b in near], axis=0)
+        members = [b for b in blocks if np.hypot(*(b.shift - centre)) <= tolerance]
         if len(members) > len(best):
-            best, model = members, _fit_block_affine(members)
-    return best, model
+            best = members
+    return best, (_fit_block_affine(best) if best else None)
+
+
+def blocks_needed(strong: int, tolerance: float, radius) -> int:
+    """How many of `strong` block peaks must agree before chance is ruled out: peaks of unrelated images fall
+    anywhere in the search box, each within `tolerance` of a given shift with probability p = pi tol^2 / box; the
+    number is the smallest k (at least MIN_AGREEING_BLOCKS) with strong * C(strong - 1, k - 1) p^(k - 1) < 1e-3."""
+    box = (2 * radius[0] + 1) * (2 * radius[1] + 1)
+    p = min(1.0, math.pi * tolerance**2 / box)
+    for k in range(MIN_AGREEING_BLOCKS, strong + 1):
+        if strong * math.comb(strong - 1, k - 1) * p ** (k - 1) < 1e-3:
+            return k
+    return strong + 1  # never: the search box is too small for blocks to tell
