@@ -31,3 +31,28 @@ AIRPORT_TRUTH = _airport_truth_in_crop()
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return DATA
+
+
+def worse_regions(eo_path, sar_path, corruption=(9.0, -7.0)):
+    """The self-check's fallback regions for the engine's own field on a pair, corrupted by `corruption` px in its
+    north-west ninth: a local field measurably worse than the global model there, as the engine would meet it
+    (tests/unit/test_align.py checks the self-check on it). Returns (working-grid images, the field before the
+    corruption, the self-check's outputs: final field, keep weights, statistics)."""
+    import numpy as np
+
+    from sar_eo_coreg.core.align import coarse_to_fine, global_search, self_check
+    from sar_eo_coreg.core.features import CfogDescriptor, downsample
+    from sar_eo_coreg.core.raster import eo_grid, eo_radiometry, open_info, read_display_image, sar_radiometry
+
+    eo_info, sar_info = open_info(eo_path, "EO"), open_info(sar_path, "SAR")
+    grid = eo_grid(eo_info)
+    eo = read_display_image(eo_info, eo_radiometry(eo_info), grid, "EO")
+    sar = read_display_image(sar_info, sar_radiometry(sar_info), grid, "SAR")
+    describe = CfogDescriptor()
+    scale = coarse_to_fine.pyramid_factors(eo.shape[1], eo.shape[0], global_search.GLOBAL_MAX_SIDE)
+    start = global_search.global_init(downsample(eo, scale), downsample(sar, scale), describe, (40 / scale,) * 2)
+    result = coarse_to_fine.refine(eo, sar, describe, start, scale)
+    clean = result.field.values.copy()
+    ny, nx = clean.shape[:2]
+    result.field.values[: ny // 3, : nx // 3] += np.asarray(corruption)
+    return (eo, sar), clean, self_check.self_check(eo, sar, describe, result)[:3]

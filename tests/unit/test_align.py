@@ -10,11 +10,11 @@ import torch
 from osgeo import ogr
 
 from sar_eo_coreg.core import pipeline
-from sar_eo_coreg.core.align import coarse_to_fine, field_fit, global_search, self_check
-from sar_eo_coreg.core.features import CfogDescriptor, CfogFeatures, cfog, downsample
+from sar_eo_coreg.core.align import field_fit, global_search, self_check
+from sar_eo_coreg.core.features import CfogDescriptor, CfogFeatures, cfog
 from sar_eo_coreg.core.lattice import Lattice
 from sar_eo_coreg.core.raster import eo_grid, eo_radiometry, open_info, read_display_image, sar_radiometry
-from tests.conftest import AIRPORT_CROP_ORIGIN, AIRPORT_TRUTH
+from tests.conftest import AIRPORT_CROP_ORIGIN, AIRPORT_TRUTH, worse_regions
 
 AIRPORT_SHIFT = np.array([-73.0, -14.0])  # hand-checked shift of the real airport pair (near-uniform), EO pixels
 
@@ -160,16 +160,9 @@ def test_the_self_check_falls_back_only_where_the_local_field_is_measurably_wors
     """The engine's field on the aligned fixture, corrupted by (9, -7) px in its north-west ninth: the self-check
     finds those regions measurably worse than the global model, returns the global model there and names them
     ('worse'), and keeps the local field in the far quadrant."""
-    eo, sar = _level(data_dir / "s1s2_eo.tif", "EO"), _level(data_dir / "s1s2_sar.tif", "SAR")
-    describe = CfogDescriptor()
-    scale = coarse_to_fine.pyramid_factors(eo.shape[1], eo.shape[0], global_search.GLOBAL_MAX_SIDE)
-    start = global_search.global_init(downsample(eo, scale), downsample(sar, scale), describe, (40 / scale,) * 2)
-    result = coarse_to_fine.refine(eo, sar, describe, start, scale)
-    clean = result.field.values.copy()
+    (eo, _), clean, (final, keep, stats) = worse_regions(data_dir / "s1s2_eo.tif", data_dir / "s1s2_sar.tif")
     ny, nx = clean.shape[:2]
     bad = (slice(0, ny // 3), slice(0, nx // 3))
-    result.field.values[bad] += [9.0, -7.0]
-    final, keep, stats, _, _ = self_check.self_check(eo, sar, describe, result)
     assert stats["regions_fallen_back"] >= 1 and {r["reason"] for r in stats["fallback_regions"]} == {"worse"}
     for region in stats["fallback_regions"]:
         c0, r0, c1, r1 = region["working_px"]

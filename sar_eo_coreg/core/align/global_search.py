@@ -35,8 +35,8 @@ QUADRANT_MIN_Z = 3.5
 # shift (within the local warp a block may carry) than chance allows, even if the whole-scene peak is weak; the
 # field then starts from the affine through the agreeing blocks' peaks.
 BLOCKS = 3
-BLOCK_MIN_Z = 3.5  # a block's peak counts when it stands this far out of its surface ...
-BLOCK_MIN_RATIO = 1.5  # ... and beats the block's runner-up by this much
+BLOCK_MIN_Z = 3.5  # a block's peak counts when it stands this far out of its surface (a rival as high is allowed:
+# repeated structure in a block is common, and chance is ruled out by the number of blocks that must agree)
 BLOCK_TOLERANCE = 0.04  # how far a block's peak may lie from the affine pattern, share of the size (+2 px)
 MIN_AGREEING_BLOCKS = 4  # blocks that must agree for the block-wise model alone to be reliable (more where chance
 # agreement is likelier than 1e-3: see blocks_needed)
@@ -262,7 +262,7 @@ def _block_peaks(corr: _Correlator, eo_desc, eo_mask, radius) -> list:
             if mask.sum() < 0.4 * eo_mask.sum() / BLOCKS**2:
                 continue
             found = _best_peaks(corr, corr.ncc(eo_desc, mask), radius)
-            if found and found[0] >= BLOCK_MIN_Z and found[1] >= BLOCK_MIN_RATIO:
+            if found and found[0] >= BLOCK_MIN_Z:
                 peaks.append(BlockPeak(_centre(mask), np.array(found[2]), found[0], found[1]))
     return peaks
 
