@@ -64,11 +64,11 @@ def engine_version(method: str, model) -> str:
     return digest.hexdigest()[:12]
 
 
-def build_scene(row, index, work: Path, warp: str):
+def build_scene(row, index, work: Path, warp: str, seed: int = 1000):
     scene = work / warp / f"{row['source']}_{row['id']}"
     scene.mkdir(parents=True, exist_ok=True)
     width, height = int(row["width"]), int(row["height"])
-    field = synthetic.FIELDS[warp].random(width, height, seed=1000 + index)
+    field = synthetic.FIELDS[warp].random(width, height, seed=seed + index)
     gsd = float(row["gsd_m"]) if row["gsd_m"] not in ("", "nan") else 1.0
     inputs = [data_path(row["eo"]), data_path(row["sar"])]
     made = scene / "sar.tif"
@@ -255,6 +255,8 @@ def main(argv=None):
     parser.add_argument("--heldout-fold", type=int, default=None, help="only the pairs of this test fold")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--name", default=None, help="results file stem (default: accuracy_<warp>)")
+    parser.add_argument("--seed", type=int, default=1000,
+                        help="first scene's warp seed (pair i gets seed + i); another seed needs another --work")
     args = parser.parse_args(argv)
     out, work = Path(args.out), Path(args.work)
     out.mkdir(parents=True, exist_ok=True)
@@ -289,7 +291,7 @@ def main(argv=None):
         per_source[row["source"]] = per_source.get(row["source"], 0) + 1
         if 0 < limits.get(row["source"], default_limit) < per_source[row["source"]]:
             continue
-        scene, points, truth, field = build_scene(row, index, work, args.warp)
+        scene, points, truth, field = build_scene(row, index, work, args.warp, args.seed)
         windows = checks.get((row["source"], row["id"]), np.zeros((0, 6)))
         re_points, re_truth = remeasured_truth(field, windows)
         stamp = scene_version(scene, windows)

@@ -33,18 +33,19 @@ def main(argv=None):
         rows = json.loads(path.read_text())
         engine = {r["source"]: r for r in rows if r["method"] == "structural"}
         sift = {r["source"]: r for r in rows if r["method"] == "sift"}
+        zero = {r["source"]: r["headline_mean"] for r in rows if r["method"] == "zero"}
         for source, r in engine.items():
             conf = f"{r['conf90_share']:.0%} / {r['conf90_within3']:.0%}" if "conf90_share" in r else "-"
             line = (f"| {r['headline_mean']:.2f} | {r['headline_median']:.2f} | {r['headline_pck3']:.1%} |")
             if source == "all":
-                pooled.append(f"| {warp} | {r['scenes']} | {r['zero_shift_mean']:.1f} {line} {r['errored']} | "
+                pooled.append(f"| {warp} | {r['scenes']} | {zero.get(source, float('nan')):.1f} {line} {r['errored']} | "
                               f"{r['not_aligned']} | {r['mean']:.2f} / {r['median']:.2f} / {r['pck3']:.1%} | {conf} | "
-                              f"{sift['all']['mean']:.0f} | {r['seconds_per_scene']:.2f} |" if "all" in sift else
-                              f"| {warp} | {r['scenes']} | {r['zero_shift_mean']:.1f} {line} {r['errored']} | "
+                              f"{sift['all']['headline_mean']:.0f} | {r['seconds_per_scene']:.2f} |" if "all" in sift else
+                              f"| {warp} | {r['scenes']} | {zero.get(source, float('nan')):.1f} {line} {r['errored']} | "
                               f"{r['not_aligned']} | {r['mean']:.2f} / {r['median']:.2f} / {r['pck3']:.1%} | {conf} | - | "
                               f"{r['seconds_per_scene']:.2f} |")
             else:
-                sources.append(f"| {warp} | {source} | {r['scenes']} | {r['zero_shift_mean']:.1f} {line} "
+                sources.append(f"| {warp} | {source} | {r['scenes']} | {zero.get(source, float('nan')):.1f} {line} "
                                f"{r['not_aligned']} | {conf} |")
     text = "\n".join(["All sources pooled (headline truth: re-measured for s1s2_volkov, stated elsewhere):", "",
                       *pooled, "", "Per source:", "", *sources]) + "\n"
