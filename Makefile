@@ -43,11 +43,10 @@ demo: setup
 bench: setup
 	$(PY) bench/real_airport.py
 	$(PY) bench/pair_check.py --out bench/results
-	$(PY) bench/accuracy.py --warp random --out bench/results
-	$(PY) bench/accuracy.py --warp sine --out bench/results
+	for warp in random strong relief sine; do $(PY) bench/accuracy.py --warp $$warp --out bench/results || exit 1; done
+	$(PY) bench/calibrate.py
+	$(PY) bench/summary.py
 	$(PY) bench/speed.py --out bench/results
-	@echo; echo "Accuracy, random-field warp (bench/results/accuracy_random.md):"; cat bench/results/accuracy_random.md
-	@echo; echo "Accuracy, sinusoidal warp (bench/results/accuracy_sine.md):"; cat bench/results/accuracy_sine.md
 	@echo; echo "Speed (bench/results/speed_cpu.md):"; cat bench/results/speed_cpu.md
 
 bench-speed: setup

@@ -1,17 +1,20 @@
-"""Accuracy benchmark (DESIGN.md protocol) on every aligned pair in ../shared/data.
+"""Accuracy benchmark on every aligned pair in ../shared/data (and the airport-derived pair).
 
-For each pair: write eo.tif and a displaced sar.tif (known field: global shift up to ±10% of the size plus
-a smooth warp of 1.5% amplitude at half-image wavelength, seeded by the pair's index; `--warp random`: a
-random control grid, cubic-interpolated; `--warp sine`: a sum of sinusoids), run every method, and score
-offsets at truth tie points (and, where bench/pair_check.py has re-measured the unwarped pair, against that
-re-measured truth too). Methods: zero shift, OpenCV SIFT + RANSAC affine, and the engine (the full
-pipeline) with `structural` (CFOG) or `learned` descriptors. A run that errors out is counted in its own
-column and scored as zero shift; a run whose verdict is not_aligned returns zero shift by design and is
-counted too. Results: bench/results/<name>.{json,md}. Per-scene results are kept in <name>_scenes.jsonl and
-reused only when the engine's code (and, for `learned`, the weights) and the scene are the same: a changed
-engine, pair or re-measurement re-runs.
+For each pair: write eo.tif and a displaced sar.tif (known field: a global shift up to ±10% of the size plus a
+local warp, seeded by the pair's index: `--warp random` (control grid, 1.5 %), `strong` (3.5 %, nodes every
+1/4-1/2 of the size), `relief` (along one axis, proportional to a random height, 4 %) or `sine`; see
+sar_eo_coreg/evaluation/synthetic.py), run every method, and score offsets at truth points, against the stated
+truth and, where bench/pair_check.py has re-measured the unwarped pair, against that re-measured truth too. The
+headline table uses the re-measured truth for REMEASURED_SOURCES (s1s2_volkov) and the stated one elsewhere, with
+the calibrated confidence at the same points. Methods: zero shift, OpenCV SIFT + RANSAC affine, and the engine
+(the full pipeline) with `structural` (CFOG) or `learned` descriptors. A run that errors out is counted in its
+own column and scored as zero shift; a run whose verdict is not_aligned returns zero shift by design and is
+counted too. Results: bench/results/<name>.{json,md}. Per-scene results are kept in <name>_scenes.jsonl (with the
+engine's evidence score at each point, for bench/calibrate.py) and reused only when the engine's code (and, for
+`learned`, the weights) and the scene are the same: a changed engine, pair or re-measurement re-runs.
 
-    python bench/accuracy.py [--warp random|sine] [--sources s1s2_volkov,mmim_so] [--limit N]
+    python bench/accuracy.py [--warp random|strong|relief|sine] [--sources s1s2_volkov,mmim_so] [--limit N]
+    python bench/accuracy.py --warp strong --seed 7000 --work /tmp/other_seeds --name strong_seed7000
     python bench/accuracy.py --methods learned --heldout-fold 0 --name accuracy_fold0
 
 Learned descriptors are scored on the pairs of a held-out fold only (--heldout-fold K, the same grouped
