@@ -29,6 +29,7 @@ from accuracy import REMEASURED_SOURCES  # noqa: E402
 TABLE = REPO / "sar_eo_coreg" / "core" / "align" / "calibration.json"
 BINS = 200  # evidence quantile bins the isotonic fit runs on
 KNOTS = 40  # knots kept in the shipped table
+THRESHOLDS = (3.0, 1.5, 0.75, 0.375, 0.1875)  # error thresholds fitted, px: 3 EO px at working-grid factors 1-16
 EDGES = np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0001])  # reliability diagram bins
 
 
@@ -70,21 +71,25 @@ def isotonic(x: np.ndarray, y: np.ndarray, increasing: bool = True):
 
 
 def fit(evidence: np.ndarray, errors: np.ndarray) -> dict:
-    """The table: knots of evidence with P(error <= 3 px) (strictly increasing) and the error's 68th
-    percentile (non-increasing) at each."""
+    """The table: knots of evidence with P(error <= 3 px) (strictly increasing), P(error <= t) for the finer
+    THRESHOLDS (what 3 EO px is in working pixels when the working grid is coarser than the EO), and the error's
+    68th percentile (non-increasing) at each."""
     centres, p = isotonic(evidence, (errors <= 3).astype(float))
+    finer = {t: isotonic(evidence, (errors <= t).astype(float))[1] for t in THRESHOLDS[1:]}
     order = np.argsort(evidence)
     groups = np.array_split(order, min(BINS, len(order)))
     q68 = np.array([np.percentile(errors[g], 68) for g in groups])
     _, q68 = isotonic(centres, q68, increasing=False)
     keep = np.unique(np.linspace(0, len(centres) - 1, KNOTS).round().astype(int))
-    knots = np.r_[0.0, centres[keep], 1.0]
-    p = np.r_[min(p[0], 0.0) if p[0] <= 0 else p[0], p[keep], p[-1]]
-    p = np.clip(p, 0.0, 0.999) + np.linspace(0.0, 1e-3, len(p))  # strictly increasing, so it can be inverted
-    q68 = np.r_[q68[0], q68[keep], q68[-1]]
-    knots = knots + np.linspace(0.0, 1e-6, len(knots))
+    knots = np.r_[0.0, centres[keep], 1.0] + np.linspace(0.0, 1e-6, len(keep) + 2)
+
+    def at_knots(values):
+        return np.r_[values[0], values[keep], values[-1]]
+
+    p = np.clip(at_knots(p), 0.0, 0.999) + np.linspace(0.0, 1e-3, len(knots))  # strictly increasing: invertible
     return {"evidence": np.round(knots, 6).tolist(), "p_within_3px": np.round(np.minimum(p, 1.0), 5).tolist(),
-            "uncertainty_px": np.round(q68, 3).tolist()}
+            "p_within": {f"{t:g}": np.round(np.clip(at_knots(v), 0.0, 1.0), 5).tolist() for t, v in finer.items()},
+            "uncertainty_px": np.round(at_knots(q68), 3).tolist()}
 
 
 def apply(table: dict, evidence: np.ndarray) -> np.ndarray:

@@ -271,7 +271,8 @@ def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptor
     describe = (descriptors or structural_descriptor)(params)
     gsd_work = eo.pixel_size_m * factor
     radius_m = params.search_radius_m or DEFAULT_RADIUS_FRACTION * max(grid.width, grid.height) * gsd_work
-    alignment = align(eo_img, sar_img, describe, radius_m / gsd_work, params.max_points, report.stage(0.2, 0.7))
+    alignment = align(eo_img, sar_img, describe, radius_m / gsd_work, params.max_points, report.stage(0.2, 0.7),
+                      eo_per_working=factor)
     del eo_img, sar_img
     _locate_fallback(alignment.report, grid, factor)
     found = alignment.tiepoints

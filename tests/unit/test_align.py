@@ -226,3 +226,17 @@ def test_global_search_survives_a_strong_local_warp(data_dir, tmp_path):
     start = np.stack([found.affine[0, 0] * xs + found.affine[0, 1] * ys + found.affine[0, 2],
                       found.affine[1, 0] * xs + found.affine[1, 1] * ys + found.affine[1, 2]], axis=-1)
     assert np.median(np.hypot(*(start - truth).transpose(2, 0, 1))) < 0.06 * width
+
+
+def test_confidence_is_stricter_where_the_working_grid_is_coarser_than_the_eo():
+    """3 EO px are 3 / factor working pixels: the calibrated probability never grows with the factor, equals the
+    3 px table on the EO grid itself and the 0.75 px table at a factor of 4."""
+    from sar_eo_coreg.core.align import confidence
+
+    evidence = np.linspace(0.0, 1.0, 101)
+    table = json.loads(confidence.TABLE.read_text())
+    ladder = [confidence.probability(evidence, factor) for factor in (1, 2, 3, 4, 8, 16)]
+    assert np.allclose(ladder[0], np.interp(evidence, table["evidence"], table["p_within_3px"]))
+    assert np.allclose(ladder[3], np.interp(evidence, table["evidence"], table["p_within"]["0.75"]))
+    assert all((finer >= coarser - 1e-12).all() for finer, coarser in zip(ladder, ladder[1:]))
+    assert ladder[-1].max() < ladder[0].max()

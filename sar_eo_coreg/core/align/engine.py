@@ -31,9 +31,10 @@ class Alignment:
 
 
 def align(eo: np.ndarray, sar: np.ndarray, describe: Descriptor, radius_px: float, max_points: int = 1500,
-          progress: Optional[Callable[[float, str], None]] = None) -> Alignment:
+          progress: Optional[Callable[[float, str], None]] = None, eo_per_working: float = 1.0) -> Alignment:
     """The whole matching core on working-grid images (uint8, 0 = nodata). Never guesses: when the global
-    peak is unreliable, or the result is not measurably better than the input, the answer is zero shift."""
+    peak is unreliable, or the result is not measurably better than the input, the answer is zero shift.
+    `eo_per_working`: EO pixels per working pixel, for the confidence's 3 EO px."""
     h, w = eo.shape
     report = progress or (lambda fraction, message: None)
     scale = pyramid_factors(w, h, GLOBAL_MAX_SIDE)
@@ -63,7 +64,7 @@ def align(eo: np.ndarray, sar: np.ndarray, describe: Descriptor, radius_px: floa
     support = result.confidence * result.robust
     smoothed = cv2.GaussianBlur(support, (0, 0), 1.5) / max(cv2.GaussianBlur(np.ones_like(support), (0, 0), 1.5).max(), 1e-9)
     evidence = np.clip(np.sqrt(np.clip(smoothed, 0, None)) * (0.25 + 0.75 * keep), 0.0, 1.0)
-    confidence = probability(evidence)  # calibrated: P(within 3 px)
+    confidence = probability(evidence, eo_per_working)  # calibrated: P(within 3 EO px)
     info["confidence_calibration"] = table_id()
     tiepoints = sample_tiepoints(result, final, max_points)
     partly = stats["regions_fallen_back"] > 0
