@@ -276,7 +276,8 @@ def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptor
     del eo_img, sar_img
     _locate_fallback(alignment.report, grid, factor)
     found = alignment.tiepoints
-    tp = TiePoints((found["eo_px"] + 0.5) * factor - 0.5, found["disp"] * factor, found["score"], found["inlier"])
+    tp = TiePoints((found["eo_px"] + 0.5) * factor - 0.5, found["disp"] * factor, found["score"], found["inlier"],
+                   uncertainty=found["uncertainty"] * factor)
     timings["match_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()

@@ -23,7 +23,7 @@ from .raster import RasterInfo
 from .transforms import global_deviation
 
 POINT_FIELDS = ("id", "eo_x", "eo_y", "sar_x", "sar_y", "dx", "dy", "score", "inlier", "enabled", "residual",
-                "residual_x", "residual_y", "off_global", "suspect")
+                "residual_x", "residual_y", "off_global", "suspect", "uncertainty")
 CSV_FIELDS = ("sar_row", "sar_col", "optical_row", "optical_col", "score", "inlier")
 
 
@@ -38,6 +38,7 @@ class TiePoints:
     enabled: np.ndarray = field(default=None)
     residual: np.ndarray = field(default=None)  # (N, 2) leave-one-out residual, EO pixels (NaN where not fitted)
     labels: list = field(default=None)  # how messages name each point ("id 7", "line 12"); default: its id
+    uncertainty: np.ndarray = field(default=None)  # (N,) the engine's typical error there, EO px (NaN: from a file)
 
     def __post_init__(self):
         n = len(self.eo_px)
@@ -48,6 +49,7 @@ class TiePoints:
         self.enabled = self.inlier.copy() if self.enabled is None else np.asarray(self.enabled, bool)
         self.residual = np.full((n, 2), np.nan) if self.residual is None else np.asarray(self.residual, np.float64)
         self.labels = [f"id {i + 1}" for i in range(n)] if self.labels is None else list(self.labels)
+        self.uncertainty = np.full(n, np.nan) if self.uncertainty is None else np.asarray(self.uncertainty, np.float64)
 
     def __len__(self):
         return len(self.eo_px)
@@ -102,7 +104,7 @@ def _records(tp: TiePoints, eo: RasterInfo):
         yield (i + 1, float(eo_x[i]), float(eo_y[i]), float(sar_x[i]), float(sar_y[i]), float(tp.disp[i, 0]),
                float(tp.disp[i, 1]), float(tp.score[i]), int(tp.inlier[i]), int(tp.enabled[i]),
                *(None if not np.isfinite(v) else float(v) for v in (residual[i], *tp.residual[i], off[i])),
-               int(bool(off[i] > threshold)))
+               int(bool(off[i] > threshold)), None if not np.isfinite(tp.uncertainty[i]) else float(tp.uncertainty[i]))
 
 
 def write_gpkg(path, tp: TiePoints, eo: RasterInfo, fallback_regions=None) -> None:
@@ -166,7 +168,7 @@ def _write_regions(con, srs_id, regions) -> None:
 
 
 _FIELD_TYPES = ("INTEGER", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "BOOLEAN",
-                "BOOLEAN", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "BOOLEAN")
+                "BOOLEAN", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "BOOLEAN", "DOUBLE")
 
 _GPKG_SCHEMA = """
 CREATE TABLE gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY, organization TEXT NOT NULL,

@@ -151,3 +151,21 @@ def test_every_transform_fits_real_tiepoints(scene, tmp_path, kind):
     ours = metrics.score(metrics.sample_offsets(tmp_path / kind / "offsets.tif", points), truth)
     zero = metrics.score(np.zeros_like(truth), truth)
     assert ours["mean"] < zero["mean"] / 3
+
+
+def test_engine_tiepoints_carry_an_uncertainty_and_file_tiepoints_none(scene, tmp_path):
+    """Each tie point the engine samples gets its calibrated typical error (EO px, the benchmark's 68th percentile
+    at its evidence); the GeoPackage stores it, and tie points re-fitted from
+    a CSV (no engine evidence) store NULL rather than a made-up figure."""
+    root, result, _, _ = scene
+    tp = result.tiepoints
+    assert np.isfinite(tp.uncertainty).all() and (tp.uncertainty > 0).all()
+    assert np.median(tp.uncertainty) < 5.0
+    con = sqlite3.connect(root / "out" / "tiepoints.gpkg")
+    stored = np.array([r[0] for r in con.execute("SELECT uncertainty FROM tiepoints ORDER BY id")], float)
+    con.close()
+    assert np.allclose(stored, tp.uncertainty)
+    pipeline.apply(root / "out" / "tiepoints.csv", root / "eo.tif", root / "sar.tif", tmp_path / "applied")
+    con = sqlite3.connect(tmp_path / "applied" / "tiepoints.gpkg")
+    assert {r[0] for r in con.execute("SELECT uncertainty FROM tiepoints")} == {None}
+    con.close()

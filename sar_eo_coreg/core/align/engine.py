@@ -11,7 +11,7 @@ import numpy as np
 from ..features import Descriptor, downsample
 from ..lattice import Lattice
 from .coarse_to_fine import STEP, pyramid_factors, refine
-from .confidence import probability, table_id
+from .confidence import probability, table_id, uncertainty_px
 from .global_search import GLOBAL_MAX_SIDE, global_init
 from .sampling import sample_tiepoints
 from .self_check import MIN_IMPROVEMENT_T, self_check
@@ -67,6 +67,8 @@ def align(eo: np.ndarray, sar: np.ndarray, describe: Descriptor, radius_px: floa
     confidence = probability(evidence, eo_per_working)  # calibrated: P(within 3 EO px)
     info["confidence_calibration"] = table_id()
     tiepoints = sample_tiepoints(result, final, max_points)
+    at_points = Lattice(final.x0, final.y0, final.step, evidence[..., None]).sample(*tiepoints["eo_px"].T)[..., 0]
+    tiepoints["uncertainty"] = uncertainty_px(at_points)  # working px (the bench's scenes: EO px = working px)
     partly = stats["regions_fallen_back"] > 0
     verdict = "aligned_partly" if partly else "aligned"
     message = (f"Aligned; {stats['regions_fallen_back']} of {stats['regions']} regions follow the global model, "
@@ -77,7 +79,8 @@ def align(eo: np.ndarray, sar: np.ndarray, describe: Descriptor, radius_px: floa
 
 
 def _not_aligned(empty: Lattice, info: dict, message: str) -> Alignment:
-    none = {"eo_px": np.zeros((0, 2)), "disp": np.zeros((0, 2)), "score": np.zeros(0), "inlier": np.zeros(0, bool)}
+    none = {"eo_px": np.zeros((0, 2)), "disp": np.zeros((0, 2)), "score": np.zeros(0), "inlier": np.zeros(0, bool),
+            "uncertainty": np.zeros(0)}
     confidence = Lattice(empty.x0, empty.y0, empty.step, np.zeros((*empty.shape, 1)))
     return Alignment(empty, confidence, "not_aligned", message + " The outputs keep the input georeference.", none, info)
 
