@@ -27,6 +27,7 @@ from rasterio.windows import Window
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from accuracy import remeasured_truth  # noqa: E402
 from pair_check import reliable_windows  # noqa: E402
 from pairs import aligned_pairs, data_path  # noqa: E402
 
@@ -62,14 +63,12 @@ def remeasured_mosaic(size: int, field):
     only where the displaced SAR shows that ground (as synthetic.truth_points keeps)."""
     pairs = [r for r in aligned_pairs(extra=None) if r["source"] == "s1s2_volkov"]
     checks = reliable_windows(REPO / "bench" / "results" / "pair_check.json")
-    points, intrinsic = [], []
+    windows = []
     for k, (row, col) in enumerate((r, c) for r in range(0, size, TILE) for c in range(0, size, TILE)):
-        windows = checks.get(("s1s2_volkov", pairs[k % len(pairs)]["id"]), np.zeros((0, 6)))
-        points.append(windows[:, :2] + [col, row])
-        intrinsic.append(windows[:, 2:4])
-    points, intrinsic = np.concatenate(points), np.concatenate(intrinsic)
-    moved = points + intrinsic
-    truth = intrinsic + field.truth(moved[:, 0], moved[:, 1])
+        tile = checks.get(("s1s2_volkov", pairs[k % len(pairs)]["id"]), np.zeros((0, 6))).copy()
+        tile[:, :2] += [col, row]
+        windows.append(tile)
+    points, truth = remeasured_truth(field, np.concatenate(windows))
     sar_side = int(np.ceil(size / SAR_PIXEL_SCALE))
     q = (points + truth + 0.5) / SAR_PIXEL_SCALE - 0.5
     src = points + truth + field.sampling(*(points + truth).T)

@@ -33,6 +33,15 @@ def data_dir() -> Path:
     return DATA
 
 
+def working_image(path, role):
+    """A raster read as the engine reads it (its own grid, the engine's radiometry and stretch): uint8, 0 = nodata."""
+    from sar_eo_coreg.core.raster import eo_grid, eo_radiometry, open_info, read_display_image, sar_radiometry
+
+    info = open_info(path, role)
+    radiometry = eo_radiometry(info) if role == "EO" else sar_radiometry(info)
+    return read_display_image(info, radiometry, eo_grid(info), role)
+
+
 def worse_regions(eo_path, sar_path, corruption=(9.0, -7.0)):
     """The self-check's fallback regions for the engine's own field on a pair, corrupted by `corruption` px in its
     north-west ninth: a local field measurably worse than the global model there, as the engine would meet it
@@ -42,12 +51,8 @@ def worse_regions(eo_path, sar_path, corruption=(9.0, -7.0)):
 
     from sar_eo_coreg.core.align import coarse_to_fine, global_search, self_check
     from sar_eo_coreg.core.features import CfogDescriptor, downsample
-    from sar_eo_coreg.core.raster import eo_grid, eo_radiometry, open_info, read_display_image, sar_radiometry
 
-    eo_info, sar_info = open_info(eo_path, "EO"), open_info(sar_path, "SAR")
-    grid = eo_grid(eo_info)
-    eo = read_display_image(eo_info, eo_radiometry(eo_info), grid, "EO")
-    sar = read_display_image(sar_info, sar_radiometry(sar_info), grid, "SAR")
+    eo, sar = working_image(eo_path, "EO"), working_image(sar_path, "SAR")
     describe = CfogDescriptor()
     scale = coarse_to_fine.pyramid_factors(eo.shape[1], eo.shape[0], global_search.GLOBAL_MAX_SIDE)
     start = global_search.global_init(downsample(eo, scale), downsample(sar, scale), describe, (40 / scale,) * 2)

@@ -13,8 +13,7 @@ from sar_eo_coreg.core import pipeline
 from sar_eo_coreg.core.align import field_fit, global_search, self_check
 from sar_eo_coreg.core.features import CfogDescriptor, CfogFeatures, cfog
 from sar_eo_coreg.core.lattice import Lattice
-from sar_eo_coreg.core.raster import eo_grid, eo_radiometry, open_info, read_display_image, sar_radiometry
-from tests.conftest import AIRPORT_CROP_ORIGIN, AIRPORT_TRUTH, worse_regions
+from tests.conftest import AIRPORT_CROP_ORIGIN, AIRPORT_TRUTH, working_image, worse_regions
 
 AIRPORT_SHIFT = np.array([-73.0, -14.0])  # hand-checked shift of the real airport pair (near-uniform), EO pixels
 
@@ -25,7 +24,7 @@ def test_opencv_cfog_equals_the_torch_module_the_models_use():
     assert np.abs(cfog(image) - torch_features).max() < 1e-5
 
 
-def test_lattice_samples_bilinearly_and_moves_to_the_finer_level():
+def test_lattice_samples_bilinearly_and_moves_to_the_finerworking_image():
     lattice = Lattice.over(65, 33, 16)
     xs, ys = lattice.coords()
     gx, gy = np.meshgrid(xs, ys)
@@ -40,14 +39,8 @@ def test_lattice_samples_bilinearly_and_moves_to_the_finer_level():
     assert np.allclose(finer.values[inside], expected[inside])
 
 
-def _level(path, role):
-    info = open_info(path, role)
-    radiometry = eo_radiometry(info) if role == "EO" else sar_radiometry(info)
-    return read_display_image(info, radiometry, eo_grid(info), role)
-
-
 def test_global_search_finds_a_large_cross_modal_shift_and_calls_it_reliable(data_dir):
-    eo, sar = _level(data_dir / "s1s2_eo.tif", "EO"), _level(data_dir / "s1s2_sar.tif", "SAR")
+    eo, sar = working_image(data_dir / "s1s2_eo.tif", "EO"), working_image(data_dir / "s1s2_sar.tif", "SAR")
     dx, dy = 37, -21
     shifted = np.zeros_like(sar)
     shifted[max(dy, 0):sar.shape[0] + min(dy, 0), max(dx, 0):] = sar[max(-dy, 0):sar.shape[0] - max(dy, 0), :sar.shape[1] - dx]
@@ -57,7 +50,7 @@ def test_global_search_finds_a_large_cross_modal_shift_and_calls_it_reliable(dat
 
 
 def test_global_search_on_unrelated_ground_is_not_reliable(data_dir):
-    eo, sar = _level(data_dir / "s1s2_eo.tif", "EO"), _level(data_dir / "s1s2_sar.tif", "SAR")
+    eo, sar = working_image(data_dir / "s1s2_eo.tif", "EO"), working_image(data_dir / "s1s2_sar.tif", "SAR")
     found = global_search.global_init(eo[:256, :256], sar[-256:, -256:], CfogDescriptor(), (60, 60))
     assert not found.reliable
 
@@ -218,7 +211,7 @@ def test_global_search_survives_a_strong_local_warp(data_dir, tmp_path):
     field = synthetic.RandomField.strong(width, height, seed=11, warp_fraction=0.06, spacing=(0.25, 0.25))
     synthetic.write_pair(data_dir / "s1s2_eo.tif", data_dir / "s1s2_sar.tif", tmp_path / "eo.tif", tmp_path / "sar.tif",
                          field)
-    eo, sar = _level(tmp_path / "eo.tif", "EO"), _level(tmp_path / "sar.tif", "SAR")
+    eo, sar = working_image(tmp_path / "eo.tif", "EO"), working_image(tmp_path / "sar.tif", "SAR")
     found = global_search.global_init(eo, sar, CfogDescriptor(), (80, 80))
     assert found.reliable
     ys, xs = np.mgrid[32:height:64, 32:width:64].astype(float)

@@ -25,7 +25,7 @@ class Alignment:
     confidence: Lattice  # (ny, nx, 1) in [0, 1]
     verdict: str  # aligned | aligned_partly | not_aligned
     message: str
-    tiepoints: dict  # eo_px, disp, score, inlier (working pixels)
+    tiepoints: dict  # eo_px, disp, score, inlier, uncertainty (working pixels)
     report: dict
 
 
