@@ -8,7 +8,7 @@ VERSION := $(shell sed -n 's/^version=//p' sar_eo_coreg/metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 export PYTHONHASHSEED := 0
 
-.PHONY: setup system-packages test lint demo bench bench-speed bench-models train-default package clean screenshot
+.PHONY: setup system-packages test lint demo bench bench-speed bench-models train-default lean-size package clean screenshot
 
 setup: system-packages $(STAMP)
 
@@ -23,7 +23,7 @@ system-packages:
 	  fi; \
 	fi
 
-$(STAMP): requirements.txt requirements-dev.txt sar_eo_coreg/requirements.txt
+$(STAMP): requirements.txt requirements-dev.txt sar_eo_coreg/requirements.txt sar_eo_coreg/requirements-train.txt
 	test -x $(PY) || /usr/bin/python3 -m venv --system-site-packages $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
@@ -74,6 +74,12 @@ screenshot: setup
 bench-models: setup
 	$(PY) bench/models.py --steps 40 --samples 256 --fold 0 --out bench/results
 
-# the shipped default model (CPU here; add --device cuda on a GPU machine)
+# the shipped default model: dense self-supervised training on the CPU (fold 0 held out), exported to ONNX
 train-default: setup
-	$(PY) -m sar_eo_coreg train --model siamese_corr --steps 3000 --batch 16 --lr 1e-3 --fold 0 --out runs/default
+	$(PY) -m sar_eo_coreg train-dense --model siamese_corr --steps 900 --minutes 45 --seed 0 --fold 0 --out weights/default
+
+# the analyst's install: a fresh venv with the lean runtime only (no torch), and its size
+lean-size:
+	rm -rf /tmp/sar_eo_coreg_lean && /usr/bin/python3 -m venv /tmp/sar_eo_coreg_lean
+	/tmp/sar_eo_coreg_lean/bin/python -m pip install -q --no-compile --disable-pip-version-check -r sar_eo_coreg/requirements.txt
+	du -sh /tmp/sar_eo_coreg_lean

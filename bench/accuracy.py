@@ -44,8 +44,7 @@ from sar_eo_coreg.core.align import confidence as calibration  # noqa: E402
 from sar_eo_coreg.core.errors import CoregError  # noqa: E402
 from sar_eo_coreg.core.raster import eo_grid, eo_radiometry, open_info, read_display_image, sar_radiometry  # noqa: E402
 from sar_eo_coreg.evaluation import metrics, synthetic  # noqa: E402
-from sar_eo_coreg.models.descriptor import descriptor_for  # noqa: E402
-from sar_eo_coreg.models.heatmap import find_weights  # noqa: E402
+from sar_eo_coreg.models.descriptor import descriptor_for, find_model  # noqa: E402
 
 REMEASURED_SOURCES = {"s1s2_volkov"}  # pairs that are not pixel-aligned: headline figures use the re-measured truth
 FAILURE_MEDIAN_PX = 5.0  # a scene whose median error exceeds this (or that errors out) counts as failed
@@ -54,13 +53,14 @@ SCORING = 3  # what a cached scene result holds; raise it when that changes, and
 
 def engine_version(method: str, model) -> str:
     """What a cached scene result of `method` depends on: the package's source (the SIFT baseline reads the
-    images through it too) and, for `learned`, the weights; hashed."""
+    images through it too) and, for `learned`, the model's files; hashed."""
     if method == "zero":
         return method
     digest = hashlib.sha1()
     files = sorted((REPO / "sar_eo_coreg").rglob("*.py"))
-    if method == "learned":
-        files.append(Path(find_weights(model)))
+    if method == "learned":  # the model card and its ONNX files
+        card = find_model(model)
+        files += [card] + sorted(card.parent.glob(json.loads(card.read_text())["files"]["eo"]["file"][:-8] + ".*.onnx"))
     for path in files:
         digest.update(str(path.relative_to(REPO) if path.is_relative_to(REPO) else path).encode())
         digest.update(path.read_bytes())

@@ -30,7 +30,8 @@ sys.path.insert(0, str(REPO))
 from pairs import EXTRA, aligned_pairs, data_path  # noqa: E402
 
 from sar_eo_coreg.core.align.peaks import parabola_offset  # noqa: E402
-from sar_eo_coreg.core.features import CfogDescriptor, zncc  # noqa: E402
+from sar_eo_coreg.core.features import CfogDescriptor  # noqa: E402
+from sar_eo_coreg.models.torch_ops import zncc  # noqa: E402
 
 WINDOW, STEP, RADIUS = 160, 128, 40
 RATIO = 1.3  # peak over the next local maximum of the surface
@@ -60,7 +61,7 @@ def reliable_windows(path: Path) -> dict:
 
 def window_offsets(eo, sar):
     """(N, 6) rows: x, y (window centre), dx, dy (SAR at p + d matches EO at p), peak, ratio."""
-    describe = CfogDescriptor("cpu")
+    describe = CfogDescriptor()
     e_desc, s_desc = describe(eo, "eo"), describe(sar, "sar")
     h, w = eo.shape
     rows = []

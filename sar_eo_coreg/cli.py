@@ -74,10 +74,13 @@ def _add_coregister_args(p):
     p.add_argument("--matcher", default=CoregParams.matcher, choices=Matcher.names(),
                    help=f"descriptors of the dense engine; {Matcher.help()}")
     p.add_argument("--model", default=None,
-                   help="learned: weights NAME (in $SAR_EO_COREG_WEIGHTS or weights/) or PATH.pt (default: default)")
+                   help="learned: model NAME (NAME.json + NAME.eo.onnx + NAME.sar.onnx in $SAR_EO_COREG_WEIGHTS or "
+                        "weights/) or PATH.json (default: default)")
     p.add_argument("--transform", default=CoregParams.transform, choices=Transform.names(),
                    help="auto: the engine's dense field; others: that model fitted to the tie points")
-    p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--device", default="auto", choices=DEVICES,
+                   help="where learned models run (onnxruntime): auto uses a CUDA GPU with onnxruntime-gpu; CFOG runs "
+                        "on the CPU")
     p.add_argument("--seed", type=_number(int, 0, 2**32 - 1), default=0)
     p.add_argument("--search-radius-m", type=_number(float, positive=True, what=" (metres)"), default=None,
                    help="largest expected misregistration in metres (default: 15%% of the overlap)")
@@ -141,6 +144,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    p = sub.add_parser("train-dense", help="train a family model as a dense descriptor (self-supervised, CPU) and "
+                       "export it to ONNX for the engine")
+    p.add_argument("--model", required=True, choices=MODEL_NAMES)
+    p.add_argument("--aligned-index", default=None, help="index.csv of aligned pairs (default ../shared/data/aligned)")
+    p.add_argument("--corrections", default="bench/results/pair_check.json",
+                   help="re-measured offsets of pairs that are not pixel-aligned (bench/pair_check.py)")
+    p.add_argument("--extra", default="bench/work/extra_pairs.csv",
+                   help="the bench's extra pairs: they count in the fold split (as in bench/accuracy.py), not in training")
+    p.add_argument("--out", required=True, help="model files stem: writes STEM.json, STEM.eo.onnx, STEM.sar.onnx")
+    p.add_argument("--steps", type=_number(int, 1), default=1500)
+    p.add_argument("--minutes", type=_number(float, positive=True), default=40.0, help="wall-clock budget")
+    p.add_argument("--batch", type=_number(int, 1), default=8)
+    p.add_argument("--crop", type=_number(int, 48, 1024), default=128)
+    p.add_argument("--lr", type=_number(float, positive=True), default=2e-3)
+    p.add_argument("--seed", type=_number(int, 0, 2**32 - 1), default=0)
+    p.add_argument("--folds", type=_number(int, 2), default=5)
+    p.add_argument("--fold", type=_number(int, 0), default=0, help="held-out fold (bench/accuracy.py --heldout-fold)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="model option, e.g. width=24")
+
     p = sub.add_parser("evaluate", help="EPE and PCK@1/3/5/10/20 px of models on the held-out fold's tiles")
     p.add_argument("--model", action="append", default=[], help="weights NAME or PATH.pt (repeatable)")
     add_data_args(p)
@@ -168,9 +190,18 @@ class _Output:
 
             self.bar = tqdm(total=1000, unit="‰", bar_format="{l_bar}{bar}| {elapsed}", file=sys.stderr)
 
+    def _line(self, event: dict) -> None:
+        """One JSON line on stdout. A reader that has gone (a closed pipe) cancels the run: nobody would see it."""
+        try:
+            print(json.dumps(event), flush=True)
+        except BrokenPipeError:
+            self.mode = "none"
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            raise KeyboardInterrupt from None
+
     def progress(self, fraction: float, message: str) -> None:
         if self.mode == "jsonl":
-            print(json.dumps({"type": "progress", "fraction": round(fraction, 4), "message": message}), flush=True)
+            self._line({"type": "progress", "fraction": round(fraction, 4), "message": message})
         elif self.bar is not None:
             self.bar.set_description(message[:48])
             self.bar.update(int(fraction * 1000) - self.bar.n)
@@ -181,11 +212,17 @@ class _Output:
 
     def result(self, payload: dict) -> None:
         if self.mode == "jsonl":
-            print(json.dumps({"type": "result", **payload}), flush=True)
+            try:
+                self._line({"type": "result", **payload})
+            except KeyboardInterrupt:
+                pass  # the outputs are committed; only the reader is gone
 
     def error(self, message: str) -> None:
         if self.mode == "jsonl":
-            print(json.dumps({"type": "error", "message": message}), flush=True)
+            try:
+                self._line({"type": "error", "message": message})
+            except KeyboardInterrupt:
+                pass
         print(f"error: {message}", file=sys.stderr)
 
 
@@ -229,6 +266,10 @@ def main(argv=None) -> int:
 
         print(json.dumps(check_environment(), indent=2))
         return 0
+    if args.command == "train-dense":
+        from .training.commands import run_train_dense
+
+        return _guarded(lambda: run_train_dense(args), _Output("none"))
     if args.command in ("train", "evaluate"):
         from .training.commands import run_evaluate, run_train
 
@@ -241,7 +282,7 @@ def main(argv=None) -> int:
     stops = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
     previous = {stop: signal.signal(stop, _cancel_on_stop) for stop in stops}
 
-    def descriptor_for(params):  # imported when the pipeline asks (after reading; torch loads meanwhile)
+    def descriptor_for(params):  # imported when the pipeline asks (after reading)
         from .models.descriptor import descriptor_for
 
         return descriptor_for(params)

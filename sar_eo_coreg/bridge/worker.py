@@ -1,6 +1,6 @@
 """The engine's worker subprocess: `python -m sar_eo_coreg ... --progress jsonl`, read line by line.
 
-Pure Python (no qgis import), shared by the dock's task and the Processing algorithms. rasterio, torch
+Pure Python (no qgis import), shared by the dock's task and the Processing algorithms. rasterio, onnxruntime
 and numpy 2 stay in the worker, out of the QGIS process; Cancel terminates the worker, which removes
 its temporary outputs (SIGTERM unwinds like Ctrl-C), and is killed after a grace period (its staging
 folders are then removed here).

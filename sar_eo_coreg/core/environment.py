@@ -1,4 +1,5 @@
-"""What the worker interpreter has: package versions, what is missing, and the compute device.
+"""What the worker interpreter has: package versions, what is missing, the runtime (lean, or with the training
+tools) and the compute device.
 
 `python -m sar_eo_coreg env` prints this as JSON; the plugin's Check environment shows it.
 """
@@ -11,13 +12,14 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-REQUIREMENTS = Path(__file__).resolve().parents[1] / "requirements.txt"  # the worker's pinned packages
+REQUIREMENTS = Path(__file__).resolve().parents[1] / "requirements.txt"  # the worker's pinned packages (lean)
+TRAINING_REQUIREMENTS = REQUIREMENTS.with_name("requirements-train.txt")  # optional: torch, to train and export
 WEIGHTS_ENV = "SAR_EO_COREG_WEIGHTS"  # folders (os.pathsep-separated) where the worker looks for model weights
 
 
-def required_packages() -> list:
-    """Package names of the pinned requirements (shipped with the plugin)."""
-    lines = (ln.split("#")[0].strip() for ln in REQUIREMENTS.read_text().splitlines())
+def required_packages(requirements: Path = REQUIREMENTS) -> list:
+    """Package names of pinned requirements (shipped with the plugin)."""
+    lines = (ln.split("#")[0].strip() for ln in requirements.read_text().splitlines())
     return [re.split(r"[<>=!~\[ ;]", ln, maxsplit=1)[0] for ln in lines if ln]
 
 
@@ -28,14 +30,18 @@ def check_environment() -> dict:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             missing.append(name)
-    device = "unknown (torch is missing)"
-    if "torch" not in missing:
-        try:
-            from .device import describe_device
+    from .device import describe_device
 
-            device = describe_device("auto")
-        except Exception as exc:  # a broken torch install is reported, not raised
-            device = f"unknown (torch failed to load: {exc})"
-            missing.append("torch (broken)")
+    training = [name for name in required_packages(TRAINING_REQUIREMENTS) if _installed(name)]
+    runtime = "lean + training tools" if len(training) == len(required_packages(TRAINING_REQUIREMENTS)) else "lean"
     return {"python": sys.executable, "python_version": platform.python_version(), "versions": versions,
-            "missing": missing, "device": device, "ok": not missing}
+            "missing": missing, "runtime": runtime, "training_tools": training, "device": describe_device("auto"),
+            "ok": not missing}
+
+
+def _installed(name: str) -> bool:
+    try:
+        metadata.version(name)
+        return True
+    except metadata.PackageNotFoundError:
+        return False

@@ -9,20 +9,18 @@ Outputs go to a temporary folder next to the target and are moved into place onl
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 import platform
-import threading
 import time
 from dataclasses import asdict, dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Callable, Optional, Tuple
 
 import numpy as np
 
 from .choices import Transform
-from .device import describe_device
 from .errors import CoregError
 from .outputs import (
     ALIGNED_FILE,
@@ -110,11 +108,16 @@ def _versions() -> dict:
     import cv2
     import rasterio
     import scipy
-    import torch
 
-    return {"sar_eo_coreg": __version__, "python": platform.python_version(), "numpy": np.__version__,
-            "rasterio": rasterio.__version__, "gdal": rasterio.__gdal_version__, "opencv": cv2.__version__,
-            "scipy": scipy.__version__, "torch": torch.__version__}
+    versions = {"sar_eo_coreg": __version__, "python": platform.python_version(), "numpy": np.__version__,
+                "rasterio": rasterio.__version__, "gdal": rasterio.__gdal_version__, "opencv": cv2.__version__,
+                "scipy": scipy.__version__}
+    for optional in ("onnxruntime", "onnxruntime-gpu", "torch"):  # without importing them
+        try:
+            versions[optional] = metadata.version(optional)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
 
 
 def _file_digest(path: str) -> str:
@@ -223,6 +226,9 @@ def _read_pair(eo: RasterInfo, sar: RasterInfo, eo_rad, sar_rad, params: CoregPa
     """Both rasters on the working grid (the EO grid, decimated to the working GSD and to at most
     FIELD_MAX_SIDE pixels): (EO image, SAR image, grid, decimation factor)."""
     gsd = params.working_gsd_m or max(eo.pixel_size_m, sar.pixel_size_m)
+    if gsd < 0.5 * eo.pixel_size_m:
+        raise CoregError(f"--working-gsd-m {gsd:g} is finer than the EO pixel ({eo.pixel_size_m:.3g} m): the engine "
+                         f"matches on the EO grid or coarser. Give at least {eo.pixel_size_m:.3g}, or leave it out.")
     factor = max(1, int(round(gsd / eo.pixel_size_m)))
     if params.working_gsd_m is None:
         factor = max(factor, int(np.ceil(max(eo.width, eo.height) / FIELD_MAX_SIDE)))
@@ -237,32 +243,12 @@ def _read_pair(eo: RasterInfo, sar: RasterInfo, eo_rad, sar_rad, params: CoregPa
     return eo_img, sar_img, grid, factor
 
 
-def _import_in_background(module: str) -> threading.Thread:
-    """Start importing a module in another thread (torch takes ~3 s), so it loads while the rasters are read."""
-
-    def load():
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            pass  # the engine's own import says what is missing
-
-    thread = threading.Thread(target=load, daemon=True)
-    thread.start()
-    return thread
-
-
 def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptors, report: Reporter, stage: Staging):
     timings = {}
     clock = time.perf_counter()
     eo_rad, sar_rad = eo_radiometry(eo, params.eo_bands), sar_radiometry(sar, params.sar_scale)
-    loading = _import_in_background("torch")
-    try:
-        eo_img, sar_img, grid, factor = _read_pair(eo, sar, eo_rad, sar_rad, params, report)
-        timings["read_s"] = time.perf_counter() - clock
-    finally:
-        clock = time.perf_counter()
-        loading.join()
-        timings["load_s"] = time.perf_counter() - clock  # what is left of loading the engine's libraries
+    eo_img, sar_img, grid, factor = _read_pair(eo, sar, eo_rad, sar_rad, params, report)
+    timings["read_s"] = time.perf_counter() - clock
 
     from .align import align
     from .features import structural_descriptor
@@ -270,7 +256,8 @@ def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptor
     clock = time.perf_counter()
     describe = (descriptors or structural_descriptor)(params)
     gsd_work = eo.pixel_size_m * factor
-    radius_m = params.search_radius_m or DEFAULT_RADIUS_FRACTION * max(grid.width, grid.height) * gsd_work
+    scene_m = max(grid.width, grid.height) * gsd_work
+    radius_m = min(params.search_radius_m or DEFAULT_RADIUS_FRACTION * scene_m, scene_m)  # no shift beyond the scene
     alignment = align(eo_img, sar_img, describe, radius_m / gsd_work, params.max_points, report.stage(0.2, 0.7),
                       eo_per_working=factor)
     del eo_img, sar_img
@@ -295,7 +282,7 @@ def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptor
         command="coregister", eo=os.path.abspath(eo.path), sar=os.path.abspath(sar.path),
         eo_digest=_file_digest(eo.path), sar_digest=_file_digest(sar.path),
         parameters=asdict(params), working_gsd_m=gsd_work, working_grid=[grid.width, grid.height],
-        search_radius_m=radius_m, descriptor=describe.name, device=describe_device(params.device),
+        search_radius_m=radius_m, descriptor=describe.name, device=describe.device,
         model_hash=describe.sha256, model_file=describe.weights_path, sar_values=sar_rad.describe(sar),
         verdict=alignment.verdict, message=alignment.message,
         confidence_mean=round(float(alignment.confidence.values.mean()), 4),

@@ -317,7 +317,7 @@ def write_csv(path, tp: TiePoints, eo: RasterInfo, sar: RasterInfo) -> None:
 def read_csv(path, eo: RasterInfo, sar: RasterInfo) -> TiePoints:
     """SpaceNet 9 tie-point CSV (sar_row, sar_col, optical_row, optical_col [, score, inlier])."""
     try:
-        with open(path, newline="") as fh:
+        with open(path, newline="", encoding="utf-8-sig") as fh:  # Excel's "CSV UTF-8" starts with a BOM
             rows = list(csv.DictReader(fh))
     except (UnicodeDecodeError, csv.Error) as exc:
         raise CoregError(f"{path} is not a readable CSV file ({exc}). Give a SpaceNet 9 tie-point CSV.") from None
@@ -375,7 +375,7 @@ def read_points(path, eo: RasterInfo, sar: RasterInfo) -> TiePoints:
     """A QGIS Georeferencer .points file: mapX,mapY,sourceX,sourceY,enable[,dX,dY,residual]."""
     rows, labels, crs = [], [], None
     try:
-        with open(path) as fh:
+        with open(path, encoding="utf-8-sig") as fh:
             lines = list(fh)
     except UnicodeDecodeError:
         raise CoregError(f"{path} is not a text file. Give a QGIS Georeferencer .points file.") from None

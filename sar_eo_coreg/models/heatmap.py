@@ -105,7 +105,7 @@ class ModelCard:
     sha256: str = ""  # of the weights file, set when loaded (not stored inside the file)
 
 
-def _card_dict(card: ModelCard) -> dict:
+def card_dict(card: ModelCard) -> dict:
     return {**{k: v for k, v in card.__dict__.items() if k != "sha256"}, "norm": card.norm.__dict__}
 
 
@@ -116,7 +116,7 @@ def save_weights(path, model, card: ModelCard, half: bool = True) -> str:
 
     state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
     buffer = io.BytesIO()
-    torch.save({"card": _card_dict(card), "state_dict": state}, buffer)
+    torch.save({"card": card_dict(card), "state_dict": state}, buffer)
     data = buffer.getvalue()
     tmp = f"{path}.tmp"
     with open(tmp, "wb") as fh:
@@ -124,7 +124,7 @@ def save_weights(path, model, card: ModelCard, half: bool = True) -> str:
     os.replace(tmp, path)
     digest = hashlib.sha256(data).hexdigest()
     Path(f"{path}.sha256").write_text(f"{digest}  {Path(path).name}\n")
-    Path(f"{path}.json").write_text(json.dumps({**_card_dict(card), "sha256": digest}, indent=2))
+    Path(f"{path}.json").write_text(json.dumps({**card_dict(card), "sha256": digest}, indent=2))
     return digest
 
 

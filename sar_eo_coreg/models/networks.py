@@ -1,5 +1,9 @@
 """The heatmap U-Net family. Every network takes (eo, sar) tiles of the same size (B, C, H, W) and returns
-heatmap logits (B, 1, H, W) whose peak marks where the EO tile's reference point lies in the SAR tile."""
+heatmap logits (B, 1, H, W) whose peak marks where the EO tile's reference point lies in the SAR tile.
+
+Every network is also a dense descriptor network for the engine: `describe(image, modality)` runs it on one
+modality (the other input zero) and reads its last decoder features out through a 1x1 convolution into
+DESCRIPTOR_DIM L2-normalised channels plus one matchability logit, at full resolution."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from torch import nn
 
 from .blocks import AttentionBlock, ConvBlock, CrossModalAttention
 
+DESCRIPTOR_DIM = 16  # learned descriptor channels
 RESNET_CHANNELS = {18: [64, 64, 128, 256, 512], 34: [64, 64, 128, 256, 512], 50: [64, 256, 512, 1024, 2048]}
 
 
@@ -27,16 +32,42 @@ class Decoder(nn.Module):
             self.blocks.append(ConvBlock(below + channels[i], widths[i]))
             below = widths[i]
         self.final = ConvBlock(below, max(below // 2, 16)) if stem_stride == 2 else nn.Identity()
-        self.head = nn.Conv2d(max(below // 2, 16) if stem_stride == 2 else below, 1, 1)
+        self.out_channels = max(below // 2, 16) if stem_stride == 2 else below
+        self.head = nn.Conv2d(self.out_channels, 1, 1)
 
-    def forward(self, skips: List[torch.Tensor], size) -> torch.Tensor:
+    def features(self, skips: List[torch.Tensor], size) -> torch.Tensor:
+        """The last features before the heatmap head, (B, out_channels, *size)."""
         x = skips[-1]
         for block, skip in zip(self.blocks, reversed(skips[:-1])):
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             x = block(torch.cat([x, skip], dim=1))
         if x.shape[-2:] != size:
             x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
-        return self.head(self.final(x))
+        return self.final(x)
+
+    def forward(self, skips: List[torch.Tensor], size) -> torch.Tensor:
+        return self.head(self.features(skips, size))
+
+
+class DenseReadout(nn.Module):
+    """The descriptor side of a family network: `single(image, modality)` gives its decoder features for one
+    modality; a 1x1 convolution reads them out as descriptors and a matchability logit."""
+
+    readout: nn.Conv2d
+
+    def single(self, image: torch.Tensor, modality: str) -> torch.Tensor:
+        raise NotImplementedError
+
+    def describe(self, image: torch.Tensor, modality: str):
+        """(descriptors (B, DESCRIPTOR_DIM, H, W) unit norm per pixel, matchability logits (B, 1, H, W))."""
+        out = self.readout(self.single(image, modality))
+        return F.normalize(out[:, :DESCRIPTOR_DIM], dim=1), out[:, DESCRIPTOR_DIM:]
+
+
+def _zero_other(image: torch.Tensor, modality: str) -> torch.Tensor:
+    """(image, 0) for EO, (0, image) for SAR: one modality through a network that takes both concatenated."""
+    zero = torch.zeros_like(image)
+    return torch.cat([image, zero] if modality == "eo" else [zero, image], dim=1)
 
 
 class StagedEncoder(nn.Module):
@@ -61,19 +92,23 @@ class UNetEncoder(StagedEncoder):
             self.stages.append(nn.Sequential(nn.MaxPool2d(2), ConvBlock(self.channels[i], self.channels[i + 1])))
 
 
-class UNet(nn.Module):
+class UNet(DenseReadout):
     """KeypointArchitecture baseline: EO and SAR concatenated, one encoder, one heatmap."""
 
     def __init__(self, eo_channels: int = 1, width: int = 16):
         super().__init__()
         self.encoder = UNetEncoder(eo_channels + 1, width)
         self.decoder = Decoder(self.encoder.channels)
+        self.readout = nn.Conv2d(self.decoder.out_channels, DESCRIPTOR_DIM + 1, 1)
+
+    def single(self, image, modality):
+        return self.decoder.features(self.encoder(_zero_other(image, modality)), image.shape[-2:])
 
     def forward(self, eo, sar):
         return self.decoder(self.encoder(torch.cat([eo, sar], dim=1)), eo.shape[-2:])
 
 
-class SiameseUNet(nn.Module):
+class SiameseUNet(DenseReadout):
     """One encoder per modality; their features are concatenated at every level and fused in the decoder."""
 
     def __init__(self, eo_channels: int = 1, width: int = 16):
@@ -81,6 +116,13 @@ class SiameseUNet(nn.Module):
         self.eo_encoder = UNetEncoder(eo_channels, width)
         self.sar_encoder = UNetEncoder(1, width)
         self.decoder = Decoder([2 * c for c in self.eo_encoder.channels])
+        self.readout = nn.Conv2d(self.decoder.out_channels, DESCRIPTOR_DIM + 1, 1)
+
+    def single(self, image, modality):
+        own = (self.eo_encoder if modality == "eo" else self.sar_encoder)(image)
+        skips = [torch.cat([f, torch.zeros_like(f)] if modality == "eo" else [torch.zeros_like(f), f], dim=1)
+                 for f in own]
+        return self.decoder.features(skips, image.shape[-2:])
 
     def forward(self, eo, sar):
         skips = [torch.cat(pair, dim=1) for pair in zip(self.eo_encoder(eo), self.sar_encoder(sar))]
@@ -100,7 +142,7 @@ class ResNetEncoder(StagedEncoder):
                                      nn.Sequential(net.maxpool, net.layer1), net.layer2, net.layer3, net.layer4])
 
 
-class ResUNet(nn.Module):
+class ResUNet(DenseReadout):
     """ResNet encoder on the concatenated EO + SAR; `attention` adds MAResU-Net blocks on the skips."""
 
     def __init__(self, depth: int = 18, eo_channels: int = 1, attention: bool = False):
@@ -109,17 +151,26 @@ class ResUNet(nn.Module):
         channels = self.encoder.channels
         self.attention = nn.ModuleList([AttentionBlock(c) for c in channels[:-1]]) if attention else None
         self.decoder = Decoder(channels, stem_stride=2)
+        self.readout = nn.Conv2d(self.decoder.out_channels, DESCRIPTOR_DIM + 1, 1)
 
-    def forward(self, eo, sar):
-        skips = self.encoder(torch.cat([eo, sar], dim=1))
+    def _skips(self, x):
+        skips = self.encoder(x)
         if self.attention is not None:
             skips = [block(s) for block, s in zip(self.attention, skips[:-1])] + skips[-1:]
-        return self.decoder(skips, eo.shape[-2:])
+        return skips
+
+    def single(self, image, modality):
+        return self.decoder.features(self._skips(_zero_other(image, modality)), image.shape[-2:])
+
+    def forward(self, eo, sar):
+        return self.decoder(self._skips(torch.cat([eo, sar], dim=1)), eo.shape[-2:])
 
 
-class CrossAttentionResUNet(nn.Module):
+class CrossAttentionResUNet(DenseReadout):
     """Two ResNet encoders; at every stage SAR and EO features attend to each other, the updated streams go
-    on to the next stage, and their fusion is the skip (MAResU-Net attention on the skips as well)."""
+    on to the next stage, and their fusion is the skip (MAResU-Net attention on the skips as well). As a
+    descriptor network each modality runs alone (the engine describes them separately), so the other stream
+    is zero and the attention sees one modality."""
 
     def __init__(self, depth: int = 34, eo_channels: int = 1):
         super().__init__()
@@ -129,17 +180,26 @@ class CrossAttentionResUNet(nn.Module):
         self.cross = nn.ModuleList([CrossModalAttention(c) for c in channels])
         self.attention = nn.ModuleList([AttentionBlock(c) for c in channels[:-1]])
         self.decoder = Decoder(channels, stem_stride=2)
+        self.readout = nn.Conv2d(self.decoder.out_channels, DESCRIPTOR_DIM + 1, 1)
+
+    def single(self, image, modality):
+        zero = torch.zeros_like(image)
+        eo, sar = (image, zero) if modality == "eo" else (zero, image)
+        return self.decoder.features(self._skips(eo, sar), image.shape[-2:])
 
     def forward(self, eo, sar):
+        skips = self._skips(eo, sar)
+        return self.decoder(skips, (2 * skips[0].shape[-2], 2 * skips[0].shape[-1]))
+
+    def _skips(self, eo, sar):
         skips = []
         for eo_stage, sar_stage, cross in zip(self.eo_encoder.stages, self.sar_encoder.stages, self.cross):
             eo, sar, fused = cross(eo_stage(eo), sar_stage(sar))
             skips.append(fused)
-        skips = [block(s) for block, s in zip(self.attention, skips[:-1])] + skips[-1:]
-        return self.decoder(skips, (2 * skips[0].shape[-2], 2 * skips[0].shape[-1]))
+        return [block(s) for block, s in zip(self.attention, skips[:-1])] + skips[-1:]
 
 
-class SiameseCorrelation(nn.Module):
+class SiameseCorrelation(DenseReadout):
     """Our addition to the family: per modality, the structural matcher's CFOG-like features plus a small
     learned full-resolution encoder (its weight `mix` starts small and is learned), fused by the
     zero-normalised cross-correlation (ZNCC) of the EO template's descriptors over the SAR tile. It starts
@@ -148,7 +208,7 @@ class SiameseCorrelation(nn.Module):
 
     def __init__(self, eo_channels: int = 1, width: int = 16, template_half: int = 24):
         super().__init__()
-        from ..core.features import CfogFeatures
+        from .torch_ops import CfogFeatures
 
         self.template_half = template_half
         self.cfog = CfogFeatures(2.0, 3.0)  # the smoothing it was trained with
@@ -164,18 +224,18 @@ class SiameseCorrelation(nn.Module):
         self.sar_encoder = encoder(1)
         self.mix = nn.Parameter(torch.tensor(0.1))
         self.temperature = nn.Parameter(torch.tensor(20.0))
+        self.readout = nn.Conv2d(width, DESCRIPTOR_DIM + 1, 1)
+
+    def single(self, image, modality):
+        return F.relu((self.eo_encoder if modality == "eo" else self.sar_encoder)(image))
 
     def _descriptors(self, image, encoder):
         fixed = self.cfog(image[:, :1].float())
         learned = F.normalize(encoder(image).float(), dim=1)
         return torch.cat([fixed, self.mix * learned], dim=1)
 
-    def descriptors(self, image, modality: str):
-        """Dense per-pixel descriptors of one modality ('eo' or 'sar'): the dense engine's descriptor slot."""
-        return self._descriptors(image, self.eo_encoder if modality == "eo" else self.sar_encoder)
-
     def forward(self, eo, sar):
-        from ..core.features import zncc
+        from .torch_ops import zncc
 
         b, _, h, w = sar.shape
         ref, half = h // 2, self.template_half

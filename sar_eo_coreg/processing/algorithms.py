@@ -57,11 +57,13 @@ HELP = {  # per-parameter help (the tooltips in the algorithm dialog)
     EO: "The optical raster: the reference grid of every output.",
     SAR: "The radar raster to align (amplitude, intensity, dB or complex; read automatically).",
     MATCHER: f"{Matcher.help()}. Default: {Matcher.STRUCTURAL}.",
-    MODEL: "For the learned matcher: a weights name (in the plugin's weights folders) or a .pt path.",
+    MODEL: "For the learned matcher: a model name (NAME.json with its .onnx files, in the plugin's weights folders) "
+           "or a .json path.",
     SEARCH_RADIUS_M: "Largest misregistration to look for, in metres. 0: 15 % of the overlap.",
     MAX_POINTS: "Tie points sampled from the finest level, at most (one per cell).",
     EO_BAND: "The EO band to match. 0: the luminance of bands 1-3.",
-    DEVICE: "auto uses CUDA when the worker's torch sees a GPU.",
+    DEVICE: "Where learned models run: auto uses a CUDA GPU when the worker has onnxruntime-gpu and one is present; "
+            "CFOG runs on the CPU.",
     SEED: "Recorded in the report; the engine is deterministic.",
     TRANSFORM: f"{Transform.AUTO.label}. Others: that model fitted to the tie points.",
     RESAMPLING: "How the SAR is resampled onto the EO grid.",
@@ -132,7 +134,7 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
     def _add_matching(self):
         self.addParameter(QgsProcessingParameterEnum(MATCHER, "Matcher", options=list(Matcher.names()), defaultValue=0))
         self.addParameter(QgsProcessingParameterString(
-            MODEL, "Model for the learned matcher (weights name or .pt path; empty = default)", optional=True))
+            MODEL, "Model for the learned matcher (model name or .json path; empty = default)", optional=True))
         self.addParameter(QgsProcessingParameterNumber(
             SEARCH_RADIUS_M, "Search radius (metres, 0 = automatic)",
             type=QgsProcessingParameterNumber.Type.Double, minValue=0.0, defaultValue=0.0))

@@ -10,9 +10,8 @@ import numpy as np
 import torch
 
 from ..core.align.peaks import parabola_offset
-from ..core.device import resolve_device
-from ..core.features import CfogFeatures, zncc
 from ..models.heatmap import MARGIN
+from ..models.torch_ops import CfogFeatures, resolve_device, zncc
 
 CHIP_PRE_SIGMA, CHIP_FEATURE_SIGMA = 2.0, 3.0  # the CFOG smoothing the chip task was built with
 BATCH = 256

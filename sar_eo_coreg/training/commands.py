@@ -67,12 +67,41 @@ def run_train(args) -> int:
     return 0
 
 
+def run_train_dense(args) -> int:
+    from types import SimpleNamespace
+
+    from .data import assign_folds
+    from .dense import DenseConfig, train_dense
+    from .dense import load_pairs as load_dense_pairs
+    from .train import parse_overrides
+
+    index = Path(args.aligned_index) if args.aligned_index else DEFAULT_INDEX
+    if not index.exists():
+        raise CoregError(f"Aligned-pair index not found: {index}. Give --aligned-index.")
+    import csv
+
+    rows = []
+    for path in [index] + ([Path(args.extra)] if args.extra and Path(args.extra).exists() else []):
+        with open(path, newline="") as fh:  # the folds of bench/accuracy.py --heldout-fold: the same rows
+            rows += list(csv.DictReader(fh))
+    folds = assign_folds([SimpleNamespace(source=r["source"]) for r in rows], args.folds, seed=0)
+    held_out = {(r["source"], r["id"]) for r, f in zip(rows, folds) if f == args.fold}
+    pairs = load_dense_pairs(index, args.corrections, lambda row: (row["source"], row["id"]) not in held_out)
+    cfg = DenseConfig(model=args.model, steps=args.steps, minutes=args.minutes, batch=args.batch, crop=args.crop,
+                      lr=args.lr, seed=args.seed, folds=args.folds, fold=args.fold,
+                      model_overrides=parse_overrides(args.set))
+    print(f"dense training of {cfg.model} on {len(pairs)} pairs (fold {args.fold} of {args.folds} held out)", flush=True)
+    card = train_dense(pairs, cfg, args.out, log=lambda line: print(line, flush=True))
+    print(f"wrote {card}")
+    return 0
+
+
 def run_evaluate(args) -> int:
     """EPE and PCK@1/3/5/10/20 of each model (and the structural matcher) on the held-out fold's tiles."""
     import torch
 
-    from ..core.device import resolve_device
     from ..models.heatmap import find_weights, load_weights
+    from ..models.torch_ops import resolve_device
     from .chips import StructuralChipMatcher
     from .data import draw_samples
     from .metrics import evaluate_matcher, evaluate_samples

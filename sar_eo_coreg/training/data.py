@@ -22,6 +22,7 @@ from ..core.raster import read_pixel_image
 from ..models.heatmap import MARGIN, MAX_RADIUS, TEMPLATE_HALF, Normalisation
 from .candidates import pick_candidates
 
+WITHDRAWN = ("srif_optsar",)  # sources never trained on (srif_optsar: not aligned)
 SPACENET_COLUMNS = ("sar_row", "sar_col", "optical_row", "optical_col")
 EO_HALF = TEMPLATE_HALF + MARGIN
 CANDIDATES_PER_PAIR = 600
@@ -51,12 +52,13 @@ def _structured_points(eo, sar, limit=CANDIDATES_PER_PAIR):
 
 def load_aligned_pairs(index_csv, sources: Optional[Sequence[str]] = None, limit: Optional[int] = None
                        ) -> List[PairImages]:
-    """The aligned pairs of an index.csv (source, id, eo, sar, ...): zero displacement at the EO's most
-    structured places."""
+    """The aligned pairs of an index.csv (source, id, eo, sar, ...), withdrawn sources left out: zero
+    displacement at the EO's most structured places."""
     index_csv = Path(index_csv)
     pairs = []
     with open(index_csv, newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if not sources or r["source"] in sources]
+        rows = [r for r in csv.DictReader(fh)
+                if (not sources or r["source"] in sources) and r["source"] not in WITHDRAWN]
     for row in rows[:limit]:
         root = index_csv.parent if (index_csv.parent / row["eo"]).exists() else index_csv.parent.parent
         eo, sar = read_pixel_image(root / row["eo"], "EO"), read_pixel_image(root / row["sar"], "SAR")

@@ -90,7 +90,7 @@ def train(cfg: TrainConfig, train_pairs: List[PairImages], val_pairs: List[PairI
     `until` stops early at that step (as an interruption would); `resume` continues from OUT/last.pt."""
     import torch
 
-    from ..core.device import resolve_device
+    from ..models.torch_ops import resolve_device
 
     if cfg.loss not in LOSSES:
         raise CoregError(f"Unknown loss '{cfg.loss}'. Choose one of: {', '.join(LOSSES)}.")

@@ -128,8 +128,8 @@ class CoregDock(QgsDockWidget):
         self.matcher.setToolTip(self.tr("Descriptors of the dense engine. {choices}").format(choices=Matcher.help()))
         self.model = QLineEdit(options)
         self.model.setPlaceholderText(self.tr("default"))
-        self.model.setToolTip(self.tr("Weights name (in the profile's sar_eo_coreg/weights or SAR_EO_COREG_WEIGHTS) "
-                                      "or a .pt path"))
+        self.model.setToolTip(self.tr("Model name (NAME.json with its .onnx files, in the profile's sar_eo_coreg/weights "
+                                      "or SAR_EO_COREG_WEIGHTS) or a .json path"))
         self.matcher.currentTextChanged.connect(lambda name: self.model.setEnabled(Matcher(name).needs_model))
         self.model.setEnabled(False)
         self.device = QComboBox(options)

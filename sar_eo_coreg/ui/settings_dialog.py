@@ -11,6 +11,7 @@ from typing import List, Optional, Tuple
 from qgis.gui import QgsFileWidget
 from qgis.PyQt.QtCore import QProcess
 from qgis.PyQt.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -30,7 +31,7 @@ from ..bridge.settings import (
     worker_qprocess,
 )
 from ..bridge.worker import engine_command
-from ..core.environment import REQUIREMENTS
+from ..core.environment import REQUIREMENTS, TRAINING_REQUIREMENTS
 
 
 def base_python() -> str:
@@ -38,17 +39,20 @@ def base_python() -> str:
     return shutil.which("python3") or shutil.which("python") or sys.executable
 
 
-def setup_steps(venv, requirements=REQUIREMENTS) -> List[Tuple[str, List[str]]]:
+def setup_steps(venv, requirements=REQUIREMENTS, training=None) -> List[Tuple[str, List[str]]]:
+    """Create the venv, install the lean runtime, and the training tools when `training` (their requirements
+    file) is given."""
     python = str(venv_python(venv))
-    return [(base_python(), ["-m", "venv", str(venv)]),
-            (python, ["-m", "pip", "install", "--disable-pip-version-check", "-r", str(requirements)])]
+    pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-compile", "-r"]  # bytecode on first use
+    return [(base_python(), ["-m", "venv", str(venv)]), (python, [*pip[1:], str(requirements)])] + (
+        [(python, [*pip[1:], str(training)])] if training else [])
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, parent=None, requirements=REQUIREMENTS):
+    def __init__(self, parent=None, requirements=REQUIREMENTS, training_requirements=TRAINING_REQUIREMENTS):
         super().__init__(parent)
         self.setWindowTitle(self.tr("SAR–EO Coregistration settings"))
-        self.requirements = requirements
+        self.requirements, self.training_requirements = requirements, training_requirements
         self.process: Optional[QProcess] = None
         self.steps: List[Tuple[str, List[str]]] = []
         self.on_steps_done = None
@@ -75,6 +79,11 @@ class SettingsDialog(QDialog):
         for button in (self.check_button, self.setup_button, self.stop_button):
             buttons.addWidget(button)
         layout.addLayout(buttons)
+        self.training = QCheckBox(self.tr("Also install the training tools (torch; about 5.9 GB, the engine does not "
+                                          "need them)"), self)
+        self.training.setToolTip("Set up environment installs the lean runtime (about 0.4 GB: numpy, SciPy, OpenCV, "
+                                 "rasterio, onnxruntime). torch is needed only to train models and export them.")
+        layout.addWidget(self.training)
         self.log = QPlainTextEdit(self)
         self.log.setReadOnly(True)
         self.log.setMinimumSize(560, 260)
@@ -160,7 +169,8 @@ class SettingsDialog(QDialog):
             return
         versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items())
         verdict = "Ready." if info["ok"] else f"Missing: {', '.join(info['missing'])}. Use Set up environment."
-        self.log.appendPlainText(f"Python {info['python_version']}: {versions}\nDevice: {info['device']}\n{verdict}")
+        self.log.appendPlainText(f"Python {info['python_version']}: {versions}\nRuntime: {info['runtime']}\n"
+                                 f"Device: {info['device']}\n{verdict}")
 
     def set_up_environment(self, venv=None) -> None:
         venv = venv or managed_venv_dir()
@@ -172,4 +182,5 @@ class SettingsDialog(QDialog):
             set_worker_python(python)
             self.log.appendPlainText(f"Environment ready: {python}. Check environment to see the device.")
 
-        self._run_steps(setup_steps(venv, self.requirements), done)
+        training = self.training_requirements if self.training.isChecked() else None
+        self._run_steps(setup_steps(venv, self.requirements, training), done)

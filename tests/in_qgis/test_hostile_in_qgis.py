@@ -219,13 +219,13 @@ def test_dock_runs_with_the_crs_set_on_the_layer_in_qgis(dock, project, data_dir
 def test_a_worker_without_the_engines_packages_offers_set_up_instead_of_a_failing_run(dock, project, data_dir,
                                                                                      tmp_path, qgis_app, monkeypatch,
                                                                                      python_errors):
-    monkeypatch.setenv("SAR_EO_COREG_PYTHON", "/usr/bin/python3")  # QGIS's own Python: no torch, rasterio, cv2
-    if subprocess.run(["/usr/bin/python3", "-c", "import torch, rasterio, cv2"], capture_output=True).returncode == 0:
+    monkeypatch.setenv("SAR_EO_COREG_PYTHON", "/usr/bin/python3")  # QGIS's own Python: no onnxruntime, rasterio, cv2
+    if subprocess.run(["/usr/bin/python3", "-c", "import onnxruntime, rasterio, cv2"], capture_output=True).returncode == 0:
         pytest.skip("the system Python has the engine's packages")
     dock.detect_device()
     assert wait_until(qgis_app, lambda: dock.controller.missing is not None, 60)
     assert dock.run_button.text() == "Set up environment…" and dock.device_label.wordWrap()
-    assert "torch" in dock.device_label.text()
+    assert "onnxruntime" in dock.device_label.text()
     fixture_layers(dock, project, data_dir, tmp_path / "runs")
     dock.start_coregistration()
     assert dock.task is None and "lacks" in dock.status.text() and not (tmp_path / "runs").exists()

@@ -17,7 +17,7 @@ def test_check_environment_shows_versions_and_device(qgis_app):
     assert dialog.stop_button.isEnabled()  # running in the background
     assert wait_until(qgis_app, lambda: dialog.check_button.isEnabled(), 120)
     log = dialog.log.toPlainText()
-    assert "numpy 1.26.4" in log and "Device: CPU only" in log and "Ready." in log
+    assert "numpy 1.26.4" in log and "Device: CPU" in log and "Runtime: lean" in log and "Ready." in log
 
 
 def test_set_up_environment_creates_a_venv_and_saves_it(qgis_app, tmp_path, monkeypatch):
@@ -42,7 +42,7 @@ def test_set_up_environment_creates_a_venv_and_saves_it(qgis_app, tmp_path, monk
 
 
 def test_weights_in_the_profile_folder_are_found_as_in_a_zip_install(qgis_app, data_dir, tmp_path):
-    """A zip install has no weights/ beside the plugin: the user copies NAME.pt (+ .sha256, .json) into
+    """A zip install has no weights/ beside the plugin: the user copies NAME.json (+ its .onnx files) into
     <QGIS profile>/sar_eo_coreg/weights/, and the worker finds it there by name."""
     import shutil
     from pathlib import Path
@@ -55,17 +55,17 @@ def test_weights_in_the_profile_folder_are_found_as_in_a_zip_install(qgis_app, d
 
     folder = Path(QgsApplication.qgisSettingsDirPath()) / "sar_eo_coreg" / "weights"
     folder.mkdir(parents=True, exist_ok=True)
-    copied = [folder / f"from_zip.pt{suffix}" for suffix in ("", ".sha256", ".json")]
-    for src, dst in zip((REPO / "weights" / f"default.pt{s}" for s in ("", ".sha256", ".json")), copied):
+    copied = [folder / "from_zip.json", folder / "default.eo.onnx", folder / "default.sar.onnx"]
+    for src, dst in zip((REPO / "weights" / name for name in ("default.json", "default.eo.onnx", "default.sar.onnx")),
+                        copied):
         shutil.copyfile(src, dst)
-    (copied[1]).write_text(copied[1].read_text().replace("default.pt", "from_zip.pt"))
     args = ["coregister", "--eo", str(data_dir / "airport_eo.tif"), "--sar", str(data_dir / "airport_sar.tif"),
             "--search-radius-m", "120", "--tiepoints-only", "--matcher", "learned", "--progress", "jsonl"]
     env = weights_env()
     try:
         result = WorkerRun(engine_command(sys.executable, [*args, "--model", "from_zip", "--out", str(tmp_path / "a")]),
                            env=env).run()
-        assert result["report"]["model_file"].endswith("from_zip.pt")
+        assert result["report"]["model_file"].endswith("from_zip.json")
         with pytest.raises(WorkerError) as refused:
             WorkerRun(engine_command(sys.executable, [*args, "--model", "absent", "--out", str(tmp_path / "b")]),
                       env=env).run()

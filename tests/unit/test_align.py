@@ -6,22 +6,15 @@ import json
 import numpy as np
 import pytest
 import rasterio
-import torch
 from osgeo import ogr
 
 from sar_eo_coreg.core import pipeline
 from sar_eo_coreg.core.align import field_fit, global_search, self_check
-from sar_eo_coreg.core.features import CfogDescriptor, CfogFeatures, cfog
+from sar_eo_coreg.core.features import CfogDescriptor
 from sar_eo_coreg.core.lattice import Lattice
 from tests.conftest import AIRPORT_CROP_ORIGIN, AIRPORT_TRUTH, working_image, worse_regions
 
 AIRPORT_SHIFT = np.array([-73.0, -14.0])  # hand-checked shift of the real airport pair (near-uniform), EO pixels
-
-
-def test_opencv_cfog_equals_the_torch_module_the_models_use():
-    image = np.random.default_rng(0).random((48, 64)).astype(np.float32)
-    torch_features = CfogFeatures()(torch.from_numpy(image)[None, None])[0].numpy()
-    assert np.abs(cfog(image) - torch_features).max() < 1e-5
 
 
 def test_lattice_samples_bilinearly_and_moves_to_the_finerworking_image():

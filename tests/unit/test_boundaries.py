@@ -31,6 +31,16 @@ def test_engine_module_does_not_import_qgis(path):
     assert "qgis" not in set(_imported_roots(path))
 
 
+INFERENCE = [*sorted((REPO / "sar_eo_coreg" / "core").rglob("*.py")), REPO / "sar_eo_coreg" / "models" / "descriptor.py",
+             REPO / "sar_eo_coreg" / "cli.py", *sorted((REPO / "sar_eo_coreg" / "bridge").rglob("*.py"))]
+
+
+@pytest.mark.parametrize("path", INFERENCE, ids=lambda p: str(p.relative_to(REPO)))
+def test_inference_never_imports_torch(path):
+    """The lean runtime: the engine, the learned descriptor (onnxruntime) and the front ends' shared code."""
+    assert not {"torch", "torchvision"} & set(_imported_roots(path))
+
+
 @pytest.mark.parametrize("front", ["processing", "ui"])
 def test_the_two_front_ends_share_the_bridge_and_do_not_import_each_other(front):
     other = {"processing": "ui", "ui": "processing"}[front]

@@ -638,16 +638,16 @@ def test_apply_lists_its_transform_choices(world, big, tmp_path):
 @pytest.mark.parametrize("kind", ["random0", "random1", "random2", "zip_header", "pickle_of_a_list"])
 def test_a_model_file_that_is_not_a_model_is_one_line(inputs, tmp_path, kind):
     content = {"zip_header": b"PK\x03\x04 not a zip", "pickle_of_a_list": pickle.dumps([1, 2, 3])}.get(kind)
-    model = tmp_path / "random.pt"
+    model = tmp_path / "random.json"
     model.write_bytes(content or np.random.default_rng(int(kind[-1])).bytes(4096))
-    expected = "is not a weights file of this plugin"
+    expected = "is not a model card of this plugin"
     assert_refused(["coregister", *inputs, "--out", tmp_path / "out", "--matcher", "learned", "--model", model],
                    expected, tmp_path)
 
 
 def test_a_missing_model_is_one_line(inputs, tmp_path):
     assert_refused(["coregister", *inputs, "--out", tmp_path / "out", "--matcher", "learned", "--model",
-                    tmp_path / "none.pt"], "Model weights not found", tmp_path)
+                    tmp_path / "none.json"], "Model card not found", tmp_path)
 
 
 def test_a_foreign_affine_in_the_sar_is_not_a_traceback(world, tmp_path):
@@ -669,3 +669,39 @@ def test_a_raster_without_crs_runs_with_crs_given_and_a_bad_crs_is_one_line(worl
     with rasterio.open(tmp_path / "out" / "offsets.tif") as ds:
         assert ds.crs == crs
     assert_refused([*args, "--eo-crs", "EPSG:99999"], "is not a CRS", tmp_path / "out")
+
+
+@pytest.mark.parametrize("name", ["tiepoints.csv", "tiepoints.points"])
+def test_tie_point_files_saved_with_a_byte_order_mark_are_read(world, big, tmp_path, name):
+    """Excel's "CSV UTF-8" (and some editors) start the file with a BOM: the same points, the same fit."""
+    plain = world / "result" / name
+    marked = tmp_path / name
+    marked.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    runs = [cli("apply", "--tiepoints", path, *big, "--out", tmp_path / f"out_{k}") for k, path in enumerate((plain, marked))]
+    assert [run.code for run in runs] == [0, 0], runs[1].stderr
+    reports = [json.loads((tmp_path / f"out_{k}" / "report.json").read_text()) for k in range(2)]
+    assert reports[0]["used"] == reports[1]["used"] and reports[0]["residual_rmse_px"] == reports[1]["residual_rmse_px"]
+
+
+def test_a_progress_reader_that_closes_early_cancels_cleanly(inputs, tmp_path):
+    """`--progress jsonl` into a reader that reads one line and closes: a cancel, no traceback, nothing written."""
+    child = subprocess.Popen([sys.executable, "-m", "sar_eo_coreg", "coregister", *map(str, inputs), "--out",
+                              str(tmp_path / "out"), "--progress", "jsonl"], cwd=REPO, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    assert json.loads(child.stdout.readline())["type"] == "progress"
+    child.stdout.close()
+    _, stderr = child.communicate(timeout=300)
+    assert child.returncode == 130 and stderr.decode().strip() == "error: Cancelled; no outputs were written."
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_working_gsd_finer_than_the_eo_pixel_is_refused(inputs, tmp_path):
+    assert_refused(["coregister", *inputs, "--out", tmp_path / "out", "--working-gsd-m", "1e-6"],
+                   "finer than the EO pixel", tmp_path)
+
+
+def test_a_search_radius_beyond_the_scene_is_capped_to_it(inputs, tmp_path):
+    run = cli("coregister", *inputs, "--out", tmp_path / "out", "--search-radius-m", "1e12", "--tiepoints-only")
+    assert run.code == 0, run.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["search_radius_m"] <= 256 * report["working_gsd_m"]

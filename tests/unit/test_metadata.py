@@ -31,7 +31,7 @@ def test_values_that_matter():
 
 def test_about_names_external_dependencies_and_setup():
     about = _metadata()["about"]
-    for dependency in ("numpy", "rasterio", "torch", "opencv", "scipy"):
+    for dependency in ("numpy", "rasterio", "onnxruntime", "opencv", "scipy"):
         assert dependency in about
     assert "pip" in about and "virtual environment" in about
 

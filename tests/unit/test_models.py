@@ -1,12 +1,15 @@
 """The U-Net family: every registered model builds offline and maps (eo, sar) tiles to one heatmap; the
 linear attention is the first-order Taylor kernel it claims to be."""
 
+import numpy as np
 import pytest
 import torch
 
 from sar_eo_coreg.core.errors import CoregError
+from sar_eo_coreg.core.features import cfog
 from sar_eo_coreg.models.blocks import _linear_attention
 from sar_eo_coreg.models.registry import MODEL_NAMES, build_model, count_parameters
+from sar_eo_coreg.models.torch_ops import CfogFeatures
 
 EXPECTED = {"unet", "siamese_unet", "resunet18", "resunet34", "resunet50", "maresunet18", "maresunet34",
             "maresunet50", "maresunet34_crossattn", "siamese_corr"}
@@ -45,3 +48,9 @@ def test_linear_attention_is_the_taylor_kernel():
     weights = 1.0 + torch.einsum("bkn,bkm->bnm", qn, kn)  # (B, N, M), explicit O(N^2)
     explicit = torch.einsum("bnm,bcm->bcn", weights, v) / weights.sum(-1).unsqueeze(1)
     assert torch.allclose(_linear_attention(q, k, v), explicit, atol=1e-5)
+
+
+def test_opencv_cfog_equals_the_torch_module_the_models_use():
+    image = np.random.default_rng(0).random((48, 64)).astype(np.float32)
+    torch_features = CfogFeatures()(torch.from_numpy(image)[None, None])[0].numpy()
+    assert np.abs(cfog(image) - torch_features).max() < 1e-5

@@ -1,6 +1,6 @@
 """Training on real fixture data: sample geometry, the SpaceNet 9 reader, grouped folds, a CPU smoke
-training whose loss goes down, checkpoints with metadata, resume, evaluation, and the learned matchers
-inside the engine."""
+training whose loss goes down, checkpoints with metadata, resume, evaluation; a checkpoint is not an engine
+model (tests/unit/test_learned.py covers those)."""
 
 import csv
 import json
@@ -149,26 +149,13 @@ def test_corrupt_weights_are_refused(trained, tmp_path):
         load_weights(broken)
 
 
-def test_learned_descriptors_run_in_the_engine(data_dir, tmp_path):
-    """The shipped descriptor model (siamese_corr) in the dense engine's descriptor slot."""
-    result = subprocess.run(
-        [sys.executable, "-m", "sar_eo_coreg", "coregister", "--eo", data_dir / "s1s2_eo.tif", "--sar",
-         data_dir / "s1s2_sar.tif", "--out", tmp_path / "run", "--matcher", "learned", "--max-points", "100",
-         "--progress", "none", "--tiepoints-only"],
-        cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr
-    report = json.loads((tmp_path / "run" / "report.json").read_text())
-    card = json.loads((REPO / "weights" / "default.pt.json").read_text())
-    assert report["descriptor"] == "learned:siamese_corr" and report["model_hash"] == card["sha256"]
-
-
-def test_a_heatmap_only_model_is_refused_as_a_descriptor_in_one_line(trained, data_dir, tmp_path):
+def test_a_training_checkpoint_is_refused_as_an_engine_model_in_one_line(trained, data_dir, tmp_path):
     out, _ = trained
     result = subprocess.run(
         [sys.executable, "-m", "sar_eo_coreg", "coregister", "--eo", data_dir / "s1s2_eo.tif", "--sar",
          data_dir / "s1s2_sar.tif", "--out", tmp_path / "run", "--matcher", "learned", "--model", out / "best.pt"],
         cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "no dense descriptors" in result.stderr
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "is not a model card" in result.stderr
     assert not (tmp_path / "run").exists()
 
 
@@ -177,7 +164,7 @@ def test_missing_model_is_one_line(data_dir, tmp_path):
         [sys.executable, "-m", "sar_eo_coreg", "coregister", "--eo", data_dir / "s1s2_eo.tif", "--sar",
          data_dir / "s1s2_sar.tif", "--out", tmp_path / "run", "--matcher", "learned", "--model", "nope"],
         cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "No weights named 'nope'" in result.stderr
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "No model named 'nope'" in result.stderr
 
 
 def test_evaluate_command_scores_models_and_the_structural_baseline(trained, index, tmp_path):
@@ -192,23 +179,3 @@ def test_evaluate_command_scores_models_and_the_structural_baseline(trained, ind
     assert set(results) == {"structural", str(out / "best.pt")}
     for row in results.values():
         assert 0 <= row["pck1"] <= row["pck3"] <= row["pck5"] <= row["pck10"] <= row["pck20"] <= 1
-
-
-def test_shipped_default_model_loads_offline_and_beats_structural_on_held_out_tiles(index):
-    """weights/default.pt: found without a download, checksum verified; the fixture crop (s1s2_volkov/003) is
-    in its held-out test fold, and there it localises better than the structural matcher on the same tiles."""
-    import torch
-
-    from sar_eo_coreg.models.heatmap import find_weights, load_weights
-    from sar_eo_coreg.training.metrics import evaluate_samples
-
-    path = find_weights("default")
-    model, card = load_weights(path)
-    card_json = json.loads(path.with_suffix(".pt.json").read_text())
-    assert path.stat().st_size <= 20 * 2**20 and card_json["sha256"] == path.with_suffix(".pt.sha256").read_text().split()[0]
-    assert "s1s2_volkov/003" in card.training["test_pairs"]
-    assert "s1s2_volkov/003" not in card.training["train_pairs"] + card.training["val_pairs"]
-    samples = draw_samples(load_aligned_pairs(index), 128, seed=7, radius=12, augment=False, max_offset=10)
-    learned = evaluate_samples(model, card.head, card.norm, samples, torch.device("cpu"))
-    structural = evaluate_matcher(StructuralChipMatcher("cpu"), samples)
-    assert learned["pck5"] >= 0.5 and learned["pck5"] > structural["pck5"] and learned["epe"] < structural["epe"]

@@ -51,12 +51,16 @@ def align(eo: np.ndarray, sar: np.ndarray, describe: Descriptor, radius_px: floa
         return _not_aligned(empty, info, "No reliable match between EO and SAR in the global search (the best "
                             f"correlation peak is {start.z:.1f} deviations above the background, confirmed by "
                             f"{start.quadrants} of 4 quadrants, {start.ratio:.2f} times the runner-up). Check that both "
-                            "rasters show the same area, or widen --search-radius-m.")
+                            "rasters show the same area" + (", or widen the search radius." if radius_px < 0.5 * max(w, h)
+                                                            else " (the search already spans the scene)."))
     result = refine(eo, sar, describe, start, scale, lambda f, m: report(0.1 + 0.75 * f, m))
     info["levels"] = [level.__dict__ for level in result.levels]
     report(0.85, "Self-check against the input and the global model")
     final, keep, stats, gain, t = self_check(eo, sar, describe, result)
     info["self_check"] = stats
+    if stats["similarity_input"] is None:
+        return _not_aligned(empty, info, "The alignment found could not be checked: no window has enough valid "
+                            "pixels in both rasters (the common area is too small or mostly nodata).")
     if gain <= 0 or t < MIN_IMPROVEMENT_T:
         return _not_aligned(empty, info, "The alignment found is not measurably better than the input georeference "
                             f"(descriptor similarity {stats['similarity_input']} before, {stats['similarity_result']} "

@@ -7,11 +7,11 @@ runner-up, forward-backward agreement).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import torch
 
 from ..features import in_parallel
 from ..lattice import Lattice
@@ -54,6 +54,7 @@ def local_zero_mean(desc: np.ndarray, half: int, valid: np.ndarray, pad: int = 0
     return out
 
 
+BANDS = max(1, os.cpu_count() or 1)  # row bands of the per-pixel dot product
 MATCH_ENERGY = 0.999  # share of the descriptors' energy the lattice matching keeps (principal directions)
 
 
@@ -77,26 +78,31 @@ def project(desc: np.ndarray, basis: np.ndarray) -> np.ndarray:
 
 
 def dot(e: np.ndarray, s: np.ndarray, out: np.ndarray = None) -> np.ndarray:
-    """Per-pixel dot product over channels of (C, H, W) maps, accumulated in place (memory traffic, not
-    arithmetic, is the cost)."""
+    """Per-pixel dot product over channels of (C, H, W) float32 maps, accumulated in place (memory traffic, not
+    arithmetic, is the cost), in bands of rows on all cores."""
     out = np.empty(e.shape[1:], np.float32) if out is None else out
-    te, ts, to = torch.from_numpy(e), torch.from_numpy(s), torch.from_numpy(out)
-    torch.mul(te[0], ts[0], out=to)
-    for c in range(1, e.shape[0]):
-        to.addcmul_(te[c], ts[c])
+    rows = out.shape[0]
+    bands = [slice(k * rows // BANDS, (k + 1) * rows // BANDS) for k in range(BANDS)]
+
+    def band(b):
+        cv2.multiply(e[0][b], s[0][b], dst=out[b])
+        for c in range(1, e.shape[0]):
+            cv2.accumulateProduct(e[c][b], s[c][b], out[b])
+
+    in_parallel(band, bands)
     return out
 
 
-def lattice_sums(image: torch.Tensor, x0: int, y0: int, nx: int, ny: int, step: int, half: int) -> np.ndarray:
-    """Sums of `image` (H, W) over the (2 half + 1)^2 windows centred at (x0 + step i, y0 + step j), i < nx,
-    j < ny, all inside the image. A window is 2 half / step blocks of step x step pixels a side plus one row and
-    one column, so one pass of block sums serves every window."""
+def lattice_sums(image: np.ndarray, x0: int, y0: int, nx: int, ny: int, step: int, half: int) -> np.ndarray:
+    """Sums of `image` (H, W) float32 over the (2 half + 1)^2 windows centred at (x0 + step i, y0 + step j),
+    i < nx, j < ny, all inside the image. A window is 2 half / step blocks of step x step pixels a side plus one
+    row and one column, so one pass of block sums serves every window."""
     m = 2 * half // step
     assert m * step == 2 * half, "windows must be a whole number of lattice steps"
     blocks = image[y0 - half:y0 - half + step * (ny + m - 1)].reshape(ny + m - 1, step, -1).sum(1)
     rows = sum(blocks[k:k + ny] for k in range(m)) + image[y0 + half:y0 + half + step * ny:step]
     blocks = rows[:, x0 - half:x0 - half + step * (nx + m - 1)].reshape(ny, nx + m - 1, step).sum(2)
-    return (sum(blocks[:, k:k + nx] for k in range(m)) + rows[:, x0 + half:x0 + half + step * nx:step]).double().numpy()
+    return (sum(blocks[:, k:k + nx] for k in range(m)) + rows[:, x0 + half:x0 + half + step * nx:step]).astype(np.float64)
 
 
 def match_lattice(eo_desc, sar_desc, eo_valid, sar_valid, lattice: Lattice, radius: int, half: int) -> Measurements:
@@ -128,17 +134,16 @@ def match_lattice(eo_desc, sar_desc, eo_valid, sar_valid, lattice: Lattice, radi
     en_e, en_s = e_energy[cy, cx], s_energy[cy, cx]
     ok_e, ok_s = e_ok[cy, cx], s_ok[cy, cx]
     prod = np.empty((hp, wp), np.float32)
-    product = torch.from_numpy(prod)
     for k in range(size * size):
         ddy, ddx = divmod(k, size)
         ddy, ddx = ddy - r, ddx - r
         dot(e, s[:, r + ddy:r + ddy + hp, r + ddx:r + ddx + wp], prod)
         fy, fx, by, bx = cy + ddy, cx + ddx, cy - ddy, cx - ddx
         den = np.sqrt(np.maximum(en_e * s_energy[fy, fx], 1e-18))
-        num = lattice_sums(product, x0, y0, nx, ny, step, half)
+        num = lattice_sums(prod, x0, y0, nx, ny, step, half)
         forward[k] = np.where(ok_e & s_ok[fy, fx], num / den, -1.0)
         den_b = np.sqrt(np.maximum(e_energy[by, bx] * en_s, 1e-18))
-        num_b = lattice_sums(product, x0 - ddx, y0 - ddy, nx, ny, step, half)
+        num_b = lattice_sums(prod, x0 - ddx, y0 - ddy, nx, ny, step, half)
         backward[k] = np.where(ok_s & e_ok[by, bx], num_b / den_b, -1.0)
     fwd = forward.reshape(size, size, ny, nx)
     bwd = backward.reshape(size, size, ny, nx)

@@ -8,7 +8,6 @@ from typing import Optional, Tuple
 
 import cv2
 import numpy as np
-import torch
 
 from ..features import in_parallel
 from ..lattice import Lattice
@@ -38,8 +37,7 @@ class WindowSimilarity:
         self.ok_e = self._at(np.pad(eo_valid, half)) / self.area >= MIN_VALID
 
     def _at(self, padded):
-        image = torch.from_numpy(np.ascontiguousarray(padded, np.float32))
-        return lattice_sums(image, self.x0, self.y0, self.nx, self.ny, self.step, self.half)
+        return lattice_sums(np.ascontiguousarray(padded, np.float32), self.x0, self.y0, self.nx, self.ny, self.step, self.half)
 
     def __call__(self, sar_desc, sar_valid):
         """(NCC at each lattice point, whether its windows are valid in both)."""
