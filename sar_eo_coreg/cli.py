@@ -161,10 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_number(int, 0, 2**32 - 1), default=0)
     p.add_argument("--folds", type=_number(int, 2), default=5)
     p.add_argument("--fold", type=_number(int, 0), default=0, help="held-out fold (bench/accuracy.py --heldout-fold)")
+    p.add_argument("--device", default="cpu", choices=DEVICES, help="where torch trains (cuda on a GPU machine)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="model option, e.g. width=24")
 
     p = sub.add_parser("evaluate", help="EPE and PCK@1/3/5/10/20 px of models on the held-out fold's tiles")
-    p.add_argument("--model", action="append", default=[], help="weights NAME or PATH.pt (repeatable)")
+    p.add_argument("--model", action="append", default=[], help="a checkpoint PATH.pt written by train (repeatable)")
     add_data_args(p)
     p.add_argument("--samples", type=_number(int, 1), default=512)
     p.add_argument("--radius", type=_number(int, 1, 256), default=16)

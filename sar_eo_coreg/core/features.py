@@ -37,6 +37,11 @@ class Descriptor(ABC):
     def __call__(self, image: np.ndarray, modality: str) -> np.ndarray:
         """image: (H, W) uint8, 0 = nodata; modality 'eo' or 'sar'. Returns (C, H, W) float32."""
 
+    def with_matchability(self, image: np.ndarray, modality: str):
+        """(descriptors, matchability (H, W) in [0, 1] or None): how likely each pixel's window matches within
+        1 px, for descriptors that predict it (the learned models' heads); None: no opinion."""
+        return self(image, modality), None
+
 
 class CfogDescriptor(Descriptor):
     """CFOG with OpenCV's separable filters (the engine runs on the CPU; no torch)."""

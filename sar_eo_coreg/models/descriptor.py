@@ -81,6 +81,7 @@ class LearnedDescriptor(Descriptor):
         self.sessions = {m: onnxruntime.InferenceSession(str(path.with_name(self.card["files"][m]["file"])), options,
                                                          providers=providers) for m in MODALITIES}
         self.fuse = float(self.card.get("fuse_cfog", 0.0))
+        self.use_matchability = bool(self.card.get("matchability_weight", False))  # the head weights the field fit
         self.name = f"learned:{self.card['name']}" + (f"+cfog*{self.fuse:g}" if self.fuse > 0 else "")
         self.sha256 = self.card["files"]["eo"]["sha256"]
         self.weights_path = str(path)
@@ -96,10 +97,13 @@ class LearnedDescriptor(Descriptor):
         return descriptors[0], matchability[0, 0]
 
     def __call__(self, image, modality):
-        learned = self.run(image, modality)[0]
-        if self.fuse <= 0:
-            return learned
-        return np.concatenate([cfog(fill_nodata(image) / 255.0), self.fuse * learned])
+        return self.with_matchability(image, modality)[0]
+
+    def with_matchability(self, image, modality):
+        learned, matchability = self.run(image, modality)
+        if self.fuse > 0:
+            learned = np.concatenate([cfog(fill_nodata(image) / 255.0), self.fuse * learned])
+        return learned, (matchability if self.use_matchability else None)
 
 
 def descriptor_for(params) -> Descriptor:

@@ -1,11 +1,11 @@
-"""The heatmap matching task, shared by training, evaluation and the engine's matcher.
+"""The chip task of the heatmap heads (training and evaluation only; the engine uses the networks' dense
+descriptors, through ONNX), and the model card shared with the ONNX export.
 
-Chips are cut exactly as the engine cuts them (core.matching): the EO chip is the template plus a
-margin, 2*(TEMPLATE_HALF+MARGIN) px, with the candidate point at index TEMPLATE_HALF+MARGIN; the SAR chip
-covers the search area, 2*(TEMPLATE_HALF+radius+MARGIN) px, with the predicted position at its centre
-index. Both are zero-padded (0 = nodata) to TILE x TILE, which puts the reference point and the zero
-shift at pixel TILE/2. The network's heatmap over the SAR tile peaks where the EO point lies; the
-engine reads it as a similarity surface over shifts in [-radius, radius]^2.
+The EO chip is a template plus a margin, 2*(TEMPLATE_HALF+MARGIN) px, with the candidate point at index
+TEMPLATE_HALF+MARGIN; the SAR chip covers the search area, 2*(TEMPLATE_HALF+radius+MARGIN) px, with the
+predicted position at its centre index. Both are zero-padded (0 = nodata) to TILE x TILE, which puts the
+reference point and the zero shift at pixel TILE/2. The network's heatmap over the SAR tile peaks where the EO
+point lies; it is read as a similarity surface over shifts in [-radius, radius]^2.
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
-from ..core.environment import WEIGHTS_ENV
 from ..core.errors import CoregError
 
 MARGIN = 8  # pixels each chip carries beyond the template/search area, for the feature filters
@@ -28,8 +26,6 @@ TEMPLATE_HALF = 24  # the engine's default template (48 px)
 MAX_RADIUS = 16  # largest search radius a model is trained for
 TILE = 2 * (TEMPLATE_HALF + MARGIN + MAX_RADIUS)  # network input, 96 px
 REF = TILE // 2  # the reference point / zero shift in tile pixels
-REPO_WEIGHTS = Path(__file__).resolve().parents[2] / "weights"  # a checkout's weights/ folder (outside the zip)
-DEFAULT_MODEL = "default"
 LOSSES = ("softmax", "mse", "wmse")  # softmax trains the softmax head; the MSE losses the regression head
 
 
@@ -157,20 +153,3 @@ def load_weights(path, device="cpu"):
         raise CoregError(f"{path} is not a weights file of this plugin ({reason}). Give a .pt written by "
                          "'python -m sar_eo_coreg train'.") from None
     return model.to(device).eval(), card
-
-
-def find_weights(name_or_path: Optional[str] = None) -> Path:
-    """A weights file: an explicit path, or NAME.pt in $SAR_EO_COREG_WEIGHTS, then the checkout's weights/.
-    Nothing is ever downloaded."""
-    name = name_or_path or DEFAULT_MODEL
-    if name.endswith(".pt") or os.sep in name:
-        return Path(name)
-    folders = [Path(p) for p in os.environ.get(WEIGHTS_ENV, "").split(os.pathsep) if p] + [REPO_WEIGHTS]
-    for folder in folders:
-        candidate = folder / f"{name}.pt"
-        if candidate.is_file():
-            return candidate
-    raise CoregError(
-        f"No weights named '{name}' in {', '.join(str(f) for f in folders)}. Put {name}.pt there, set "
-        f"{WEIGHTS_ENV} to its folder, or give --model PATH.pt."
-    )

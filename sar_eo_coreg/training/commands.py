@@ -88,7 +88,7 @@ def run_train_dense(args) -> int:
     held_out = {(r["source"], r["id"]) for r, f in zip(rows, folds) if f == args.fold}
     pairs = load_dense_pairs(index, args.corrections, lambda row: (row["source"], row["id"]) not in held_out)
     cfg = DenseConfig(model=args.model, steps=args.steps, minutes=args.minutes, batch=args.batch, crop=args.crop,
-                      lr=args.lr, seed=args.seed, folds=args.folds, fold=args.fold,
+                      lr=args.lr, seed=args.seed, device=args.device, folds=args.folds, fold=args.fold,
                       model_overrides=parse_overrides(args.set))
     print(f"dense training of {cfg.model} on {len(pairs)} pairs (fold {args.fold} of {args.folds} held out)", flush=True)
     card = train_dense(pairs, cfg, args.out, log=lambda line: print(line, flush=True))
@@ -100,7 +100,7 @@ def run_evaluate(args) -> int:
     """EPE and PCK@1/3/5/10/20 of each model (and the structural matcher) on the held-out fold's tiles."""
     import torch
 
-    from ..models.heatmap import find_weights, load_weights
+    from ..models.heatmap import load_weights
     from ..models.torch_ops import resolve_device
     from .chips import StructuralChipMatcher
     from .data import draw_samples
@@ -118,7 +118,7 @@ def run_evaluate(args) -> int:
         rows["structural"] = {**evaluate_matcher(StructuralChipMatcher(args.device), samples), "parameters": 0,
                               "seconds": time.perf_counter() - clock}
     for name in args.model:
-        model, card = load_weights(find_weights(name), device)
+        model, card = load_weights(Path(name), device)
         clock = time.perf_counter()
         with torch.no_grad():
             result = evaluate_samples(model, card.head, card.norm, samples, device)

@@ -41,6 +41,7 @@ class DenseConfig:
     temperature: float = 0.02
     lr: float = 2e-3
     seed: int = 0
+    device: str = "cpu"  # auto, cpu or cuda
     warp_px: float = 3.0  # amplitude of the random field (the shift is up to radius / 2 on top)
     folds: int = 5
     fold: int = 0  # held out (the bench's --heldout-fold)
@@ -148,14 +149,14 @@ def dense_loss(eo_desc, sar_desc, logits, disp, valid, cfg: DenseConfig, rng):
     integral = F.pad(products.cumsum(2).cumsum(3), (1, 0, 1, 0))
     batch, ys, xs = [], [], []
     for i in range(b):
-        py, px = np.nonzero(valid[i].numpy())
+        py, px = np.nonzero(valid[i].cpu().numpy())
         pick = rng.choice(len(px), min(cfg.points, len(px)), replace=False) if len(px) else []
         batch += [i] * len(pick)
         ys += py[pick].tolist()
         xs += px[pick].tolist()
     if not batch:
         return None, None, None
-    bi, y, x = (torch.tensor(v) for v in (batch, ys, xs))
+    bi, y, x = (torch.tensor(v, device=eo_desc.device) for v in (batch, ys, xs))
     y0, y1, x0, x1 = y - half, y + half + 1, x - half, x + half + 1
     window = (integral[bi, :, y1, x1] - integral[bi, :, y0, x1] - integral[bi, :, y1, x0] + integral[bi, :, y0, x0])
     score = window / ((2 * half + 1) ** 2 * cfg.temperature)  # (K, S)
@@ -186,7 +187,10 @@ def train_dense(pairs: List[TrainPair], cfg: DenseConfig, out_stem, log=print):
 
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    net = build_model(cfg.model, **cfg.model_overrides)
+    from ..models.torch_ops import resolve_device
+
+    device = resolve_device(cfg.device)
+    net = build_model(cfg.model, **cfg.model_overrides).to(device)
     norm = Normalisation(*_stats([p.eo for p in pairs]), *_stats([p.sar for p in pairs]))
     optimiser = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, cfg.lr, total_steps=cfg.steps, pct_start=0.1)
@@ -199,9 +203,9 @@ def train_dense(pairs: List[TrainPair], cfg: DenseConfig, out_stem, log=print):
             sample = draw(pairs[rng.integers(len(pairs))], rng, cfg)
             if sample is not None:
                 crops.append(sample)
-        eo = torch.from_numpy(np.stack([_normalised(c[0], norm.eo_mean, norm.eo_std) for c in crops]))[:, None]
-        sar = torch.from_numpy(np.stack([_normalised(c[1], norm.sar_mean, norm.sar_std) for c in crops]))[:, None]
-        disp = torch.from_numpy(np.stack([c[2] for c in crops]))
+        eo = torch.from_numpy(np.stack([_normalised(c[0], norm.eo_mean, norm.eo_std) for c in crops]))[:, None].to(device)
+        sar = torch.from_numpy(np.stack([_normalised(c[1], norm.sar_mean, norm.sar_std) for c in crops]))[:, None].to(device)
+        disp = torch.from_numpy(np.stack([c[2] for c in crops])).to(device)
         margin = WINDOW_HALF + cfg.radius + 1
         inside = np.zeros((cfg.crop, cfg.crop), bool)
         inside[margin:-margin, margin:-margin] = True
@@ -225,7 +229,7 @@ def train_dense(pairs: List[TrainPair], cfg: DenseConfig, out_stem, log=print):
             break
     card = ModelCard(cfg.model, model_config(cfg.model, **cfg.model_overrides), "descriptor", norm,
                      training={"task": "dense", **asdict(cfg), "steps_done": step + 1, "pairs": [p.group for p in pairs],
-                               "minutes": round((time.perf_counter() - start) / 60, 1), "device": "cpu",
+                               "minutes": round((time.perf_counter() - start) / 60, 1), "device": device.type,
                                "threads": torch.get_num_threads()},
                      metrics={"curve": curve}, parameters=count_parameters(net))
     return export_onnx(net, card, out_stem)

@@ -226,3 +226,28 @@ def test_confidence_is_stricter_where_the_working_grid_is_coarser_than_the_eo():
     assert np.allclose(ladder[3], np.interp(evidence, table["evidence"], table["p_within"]["0.75"]))
     assert all((finer >= coarser - 1e-12).all() for finer, coarser in zip(ladder, ladder[1:]))
     assert ladder[-1].max() < ladder[0].max()
+
+
+def test_a_descriptors_matchability_weights_the_lattice_evidence(data_dir):
+    """A descriptor that says its west half cannot match (a learned model's matchability head) takes the west
+    half's measurements out of the field fit; the east half keeps its own."""
+    from sar_eo_coreg.core.align import coarse_to_fine
+    from sar_eo_coreg.core.features import downsample
+
+    class WestBlind(CfogDescriptor):
+        def with_matchability(self, image, modality):
+            weight = np.ones(image.shape, np.float32)
+            weight[:, : image.shape[1] // 2] = 0.0
+            return self(image, modality), weight
+
+    eo, sar = working_image(data_dir / "s1s2_eo.tif", "EO"), working_image(data_dir / "s1s2_sar.tif", "SAR")
+    scale = coarse_to_fine.pyramid_factors(eo.shape[1], eo.shape[0], global_search.GLOBAL_MAX_SIDE)
+    results = {}
+    for describe in (CfogDescriptor(), WestBlind()):
+        start = global_search.global_init(downsample(eo, scale), downsample(sar, scale), describe, (40 / scale,) * 2)
+        results[type(describe).__name__] = coarse_to_fine.refine(eo, sar, describe, start, scale)
+    xs, _ = results["WestBlind"].field.coords()
+    west, east = xs < eo.shape[1] / 2 - coarse_to_fine.HALF, xs > eo.shape[1] / 2 + coarse_to_fine.HALF
+    plain, blind = results["CfogDescriptor"].confidence, results["WestBlind"].confidence
+    assert plain[:, west].mean() > 0.01 and blind[:, west].max() == 0.0
+    assert blind[:, east].mean() > 0.7 * plain[:, east].mean()  # the east keeps its evidence (its field may move)

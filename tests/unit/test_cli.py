@@ -144,7 +144,7 @@ def test_env_reports_versions_and_device():
     info = json.loads(result.stdout)
     assert info["ok"] is True and info["missing"] == []
     assert info["versions"]["numpy"].startswith("1.")
-    assert info["device"] == "CPU only" or info["device"].startswith("CUDA: ")
+    assert info["device"] in ("CPU", "CUDA GPU (onnxruntime)") and info["runtime"].startswith("lean")
 
 
 def test_convert_round_trips_tiepoints_through_points_and_csv(data_dir, tmp_path):

@@ -149,10 +149,10 @@ def test_dense_training_learns_correspondences_and_exports(data_dir, tmp_path):
     whose card names its data and curve."""
     index = tmp_path / "index.csv"
     index.write_text(f"source,id,eo,sar\nself,1,{data_dir / 's1s2_eo.tif'},{data_dir / 's1s2_eo.tif'}\n")
-    cfg = DenseConfig(model="siamese_corr", steps=60, batch=4, lr=5e-3, points=128, minutes=5)
+    cfg = DenseConfig(model="siamese_corr", steps=40, batch=4, crop=96, lr=5e-3, points=128, minutes=60)
     card_path = train_dense(load_pairs(index), cfg, tmp_path / "m", log=lambda line: None)
     card = read_card(card_path)
     curve = card["metrics"]["curve"]
-    assert card["training"]["pairs"] == ["self/1"] and card["training"]["steps_done"] == 60
+    assert card["training"]["pairs"] == ["self/1"] and card["training"]["steps_done"] == 40
     assert np.mean([c["loss"] for c in curve[-2:]]) < curve[0]["loss"] - 0.3
     assert LearnedDescriptor("cpu", str(card_path)).run(np.full((64, 64), 100, np.uint8), "eo")[0].shape == (16, 64, 64)

@@ -72,6 +72,17 @@ def warp_image(image: np.ndarray, disp: np.ndarray) -> np.ndarray:
     return out
 
 
+def window_mean_at(image: np.ndarray, lattice: Lattice, half: int) -> np.ndarray:
+    """Mean of `image` over the (2 half + 1)^2 window at each lattice point (ny, nx)."""
+    k = 2 * half + 1
+    mean = cv2.blur(np.ascontiguousarray(image, np.float32), (k, k), borderType=cv2.BORDER_REPLICATE)
+    xs, ys = lattice.coords()
+    h, w = image.shape
+    cols = np.clip(np.rint(xs).astype(int), 0, w - 1)
+    rows = np.clip(np.rint(ys).astype(int), 0, h - 1)
+    return mean[np.ix_(rows, cols)]
+
+
 def refine(eo: np.ndarray, sar: np.ndarray, describe: Descriptor, start: GlobalInit, start_scale: int,
            progress: Optional[Callable[[float, str], None]] = None) -> DenseResult:
     """Coarse-to-fine dense field on the working grid (uint8 images, 0 = nodata), from the global model
@@ -104,8 +115,11 @@ def refine(eo: np.ndarray, sar: np.ndarray, describe: Descriptor, start: GlobalI
         if progress is not None:
             progress(work[index] / work[-1], f"Dense matching: level {index + 1} of {len(scales)} ({lw}x{lh} px)")
         sar_w = warp_image(sar_l, current.dense(lw, lh))
-        eo_desc, sar_desc = describe(eo_l, "eo"), describe(sar_w, "sar")
-        meas = match_lattice(eo_desc, sar_desc, eo_l > 0, sar_w > 0, current, radius, COARSE_HALF if index == 0 else HALF)
+        (eo_desc, matchability), sar_desc = describe.with_matchability(eo_l, "eo"), describe(sar_w, "sar")
+        half = COARSE_HALF if index == 0 else HALF
+        meas = match_lattice(eo_desc, sar_desc, eo_l > 0, sar_w > 0, current, radius, half)
+        if matchability is not None:  # the descriptor's own estimate of where its windows match
+            meas.confidence = meas.confidence * window_mean_at(matchability, current, half)
         measured = current.values + meas.disp
         fitted, robust, sigma = smooth_fit(measured, meas.confidence, prior=current.values)
         if np.isfinite(sigma):
