@@ -46,7 +46,7 @@ from .raster import (
 )
 from .report import CoregReport
 from .request import CoregParams
-from .tiepoints import TiePoints, read_any, write_csv, write_gpkg, write_points
+from .tiepoints import TiePoints, merge_duplicates, read_any, write_csv, write_gpkg, write_points
 from .transforms import FieldModel, ZeroModel, fit_with_residuals, loo_note, rmse
 from .version import __version__
 from .warp import aligned_dtype, write_aligned_outputs
@@ -300,6 +300,7 @@ def apply(tiepoints_path, eo_path, sar_path, out_dir, transform: str = "auto", r
     tp = read_any(tiepoints_path, eo, sar)
     out = check_destination(out_dir, {"EO": eo.path, "SAR": sar.path}, OUTPUT_FILES)
     tp.inlier = tp.enabled.copy()  # in a reviewed file, enabled is the analyst's verdict
+    duplicates = merge_duplicates(tp)
     model = _fit_final(tp, transform, eo, reviewed=True)
     with Staging(out, _needed_bytes(eo, sar, True, len(tp))) as stage:
         clock = time.perf_counter()
@@ -309,7 +310,7 @@ def apply(tiepoints_path, eo_path, sar_path, out_dir, transform: str = "auto", r
             command="apply", tiepoints_file=os.path.abspath(os.fspath(tiepoints_path)),
             eo=os.path.abspath(eo.path), sar=os.path.abspath(sar.path),
             parameters={"transform": transform, "resampling": resampling, "eo_crs": eo_crs, "sar_crs": sar_crs},
-            **_fit_figures(tp, model),
+            **_fit_figures(tp, model), duplicates=duplicates,
             timings_s={"write_s": time.perf_counter() - clock}, versions=_versions(),
             outputs=_output_names(True, confidence=False)))
     return CoregResult(str(out), done, tp, stage.late_cancel)

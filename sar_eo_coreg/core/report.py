@@ -41,6 +41,7 @@ class CoregReport:
     engine: Optional[dict] = None
     # apply only
     tiepoints_file: Optional[str] = None
+    duplicates: int = 0  # enabled points that repeated another (within DUPLICATE_PX in both images), not counted
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -70,4 +71,6 @@ class CoregReport:
         return f"{self.message} Mean confidence {self.confidence_mean:.2f}."
 
     def points_line(self) -> str:
-        return f"{self.used} of {self.tiepoints} tie points used, transform {self.transform}, {self.rmse_text()}"
+        repeated = f" ({self.duplicates} duplicates merged)" if self.duplicates else ""
+        return (f"{self.used} of {self.tiepoints} tie points used{repeated}, transform {self.transform}, "
+                f"{self.rmse_text()}")

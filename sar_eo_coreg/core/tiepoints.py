@@ -64,6 +64,29 @@ class TiePoints:
         return self.enabled & self.inlier
 
 
+DUPLICATE_PX = 0.1  # two points this close in both images are one point
+
+
+def merge_duplicates(tp: TiePoints) -> int:
+    """Take repeated points out of the fit: among used points closer than DUPLICATE_PX to each other in both the EO
+    and the SAR image, the first stays used and the others become outliers (a repeated point would count its own
+    residual twice and make a leave-one-out RMSE look better than it is). Returns how many were taken out."""
+    used = np.flatnonzero(tp.used)
+    key = np.c_[tp.eo_px[used], tp.eo_px[used] + tp.disp[used]]
+    order = np.lexsort(key.T[::-1])
+    repeated = np.zeros(len(used), bool)
+    for a, i in enumerate(order):  # sorted by EO x: only neighbours within DUPLICATE_PX in x can repeat it
+        if repeated[i]:
+            continue
+        for j in order[a + 1:]:
+            if key[j, 0] - key[i, 0] > DUPLICATE_PX:
+                break
+            if not repeated[j] and np.abs(key[j] - key[i]).max() <= DUPLICATE_PX:
+                repeated[j] = True
+    tp.inlier[used[repeated]] = False
+    return int(repeated.sum())
+
+
 # ---- GeoPackage ----------------------------------------------------------------------------------
 def _gpkg_blob(srs_id: int, wkb: bytes, xs, ys) -> bytes:
     header = b"GP" + bytes([0, 0b00000011]) + struct.pack("<i", srs_id)

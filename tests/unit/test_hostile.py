@@ -705,3 +705,37 @@ def test_a_search_radius_beyond_the_scene_is_capped_to_it(inputs, tmp_path):
     assert run.code == 0, run.stderr
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["search_radius_m"] <= 256 * report["working_gsd_m"]
+
+
+@pytest.mark.parametrize("copies", [2, 3])
+def test_apply_counts_a_repeated_point_once(world, big, tmp_path, copies):
+    """Property: listing every tie point `copies` times (exactly, or moved by less than 0.1 px) gives the fit and the
+    leave-one-out figures of listing it once, and the report says how many were merged."""
+    lines = (world / "result" / "tiepoints.csv").read_text().splitlines()
+    header, rows = lines[0], lines[1:]
+    columns = header.split(",")
+    rng = np.random.default_rng(copies)
+    repeated = []
+    for row in rows:
+        repeated.append(row)
+        for _ in range(copies - 1):
+            values = row.split(",")
+            for name in ("optical_col", "sar_row"):
+                k = columns.index(name)
+                values[k] = f"{float(values[k]) + rng.uniform(-0.04, 0.04):.4f}"
+            repeated.append(",".join(values))
+    (tmp_path / "repeated.csv").write_text("\n".join([header, *repeated]) + "\n")
+    once = cli("apply", "--tiepoints", world / "result" / "tiepoints.csv", *big, "--out", tmp_path / "once")
+    many = cli("apply", "--tiepoints", tmp_path / "repeated.csv", *big, "--out", tmp_path / "many")
+    assert once.code == many.code == 0, many.stderr
+    first, second = (json.loads((tmp_path / name / "report.json").read_text()) for name in ("once", "many"))
+    assert second["used"] == first["used"] and second["duplicates"] == first["used"] * (copies - 1)
+    assert second["residual_rmse_px"] == pytest.approx(first["residual_rmse_px"], abs=0.05)
+    assert f"{first['used'] * (copies - 1)} duplicates merged" in many.stdout
+
+
+def test_one_point_copied_many_times_is_one_point(world, big, tmp_path):
+    row = (world / "result" / "tiepoints.csv").read_text().splitlines()[:2]
+    (tmp_path / "one.csv").write_text("\n".join([row[0]] + [row[1]] * 40) + "\n")
+    assert_refused(["apply", "--tiepoints", tmp_path / "one.csv", *big, "--out", tmp_path / "out", "--transform",
+                    "projective"], "too few tie points", tmp_path / "out")
