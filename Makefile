@@ -76,6 +76,7 @@ bench-models: setup
 
 # the shipped default model: dense self-supervised training on the CPU (fold 0 held out), exported to ONNX
 train-default: setup
+	test -f bench/work/extra_pairs.csv || $(PY) bench/real_airport.py  # its pair counts in the fold split
 	$(PY) -m sar_eo_coreg train-dense --model siamese_corr --steps 900 --minutes 45 --seed 0 --fold 0 --out weights/default
 
 # the analyst's install: a fresh venv with the lean runtime only (no torch), and its size
