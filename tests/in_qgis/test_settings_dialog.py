@@ -73,3 +73,16 @@ def test_weights_in_the_profile_folder_are_found_as_in_a_zip_install(qgis_app, d
     finally:
         for path in copied:
             path.unlink()
+
+
+def test_set_up_installs_the_lean_runtime_and_the_training_tools_only_when_asked(qgis_app, tmp_path):
+    from sar_eo_coreg.core.environment import REQUIREMENTS, TRAINING_REQUIREMENTS, required_packages
+    from sar_eo_coreg.ui.settings_dialog import setup_steps
+
+    dialog = SettingsDialog()
+    assert not dialog.training.isChecked() and "5.9 GB" in dialog.training.text()
+    lean = setup_steps(tmp_path / "venv", REQUIREMENTS)
+    full = setup_steps(tmp_path / "venv", REQUIREMENTS, TRAINING_REQUIREMENTS)
+    assert [args[-1] for _, args in lean[1:]] == [str(REQUIREMENTS)]
+    assert [args[-1] for _, args in full[1:]] == [str(REQUIREMENTS), str(TRAINING_REQUIREMENTS)]
+    assert "torch" not in required_packages(REQUIREMENTS) and "torch" in required_packages(TRAINING_REQUIREMENTS)
