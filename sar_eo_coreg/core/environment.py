@@ -11,6 +11,7 @@ import re
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import Optional
 
 REQUIREMENTS = Path(__file__).resolve().parents[1] / "requirements.txt"  # the worker's pinned packages (lean)
 TRAINING_REQUIREMENTS = REQUIREMENTS.with_name("requirements-train.txt")  # optional: torch, to train and export
@@ -23,25 +24,21 @@ def required_packages(requirements: Path = REQUIREMENTS) -> list:
     return [re.split(r"[<>=!~\[ ;]", ln, maxsplit=1)[0] for ln in lines if ln]
 
 
+def installed_version(name: str) -> Optional[str]:
+    """A distribution's version, without importing it; None when it is not installed."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def check_environment() -> dict:
-    versions, missing = {}, []
-    for name in required_packages():
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            missing.append(name)
     from .device import describe_device
 
-    training = [name for name in required_packages(TRAINING_REQUIREMENTS) if _installed(name)]
+    found = {name: installed_version(name) for name in required_packages()}
+    training = [name for name in required_packages(TRAINING_REQUIREMENTS) if installed_version(name)]
+    missing = [name for name, version in found.items() if version is None]
     runtime = "lean + training tools" if len(training) == len(required_packages(TRAINING_REQUIREMENTS)) else "lean"
-    return {"python": sys.executable, "python_version": platform.python_version(), "versions": versions,
-            "missing": missing, "runtime": runtime, "training_tools": training, "device": describe_device("auto"),
-            "ok": not missing}
-
-
-def _installed(name: str) -> bool:
-    try:
-        metadata.version(name)
-        return True
-    except metadata.PackageNotFoundError:
-        return False
+    return {"python": sys.executable, "python_version": platform.python_version(),
+            "versions": {name: version for name, version in found.items() if version}, "missing": missing,
+            "runtime": runtime, "training_tools": training, "device": describe_device("auto"), "ok": not missing}

@@ -14,13 +14,13 @@ import os
 import platform
 import time
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Callable, Optional, Tuple
 
 import numpy as np
 
 from .choices import Transform
+from .environment import installed_version
 from .errors import CoregError
 from .outputs import (
     ALIGNED_FILE,
@@ -112,12 +112,8 @@ def _versions() -> dict:
     versions = {"sar_eo_coreg": __version__, "python": platform.python_version(), "numpy": np.__version__,
                 "rasterio": rasterio.__version__, "gdal": rasterio.__gdal_version__, "opencv": cv2.__version__,
                 "scipy": scipy.__version__}
-    for optional in ("onnxruntime", "onnxruntime-gpu", "torch"):  # without importing them
-        try:
-            versions[optional] = metadata.version(optional)
-        except metadata.PackageNotFoundError:
-            pass
-    return versions
+    optional = {name: installed_version(name) for name in ("onnxruntime", "onnxruntime-gpu", "torch")}
+    return {**versions, **{name: version for name, version in optional.items() if version}}
 
 
 def _file_digest(path: str) -> str:

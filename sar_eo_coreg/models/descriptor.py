@@ -16,10 +16,10 @@ from typing import Optional
 import numpy as np
 
 from ..core.choices import Matcher
-from ..core.device import onnx_providers
+from ..core.device import CUDA_PROVIDER, onnx_providers
 from ..core.environment import WEIGHTS_ENV
 from ..core.errors import CoregError
-from ..core.features import Descriptor, cfog, fill_nodata, structural_descriptor
+from ..core.features import CfogDescriptor, Descriptor, structural_descriptor
 
 CARD_FORMAT = "sar_eo_coreg.onnx/1"
 MODALITIES = ("eo", "sar")
@@ -77,22 +77,21 @@ class LearnedDescriptor(Descriptor):
         self.card = read_card(path)
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
-        providers = onnx_providers(device)
         self.sessions = {m: onnxruntime.InferenceSession(str(path.with_name(self.card["files"][m]["file"])), options,
-                                                         providers=providers) for m in MODALITIES}
+                                                         providers=onnx_providers(device)) for m in MODALITIES}
         self.fuse = float(self.card.get("fuse_cfog", 0.0))
         self.use_matchability = bool(self.card.get("matchability_weight", False))  # the head weights the field fit
         self.name = f"learned:{self.card['name']}" + (f"+cfog*{self.fuse:g}" if self.fuse > 0 else "")
         self.sha256 = self.card["files"]["eo"]["sha256"]
         self.weights_path = str(path)
-        self.device = "CUDA GPU (onnxruntime)" if self.sessions["eo"].get_providers()[0] == providers[0] != \
-            "CPUExecutionProvider" else "CPU (onnxruntime)"
+        cuda = self.sessions["eo"].get_providers()[0] == CUDA_PROVIDER
+        self.device = "CUDA GPU (onnxruntime)" if cuda else "CPU (onnxruntime)"
 
     def run(self, image: np.ndarray, modality: str):
         """(descriptors (D, H, W), matchability (H, W)) of a uint8 image (0 = nodata)."""
         norm = self.card["norm"]
         mean, std = norm[f"{modality}_mean"], norm[f"{modality}_std"]
-        x = np.where(image > 0, (fill_nodata(image) / 255.0 - mean) / std, 0.0).astype(np.float32)
+        x = np.where(image > 0, (image / 255.0 - mean) / std, 0.0).astype(np.float32)  # nodata: 0, as in training
         descriptors, matchability = self.sessions[modality].run(None, {"image": x[None, None]})
         return descriptors[0], matchability[0, 0]
 
@@ -102,7 +101,7 @@ class LearnedDescriptor(Descriptor):
     def with_matchability(self, image, modality):
         learned, matchability = self.run(image, modality)
         if self.fuse > 0:
-            learned = np.concatenate([cfog(fill_nodata(image) / 255.0), self.fuse * learned])
+            learned = np.concatenate([CfogDescriptor()(image, modality), self.fuse * learned])
         return learned, (matchability if self.use_matchability else None)
 
 

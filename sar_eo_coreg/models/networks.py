@@ -7,7 +7,7 @@ DESCRIPTOR_DIM L2-normalised channels plus one matchability logit, at full resol
 
 from __future__ import annotations
 
-from typing import List
+from typing import Callable, List
 
 import torch
 import torch.nn.functional as F  # noqa: N812 (PyTorch's convention)
@@ -50,13 +50,12 @@ class Decoder(nn.Module):
 
 
 class DenseReadout(nn.Module):
-    """The descriptor side of a family network: `single(image, modality)` gives its decoder features for one
-    modality; a 1x1 convolution reads them out as descriptors and a matchability logit."""
+    """The descriptor side of a family network: each network defines `single(image, modality)`, its decoder
+    features for one modality, and `readout`, a 1x1 convolution that turns them into descriptors and a
+    matchability logit."""
 
     readout: nn.Conv2d
-
-    def single(self, image: torch.Tensor, modality: str) -> torch.Tensor:
-        raise NotImplementedError
+    single: Callable[[torch.Tensor, str], torch.Tensor]
 
     def describe(self, image: torch.Tensor, modality: str):
         """(descriptors (B, DESCRIPTOR_DIM, H, W) unit norm per pixel, matchability logits (B, 1, H, W))."""

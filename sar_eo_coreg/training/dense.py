@@ -23,7 +23,7 @@ import numpy as np
 
 from ..core.errors import CoregError
 from ..core.raster import read_pixel_image
-from .data import WITHDRAWN
+from .data import WITHDRAWN, normalisation
 
 NOT_PIXEL_ALIGNED = ("s1s2_volkov",)  # used only at re-measured windows, corrected
 WINDOW_HALF = 16  # the loss correlates (33 px)^2 windows, as the engine does (coarse_to_fine.HALF)
@@ -182,18 +182,20 @@ def train_dense(pairs: List[TrainPair], cfg: DenseConfig, out_stem, log=print):
     import torch
 
     from ..models.export import export_onnx
-    from ..models.heatmap import ModelCard, Normalisation
+    from ..models.heatmap import ModelCard
     from ..models.registry import build_model, count_parameters, model_config
+    from ..models.torch_ops import resolve_device
 
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    from ..models.torch_ops import resolve_device
-
     device = resolve_device(cfg.device)
     net = build_model(cfg.model, **cfg.model_overrides).to(device)
-    norm = Normalisation(*_stats([p.eo for p in pairs]), *_stats([p.sar for p in pairs]))
+    norm = normalisation(pairs)
     optimiser = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, cfg.lr, total_steps=cfg.steps, pct_start=0.1)
+    margin = WINDOW_HALF + cfg.radius + 1  # points whose windows and shifts stay inside the crop
+    inside = np.zeros((cfg.crop, cfg.crop), bool)
+    inside[margin:-margin, margin:-margin] = True
     start, curve = time.perf_counter(), []
     net.train()
     step = 0
@@ -206,9 +208,6 @@ def train_dense(pairs: List[TrainPair], cfg: DenseConfig, out_stem, log=print):
         eo = torch.from_numpy(np.stack([_normalised(c[0], norm.eo_mean, norm.eo_std) for c in crops]))[:, None].to(device)
         sar = torch.from_numpy(np.stack([_normalised(c[1], norm.sar_mean, norm.sar_std) for c in crops]))[:, None].to(device)
         disp = torch.from_numpy(np.stack([c[2] for c in crops])).to(device)
-        margin = WINDOW_HALF + cfg.radius + 1
-        inside = np.zeros((cfg.crop, cfg.crop), bool)
-        inside[margin:-margin, margin:-margin] = True
         valid = torch.from_numpy(np.stack([(c[0] > 0) & inside & (np.abs(c[2]).max(-1) < cfg.radius - 1) for c in crops]))
         eo_desc, logits = net.describe(eo, "eo")
         sar_desc, _ = net.describe(sar, "sar")
@@ -233,11 +232,6 @@ def train_dense(pairs: List[TrainPair], cfg: DenseConfig, out_stem, log=print):
                                "threads": torch.get_num_threads()},
                      metrics={"curve": curve}, parameters=count_parameters(net))
     return export_onnx(net, card, out_stem)
-
-
-def _stats(images):
-    values = np.concatenate([im[im > 0][:: max(1, im.size // 200_000)] for im in images]) / 255.0
-    return float(values.mean()), float(values.std() + 1e-6)
 
 
 def _normalised(image, mean, std):
