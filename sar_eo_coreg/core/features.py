@@ -32,6 +32,7 @@ class Descriptor(ABC):
     sha256 = None  # learned descriptors: the weights' digest (goes into report.json)
     device = "CPU"  # where it runs, in words (report.json)
     weights_path = None
+    context_px = 32  # image around a pixel its descriptor depends on (chips are read with this margin)
 
     @abstractmethod
     def __call__(self, image: np.ndarray, modality: str) -> np.ndarray:
@@ -47,6 +48,7 @@ class CfogDescriptor(Descriptor):
     """CFOG with OpenCV's separable filters (the engine runs on the CPU; no torch)."""
 
     name = "cfog"
+    context_px = 3 * 1 + 3 * 2 + 1  # the pre-smoothing and feature blurs (3 sigma) and the gradient
 
     def __call__(self, image, modality):
         return cfog(fill_nodata(image) / 255.0)

@@ -44,10 +44,14 @@ class Lattice:
 
     def dense(self, width: int, height: int) -> np.ndarray:
         """(height, width, k) float32 on every pixel of the level (separable bilinear)."""
+        return self.dense_at(np.arange(width), np.arange(height))
+
+    def dense_at(self, cols: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """(len(rows), len(cols), k) float32 at every (col, row) pair (separable bilinear)."""
         ny, nx = self.shape
-        mx = np.clip((np.arange(width) - self.x0) / self.step, 0, nx - 1).astype(np.float32)
-        my = np.clip((np.arange(height) - self.y0) / self.step, 0, ny - 1).astype(np.float32)
-        map_x, map_y = np.broadcast_to(mx, (height, width)), np.broadcast_to(my[:, None], (height, width))
+        mx = np.clip((np.asarray(cols, np.float64) - self.x0) / self.step, 0, nx - 1).astype(np.float32)
+        my = np.clip((np.asarray(rows, np.float64) - self.y0) / self.step, 0, ny - 1).astype(np.float32)
+        map_x, map_y = np.broadcast_to(mx, (len(my), len(mx))), np.broadcast_to(my[:, None], (len(my), len(mx)))
         import cv2
 
         out = [cv2.remap(self.values[..., c].astype(np.float32), map_x, map_y, cv2.INTER_LINEAR,

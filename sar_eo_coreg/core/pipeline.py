@@ -36,12 +36,12 @@ from .outputs import (
 )
 from .progress import Reporter
 from .raster import (
+    DisplaySource,
     Grid,
     RasterInfo,
     eo_grid,
     eo_radiometry,
     open_info,
-    read_display_image,
     sar_radiometry,
 )
 from .report import CoregReport
@@ -140,7 +140,7 @@ def _fit_final(tp: TiePoints, kind: str, eo: RasterInfo, reviewed: bool = False)
     return model
 
 
-def _engine_model(tp: TiePoints, kind: str, eo: RasterInfo, alignment, factor: int):
+def _engine_model(tp: TiePoints, kind: str, eo: RasterInfo, alignment):
     """The model that writes the offsets: the dense field (auto), a model fitted to the tie points (any other
     transform), or zero shift when the engine could not align. Tie points get leave-one-out residuals where a
     fit is possible, else their distance to the field."""
@@ -148,7 +148,7 @@ def _engine_model(tp: TiePoints, kind: str, eo: RasterInfo, alignment, factor: i
         return ZeroModel()
     if kind != "auto":
         return _fit_final(tp, kind, eo)
-    field = FieldModel(alignment.field.scaled(factor))
+    field = FieldModel(alignment.field)
     n_used = int(tp.used.sum())
     if n_used >= Transform.AUTO.fitted_to(n_used).min_points:
         _fit_final(tp, "auto", eo)
@@ -220,33 +220,41 @@ def coregister(eo_path, sar_path, out_dir, params: Optional[CoregParams] = None,
 
 def _read_pair(eo: RasterInfo, sar: RasterInfo, eo_rad, sar_rad, params: CoregParams, report: Reporter):
     """Both rasters on the working grid (the EO grid, decimated to the working GSD and to at most
-    FIELD_MAX_SIDE pixels): (EO image, SAR image, grid, decimation factor)."""
+    FIELD_MAX_SIDE pixels): (EO image, SAR image, grid, decimation factor, the refinement source or None).
+    When FIELD_MAX_SIDE made the working grid coarser than the working GSD, the field is refined at that GSD."""
     gsd = params.working_gsd_m or max(eo.pixel_size_m, sar.pixel_size_m)
     if gsd < 0.5 * eo.pixel_size_m:
         raise CoregError(f"--working-gsd-m {gsd:g} is finer than the EO pixel ({eo.pixel_size_m:.3g} m): the engine "
                          f"matches on the EO grid or coarser. Give at least {eo.pixel_size_m:.3g}, or leave it out.")
-    factor = max(1, int(round(gsd / eo.pixel_size_m)))
-    if params.working_gsd_m is None:
-        factor = max(factor, int(np.ceil(max(eo.width, eo.height) / FIELD_MAX_SIDE)))
+    own = max(1, int(round(gsd / eo.pixel_size_m)))
+    factor = max(own, int(np.ceil(max(eo.width, eo.height) / FIELD_MAX_SIDE))) if params.working_gsd_m is None else own
     grid = eo_grid(eo).decimated(factor)
     _check_overlap_size(eo, sar, factor)
+    eo_source, sar_source = DisplaySource(eo, eo_rad, "EO"), DisplaySource(sar, sar_rad, "SAR")
     report.stage(0.0, 0.2)(0.0, "Reading EO")
-    eo_img = read_display_image(eo, eo_rad, grid, "EO", report.check)
+    eo_img = eo_source.read(grid, report.check)
     report(0.5, "Reading SAR")
-    sar_img = read_display_image(sar, sar_rad, grid, "SAR", report.check)
+    sar_img = sar_source.read(grid, report.check)
     if not ((sar_img > 0) & (eo_img > 0)).any():
         raise CoregError("The EO and SAR rasters have no valid pixels in common (all nodata over the overlap).")
-    return eo_img, sar_img, grid, factor
+    from .align.native import MIN_FACTOR, NativeSource
+
+    native = None
+    if factor >= MIN_FACTOR * own:
+        fine = eo_grid(eo).decimated(own)
+        native = NativeSource(fine, own, eo_source.read, lambda qx, qy: sar_source.under(fine, qx, qy))
+    return eo_img, sar_img, grid, factor, native
 
 
 def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptors, report: Reporter, stage: Staging):
     timings = {}
     clock = time.perf_counter()
     eo_rad, sar_rad = eo_radiometry(eo, params.eo_bands), sar_radiometry(sar, params.sar_scale)
-    eo_img, sar_img, grid, factor = _read_pair(eo, sar, eo_rad, sar_rad, params, report)
+    eo_img, sar_img, grid, factor, native = _read_pair(eo, sar, eo_rad, sar_rad, params, report)
     timings["read_s"] = time.perf_counter() - clock
 
     from .align import align
+    from .align.native import refine_at_pixel
     from .features import structural_descriptor
 
     clock = time.perf_counter()
@@ -254,18 +262,20 @@ def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptor
     gsd_work = eo.pixel_size_m * factor
     scene_m = max(grid.width, grid.height) * gsd_work
     radius_m = min(params.search_radius_m or DEFAULT_RADIUS_FRACTION * scene_m, scene_m)  # no shift beyond the scene
-    alignment = align(eo_img, sar_img, describe, radius_m / gsd_work, params.max_points, report.stage(0.2, 0.7),
+    alignment = align(eo_img, sar_img, describe, radius_m / gsd_work, params.max_points, report.stage(0.2, 0.6),
                       eo_per_working=factor)
     del eo_img, sar_img
     _locate_fallback(alignment.report, grid, factor)
+    alignment = alignment.scaled(factor)  # EO pixels from here on
+    if native is not None and alignment.verdict != "not_aligned":
+        alignment = refine_at_pixel(alignment, native, describe, factor, params.max_points, report.stage(0.6, 0.7))
     found = alignment.tiepoints
-    tp = TiePoints((found["eo_px"] + 0.5) * factor - 0.5, found["disp"] * factor, found["score"], found["inlier"],
-                   uncertainty=found["uncertainty"] * factor)
+    tp = TiePoints(found["eo_px"], found["disp"], found["score"], found["inlier"], uncertainty=found["uncertainty"])
     timings["match_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    model = _engine_model(tp, params.transform, eo, alignment, factor)
-    confidence = alignment.confidence.scaled(factor, displacement=False)
+    model = _engine_model(tp, params.transform, eo, alignment)
+    confidence = alignment.confidence
     timings["fit_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()

@@ -141,6 +141,10 @@ class Grid:
     width: int
     height: int
 
+    def window(self, col0: int, row0: int, width: int, height: int) -> Grid:
+        """The sub-grid of (width x height) pixels from pixel (col0, row0); it may reach beyond this grid."""
+        return Grid(self.crs, self.transform * Affine.translation(col0, row0), width, height)
+
     def decimated(self, factor: int) -> Grid:
         return Grid(
             self.crs, self.transform * Affine.scale(factor), math.ceil(self.width / factor), math.ceil(self.height / factor)
@@ -229,6 +233,10 @@ def read_on_grid(
                     np.complex64 if radiometry.amplitude else np.float32)
     try:
         with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"), rasterio.open(info.path) as src:  # threaded decoding
+            origin = _pixel_offset(info, grid.crs, transform)
+            if origin is not None and not radiometry.amplitude:  # the raster's own pixels: a plain windowed read
+                _read_window(src, radiometry, origin, stack)
+                return radiometry.apply(stack)
             source, source_transform = _decimated_source(src, info, radiometry, grid.crs, transform, grid.width, rows)
             if source is not None:
                 reproject(source=source, destination=stack, src_crs=info.crs, src_transform=source_transform,
@@ -237,6 +245,29 @@ def read_on_grid(
     except (RasterioIOError, RasterioError) as exc:
         raise CoregError(f"Could not read {info.path}: {_first_line(exc)}. The file may be truncated or corrupt.") from None
     return radiometry.apply(stack)
+
+
+def _pixel_offset(info: RasterInfo, crs: CRS, transform: Affine):
+    """(col, row) when a grid with this transform is the raster's own pixel grid moved by whole pixels, else None."""
+    if crs != info.crs:
+        return None
+    relative = ~info.transform * transform
+    if not all(abs(a - b) < 1e-9 for a, b in zip((relative.a, relative.b, relative.d, relative.e), (1, 0, 0, 1))):
+        return None
+    col, row = round(relative.c), round(relative.f)
+    return (col, row) if abs(relative.c - col) < 1e-6 and abs(relative.f - row) < 1e-6 else None
+
+
+def _read_window(src, radiometry: Radiometry, origin, stack: np.ndarray) -> None:
+    """Fill `stack` (bands, h, w; NaN) with the raster's pixels from (col, row) on; nodata and outside stay NaN."""
+    col, row = origin
+    _, h, w = stack.shape
+    c0, r0 = max(col, 0), max(row, 0)
+    c1, r1 = min(col + w, src.width), min(row + h, src.height)
+    if c1 <= c0 or r1 <= r0:
+        return
+    data = src.read(list(radiometry.bands), window=Window(c0, r0, c1 - c0, r1 - r0), masked=True, out_dtype=np.float32)
+    stack[:, r0 - row:r1 - row, c0 - col:c1 - col] = np.ma.filled(data, np.nan)
 
 
 def _decimated_source(src, info: RasterInfo, radiometry: Radiometry, crs: CRS, transform: Affine, width: int,
@@ -291,16 +322,50 @@ def stretch_limits(sample: np.ndarray, role: str, path: str) -> Tuple[float, flo
     return float(lo), float(hi)
 
 
+class DisplaySource:
+    """A raster as the matchers see it, on any grid: uint8, 1..255 stretched between its 1st and 99th
+    percentiles, 0 = nodata. The stretch is fixed by the first read (the whole working grid), so later reads of
+    windows (native refinement) see the same values."""
+
+    def __init__(self, info: RasterInfo, radiometry: Radiometry, role: str):
+        self.info, self.radiometry, self.role = info, radiometry, role
+        self.limits: Optional[Tuple[float, float]] = None
+
+    def read(self, grid: Grid, cancel=None, resampling: Resampling = Resampling.average) -> np.ndarray:
+        """The raster on `grid`, read in strips (one pass)."""
+        values = np.empty((grid.height, grid.width), np.float32)
+        for row0 in range(0, grid.height, STRIP_ROWS):
+            if cancel is not None:
+                cancel()
+            rows = min(STRIP_ROWS, grid.height - row0)
+            values[row0:row0 + rows] = read_on_grid(self.info, self.radiometry, grid, row0, rows, resampling)
+        if self.limits is None:
+            self.limits = display_limits(values, self.role, self.info.path)
+        return to_display_range(values, *self.limits)
+
+    def under(self, grid: Grid, qx: np.ndarray, qy: np.ndarray, margin: int = 2):
+        """The pixels under positions (qx, qy) of `grid` (pixel coordinates, float32 arrays): (uint8 image, map_x,
+        map_y) with the positions in that image, for a bilinear resample. The raster's own pixels when it shares
+        the grid's CRS and is not finer than the grid (one interpolation, no warp); else the raster read onto
+        the grid window the positions span."""
+        relative = ~self.info.transform * grid.transform  # grid pixel -> raster pixel
+        coarser = math.hypot(relative.a, relative.d) <= 1.5 and math.hypot(relative.b, relative.e) <= 1.5
+        if grid.crs == self.info.crs and coarser and not self.radiometry.amplitude:
+            mx = relative.a * (qx + 0.5) + relative.b * (qy + 0.5) + relative.c - 0.5
+            my = relative.d * (qx + 0.5) + relative.e * (qy + 0.5) + relative.f - 0.5
+            own = Grid(self.info.crs, self.info.transform, self.info.width, self.info.height)
+        else:
+            mx, my, own = qx, qy, grid
+        col0, row0 = int(math.floor(np.nanmin(mx))) - margin, int(math.floor(np.nanmin(my))) - margin
+        window = own.window(col0, row0, int(math.ceil(np.nanmax(mx))) + margin + 1 - col0,
+                            int(math.ceil(np.nanmax(my))) + margin + 1 - row0)
+        image = self.read(window, resampling=Resampling.bilinear)
+        return image, (mx - col0).astype(np.float32), (my - row0).astype(np.float32)
+
+
 def read_display_image(info: RasterInfo, radiometry: Radiometry, grid: Grid, role: str, cancel=None) -> np.ndarray:
-    """A raster on `grid` as the matchers see it: uint8, 1..255 stretched between its 1st and 99th
-    percentiles, 0 = nodata. Read in strips (one pass)."""
-    values = np.empty((grid.height, grid.width), np.float32)
-    for row0 in range(0, grid.height, STRIP_ROWS):
-        if cancel is not None:
-            cancel()
-        rows = min(STRIP_ROWS, grid.height - row0)
-        values[row0:row0 + rows] = read_on_grid(info, radiometry, grid, row0, rows)
-    return _stretched(values, role, info.path)
+    """A raster on `grid` as the matchers see it (DisplaySource, read once)."""
+    return DisplaySource(info, radiometry, role).read(grid, cancel)
 
 
 def read_pixel_image(path, role: str) -> np.ndarray:
@@ -317,6 +382,10 @@ def read_pixel_image(path, role: str) -> np.ndarray:
     return _stretched(radiometry.apply(stack), role, path)
 
 
-def _stretched(values: np.ndarray, role: str, path: str) -> np.ndarray:
+def display_limits(values: np.ndarray, role: str, path: str) -> Tuple[float, float]:
     step = max(1, math.ceil(max(values.shape) / 1024))  # the percentiles from <= 1024^2 samples
-    return to_display_range(values, *stretch_limits(values[::step, ::step], role, path))
+    return stretch_limits(values[::step, ::step], role, path)
+
+
+def _stretched(values: np.ndarray, role: str, path: str) -> np.ndarray:
+    return to_display_range(values, *display_limits(values, role, path))

@@ -64,7 +64,11 @@ def sampling_maps(disp: np.ndarray):
 
 def warp_image(image: np.ndarray, disp: np.ndarray) -> np.ndarray:
     """uint8 image resampled at p + disp(p) (disp (H, W, 2)); outside or nodata stays 0."""
-    map_x, map_y = sampling_maps(disp)
+    return resample(image, *sampling_maps(disp))
+
+
+def resample(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
+    """uint8 image sampled at (map_x, map_y) (float32, any shape), bilinear; outside or nodata stays 0."""
     out = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     holes = cv2.remap((image == 0).astype(np.uint8), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                       borderValue=1)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 TABLE = Path(__file__).with_name("calibration.json")
@@ -44,6 +45,15 @@ def probability(evidence: np.ndarray, factor: float = 1.0) -> np.ndarray:
         w = np.log(threshold / t0) / np.log(t1 / t0)
         p = (1 - w) * p + w * np.interp(evidence, _TABLE["evidence"], thresholds[k - 1][1])
     return p
+
+
+def evidence_of(confidence: np.ndarray, robust: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The evidence score (0-1) at each lattice point: the confident, robustly kept matches around it (smoothed
+    over 1.5 lattice cells), less where the self-check kept the global model (keep 0)."""
+    support = (confidence * robust).astype(np.float64)
+    norm = max(cv2.GaussianBlur(np.ones_like(support), (0, 0), 1.5).max(), 1e-9)
+    smoothed = cv2.GaussianBlur(support, (0, 0), 1.5) / norm
+    return np.clip(np.sqrt(np.clip(smoothed, 0, None)) * (0.25 + 0.75 * keep), 0.0, 1.0)
 
 
 def evidence_from(probability_values: np.ndarray) -> np.ndarray:

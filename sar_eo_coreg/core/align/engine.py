@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-import cv2
 import numpy as np
 
 from ..features import Descriptor, downsample
 from ..lattice import Lattice
 from .coarse_to_fine import STEP, pyramid_factors, refine
-from .confidence import probability, table_id, uncertainty_px
+from .confidence import evidence_of, probability, table_id, uncertainty_px
 from .global_search import GLOBAL_MAX_SIDE, global_init
 from .sampling import sample_tiepoints
 from .self_check import MIN_IMPROVEMENT_T, self_check
@@ -27,6 +26,18 @@ class Alignment:
     message: str
     tiepoints: dict  # eo_px, disp, score, inlier, uncertainty (working pixels)
     report: dict
+    local_weight: Optional[Lattice] = None  # (ny, nx, 1): 1 = local field, 0 = the self-check kept the global model
+
+    def scaled(self, factor: float) -> Alignment:
+        """The same answer on a grid `factor` times finer (the EO grid, from the working grid)."""
+        if factor == 1:
+            return self
+        tp = dict(self.tiepoints)
+        tp["eo_px"] = (tp["eo_px"] + 0.5) * factor - 0.5
+        tp["disp"], tp["uncertainty"] = tp["disp"] * factor, tp["uncertainty"] * factor
+        weight = None if self.local_weight is None else self.local_weight.scaled(factor, displacement=False)
+        return Alignment(self.field.scaled(factor), self.confidence.scaled(factor, displacement=False), self.verdict,
+                         self.message, tp, self.report, weight)
 
 
 
@@ -65,12 +76,10 @@ def align(eo: np.ndarray, sar: np.ndarray, describe: Descriptor, radius_px: floa
         return _not_aligned(empty, info, "The alignment found is not measurably better than the input georeference "
                             f"(descriptor similarity {stats['similarity_input']} before, {stats['similarity_result']} "
                             f"after; t = {t:.1f}).")
-    support = result.confidence * result.robust
-    smoothed = cv2.GaussianBlur(support, (0, 0), 1.5) / max(cv2.GaussianBlur(np.ones_like(support), (0, 0), 1.5).max(), 1e-9)
-    evidence = np.clip(np.sqrt(np.clip(smoothed, 0, None)) * (0.25 + 0.75 * keep), 0.0, 1.0)
+    evidence = evidence_of(result.confidence, result.robust, keep)
     confidence = probability(evidence, eo_per_working)  # calibrated: P(within 3 EO px)
     info["confidence_calibration"] = table_id()
-    tiepoints = sample_tiepoints(result, final, max_points)
+    tiepoints = sample_tiepoints(result.measured, result.confidence, result.robust, result.sigma, final, max_points)
     at_points = Lattice(final.x0, final.y0, final.step, evidence[..., None]).sample(*tiepoints["eo_px"].T)[..., 0]
     tiepoints["uncertainty"] = uncertainty_px(at_points)  # working px (the bench's scenes: EO px = working px)
     partly = stats["regions_fallen_back"] > 0
@@ -79,7 +88,7 @@ def align(eo: np.ndarray, sar: np.ndarray, describe: Descriptor, radius_px: floa
                "where the local field measurably matched worse (where: layer fallback_regions of tiepoints.gpkg, also "
                "in report.json, and low values in confidence.tif)." if partly else "Aligned.")
     return Alignment(final, Lattice(final.x0, final.y0, final.step, confidence[..., None]), verdict, message, tiepoints,
-                     info)
+                     info, Lattice(final.x0, final.y0, final.step, keep[..., None]))
 
 
 def _not_aligned(empty: Lattice, info: dict, message: str) -> Alignment:

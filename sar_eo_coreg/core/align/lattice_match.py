@@ -145,14 +145,18 @@ def match_lattice(eo_desc, sar_desc, eo_valid, sar_valid, lattice: Lattice, radi
         den_b = np.sqrt(np.maximum(e_energy[by, bx] * en_s, 1e-18))
         num_b = lattice_sums(prod, x0 - ddx, y0 - ddy, nx, ny, step, half)
         backward[k] = np.where(ok_s & e_ok[by, bx], num_b / den_b, -1.0)
-    fwd = forward.reshape(size, size, ny, nx)
-    bwd = backward.reshape(size, size, ny, nx)
-    upd, peak, second, inner = surface_peaks(fwd, radius)
-    upd_b, _, _, inner_b = surface_peaks(bwd, radius)
-    fb = np.hypot(*(upd - upd_b).transpose(2, 0, 1))
-    distinct = np.clip((peak - second) / np.maximum(1.0 - second, 1e-3), 0.0, 1.0)
-    confidence = np.clip(peak, 0.0, 1.0) * np.sqrt(distinct) / (1.0 + fb**2)
-    usable = inner & inner_b & (peak > 0.0) & ok_e
-    confidence = np.where(usable, confidence, 0.0)
+    upd, confidence = peak_evidence(forward.reshape(size, size, ny, nx), backward.reshape(size, size, ny, nx),
+                                    radius, ok_e)
     return Measurements(upd, confidence, basis)
 
+
+def peak_evidence(forward: np.ndarray, backward: np.ndarray, radius: int, usable: np.ndarray):
+    """Forward and backward score surfaces (S, S, ...) over shifts -> (update (..., 2), confidence (...)): peak
+    height, margin over the runner-up, forward-backward agreement; 0 where unusable or the peak lies on the
+    search area's border."""
+    upd, peak, second, inner = surface_peaks(forward, radius)
+    upd_b, _, _, inner_b = surface_peaks(backward, radius)
+    fb = np.hypot(*np.moveaxis(upd - upd_b, -1, 0))
+    distinct = np.clip((peak - second) / np.maximum(1.0 - second, 1e-3), 0.0, 1.0)
+    confidence = np.clip(peak, 0.0, 1.0) * np.sqrt(distinct) / (1.0 + fb**2)
+    return upd, np.where(usable & inner & inner_b & (peak > 0.0), confidence, 0.0)
