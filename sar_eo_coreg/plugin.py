@@ -53,6 +53,7 @@ class SarEoCoregPlugin:
             self.action.deleteLater()
             self.action = None
         if self.dock is not None:
+            self.dock.shutdown()
             self.iface.removeDockWidget(self.dock)
             self.dock.deleteLater()
             self.dock = None

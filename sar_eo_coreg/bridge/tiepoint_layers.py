@@ -29,9 +29,9 @@ from qgis.core import (
     QgsProject,
     QgsProperty,
     QgsRasterLayer,
-    QgsRasterMinMaxOrigin,
     QgsRasterShader,
     QgsRuleBasedRenderer,
+    QgsSingleBandGrayRenderer,
     QgsSingleBandPseudoColorRenderer,
     QgsSingleSymbolRenderer,
     QgsSymbol,
@@ -285,6 +285,7 @@ class RunLayers:
     points: QgsVectorLayer
     links: QgsVectorLayer
     aligned: Optional[QgsRasterLayer]
+    fallback: Optional[QgsVectorLayer] = None  # the self-check's regions that follow the global model
 
 
 def fallback_layer(gpkg_path: str) -> Optional[QgsVectorLayer]:
@@ -305,8 +306,8 @@ def add_run_layers(out_dir: str, group_name: str, project: Optional[QgsProject] 
     style_points(points)
     style_links(links)
     group = project.layerTreeRoot().insertGroup(0, group_name)
-    aligned = None
-    for layer in (points, links, fallback_layer(gpkg)):
+    aligned, fallback = None, fallback_layer(gpkg)
+    for layer in (points, links, fallback):
         if layer is not None:
             project.addMapLayer(layer, False)
             group.addLayer(layer)
@@ -316,24 +317,46 @@ def add_run_layers(out_dir: str, group_name: str, project: Optional[QgsProject] 
         style_aligned(aligned)
     confidence_path = os.path.join(out_dir, CONFIDENCE_FILE)
     if os.path.exists(confidence_path):
-        confidence = add_raster(group, confidence_path, "Confidence of the offsets (0–1)", project)
+        confidence = add_raster(group, confidence_path, "Confidence: P(offset within 3 px)", project)
         style_confidence(confidence)
         group.findLayer(confidence.id()).setItemVisibilityChecked(False)
-    return RunLayers(group, points, links, aligned)
+    return RunLayers(group, points, links, aligned, fallback)
 
 
 def style_aligned(layer: QgsRasterLayer) -> None:
     """A 2-98 % stretch (SAR is dark in a linear min-max stretch) at 60 % opacity: the EO shows through."""
-    layer.setContrastEnhancement(QgsContrastEnhancement.StretchToMinimumMaximum, QgsRasterMinMaxOrigin.CumulativeCut)
+    stretch_to(layer, *sar_stretch(layer))
     layer.renderer().setOpacity(0.6)
 
 
+def sar_stretch(layer: QgsRasterLayer):
+    """The 2-98 % cumulative cut of a SAR layer's first band (min, max), for one stretch shared by the input and
+    the aligned SAR, so that "before" and "after" read alike."""
+    lo, hi = layer.dataProvider().cumulativeCut(1, 0.02, 0.98, layer.extent(), 250000)
+    return float(lo), float(hi) if hi > lo else float(lo) + 1.0
+
+
+def stretch_to(layer: QgsRasterLayer, lo: float, hi: float) -> None:
+    """Grey, linear between lo and hi (band 1)."""
+    provider = layer.dataProvider()
+    renderer = QgsSingleBandGrayRenderer(provider, 1)
+    enhancement = QgsContrastEnhancement(provider.dataType(1))
+    enhancement.setContrastEnhancementAlgorithm(QgsContrastEnhancement.StretchToMinimumMaximum)
+    enhancement.setMinimumValue(lo)
+    enhancement.setMaximumValue(hi)
+    renderer.setContrastEnhancement(enhancement)
+    layer.setRenderer(renderer)
+    layer.triggerRepaint()
+
+
 def style_confidence(layer: QgsRasterLayer) -> None:
-    """Red (no support) to green (confident), 0-1."""
+    """The calibrated probability that the offset is within 3 EO px: red (no) through yellow (even odds) to green
+    (sure), with its legend in the layer tree."""
     ramp = QgsColorRampShader(0.0, 1.0)
     ramp.setColorRampType(QgsColorRampShader.Interpolated)
     ramp.setColorRampItemList([QgsColorRampShader.ColorRampItem(v, QColor(c), label) for v, c, label in
-                               ((0.0, "#d7191c", "0 (no support)"), (0.5, "#ffffbf", "0.5"), (1.0, "#1a9641", "1"))])
+                               ((0.0, "#d7191c", "0: unsupported"), (0.5, "#ffffbf", "0.5: even odds"),
+                                (0.9, "#a6d96a", "0.9"), (1.0, "#1a9641", "1: within 3 px"))])
     shader = QgsRasterShader()
     shader.setRasterShaderFunction(ramp)
     renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), 1, shader)

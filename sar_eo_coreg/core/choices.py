@@ -85,6 +85,11 @@ class Transform(Choice):
         return Transform.for_points(n_points) if self is Transform.AUTO else self
 
     @property
+    def short(self) -> str:
+        """A name that fits a narrow panel (the `label` goes into its tooltip)."""
+        return "auto (dense field)" if self is Transform.AUTO else self.value
+
+    @property
     def label(self) -> str:
         """How the dock and Processing list this choice (its rule or its minimum)."""
         if self is Transform.AUTO:

@@ -271,7 +271,7 @@ class CoregisterAlgorithm(_CoregAlgorithmBase):
         self._add_fit()
         self.addParameter(QgsProcessingParameterFolderDestination(OUTPUT_FOLDER, "Output folder"))
         self._add_raster_outputs()
-        self.addOutput(QgsProcessingOutputRasterLayer(CONFIDENCE, "Confidence of the offsets (0-1)"))
+        self.addOutput(QgsProcessingOutputRasterLayer(CONFIDENCE, "Confidence: P(offset within 3 px)"))
         self.addOutput(QgsProcessingOutputString(VERDICT, "Verdict (aligned, aligned_partly, not_aligned)"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)

@@ -7,6 +7,8 @@ view changes) and painted by a canvas item through the mask; the canvas's own la
 
 from __future__ import annotations
 
+import weakref
+from functools import partial
 from typing import Optional
 
 from qgis.core import QgsMapRendererParallelJob, QgsMapSettings, QgsRasterLayer
@@ -14,22 +16,25 @@ from qgis.gui import QgsMapCanvas, QgsMapCanvasItem
 from qgis.PyQt.QtCore import QRect
 from qgis.PyQt.QtGui import QColor, QImage, QPainter, QPen, QRegion
 
+from ..bridge.tiepoint_layers import stretch_to
+
 
 class CompareItem(QgsMapCanvasItem):
     """`layer` over the canvas: left of `position` (0-1 of the width) in swipe mode, on alternate cells of
     `cell_px` screen pixels in checkerboard mode."""
 
-    def __init__(self, canvas: QgsMapCanvas, layer: QgsRasterLayer, mode: str = "swipe"):
+    def __init__(self, canvas: QgsMapCanvas, layer: QgsRasterLayer, mode: str = "swipe", stretch=None):
         super().__init__(canvas)
         self.canvas = canvas
         self.layer = layer
-        self._opaque = _opaque_copy(layer)
+        self._opaque = _opaque_copy(layer, stretch)
         self.mode = mode
         self.position = 0.5
         self.cell_px = 64
         self.image: Optional[QImage] = None
         self._job: Optional[QgsMapRendererParallelJob] = None
         self.setZValue(50)  # above the layers, below the tie-point rubber bands and tools
+        self._removed = False
         canvas.extentsChanged.connect(self.render)
         self.render()
 
@@ -44,18 +49,20 @@ class CompareItem(QgsMapCanvasItem):
         self.update()
 
     def render(self) -> None:
+        if self._removed:
+            return
         if self._job is not None:
             self._job.cancelWithoutBlocking()
         settings = QgsMapSettings(self.canvas.mapSettings())
         settings.setLayers([self._opaque])
         settings.setBackgroundColor(QColor(0, 0, 0, 0))
         job = QgsMapRendererParallelJob(settings)
-        job.finished.connect(lambda: self._rendered(job))
+        job.finished.connect(partial(_job_finished, weakref.ref(self), job))  # the item may be gone by then
         self._job = job
         job.start()
 
     def _rendered(self, job: QgsMapRendererParallelJob) -> None:
-        if job is not self._job:  # a newer view is being rendered
+        if job is not self._job or self._removed:  # a newer view is being rendered, or the item was removed
             return
         self.image = job.renderedImage()
         self.setRect(job.mapSettings().visibleExtent())
@@ -90,6 +97,9 @@ class CompareItem(QgsMapCanvasItem):
             painter.drawLine(x, 0, x, int(self.image.height() / ratio))
 
     def remove(self) -> None:
+        if self._removed:
+            return
+        self._removed = True
         try:
             self.canvas.extentsChanged.disconnect(self.render)
         except TypeError:
@@ -101,9 +111,18 @@ class CompareItem(QgsMapCanvasItem):
         self.canvas.scene().removeItem(self)
 
 
-def _opaque_copy(layer: QgsRasterLayer) -> QgsRasterLayer:
-    """The layer as drawn through the mask: its style, at full opacity (the canvas may show it blended)."""
+def _job_finished(item_ref, job) -> None:
+    item = item_ref()
+    if item is not None:
+        item._rendered(job)
+
+
+def _opaque_copy(layer: QgsRasterLayer, stretch=None) -> QgsRasterLayer:
+    """The layer as drawn through the mask: its style (or a grey stretch (min, max)), at full opacity (the canvas
+    may show it blended)."""
     copy = layer.clone()
+    if stretch is not None:
+        stretch_to(copy, *stretch)
     if copy.renderer() is not None:
         copy.renderer().setOpacity(1.0)
     return copy

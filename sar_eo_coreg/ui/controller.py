@@ -22,6 +22,7 @@ from ..core.outputs import ALIGNED_FILE, TIEPOINTS_GPKG
 from ..core.report import CoregReport
 from ..core.request import CoregParams
 from .task import WorkerTask
+from .verdict import verdict_text
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Run:
     crs_args: list  # --eo-crs/--sar-crs when a layer's CRS (set in QGIS) is not its file's
     layers: Optional[RunLayers] = None
     applied: int = 0
+    verdict: Optional[str] = None  # the engine's, for a coregistration (None for imported tie points)
 
     @property
     def inputs(self) -> list:
@@ -66,6 +68,7 @@ class RunController(QObject):
     loaded = pyqtSignal()  # `run` is new and its layers are loaded: review it
     aligned_changed = pyqtSignal()  # `run` has a new aligned SAR layer
     environment_checked = pyqtSignal(str)  # what the worker Python has (see `missing`)
+    verdict = pyqtSignal(str, str, str)  # verdict (or "cancelled"), the banner's line, the engine's own message
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -90,6 +93,18 @@ class RunController(QObject):
         self._env_process = process
         command = engine_command(python, ["env"])
         process.start(command[0], command[1:])
+
+    def stop_checks(self) -> None:
+        """End a device check still running (the panel is going away): nothing calls back afterwards."""
+        process, self._env_process = self._env_process, None
+        if process is not None:
+            for signal in (process.finished, process.errorOccurred):
+                try:
+                    signal.disconnect()
+                except TypeError:
+                    pass
+            process.kill()
+            process.waitForFinished(2000)
 
     def _device_detected(self, process: QProcess) -> None:
         if self._env_process is not process:
@@ -142,6 +157,7 @@ class RunController(QObject):
         else:
             problem = self.input_problem(eo, sar, base)
         if problem:
+            self._on_progress(0)  # not the last run's 100 %
             self.said.emit(problem, True)
         return not problem
 
@@ -214,6 +230,8 @@ class RunController(QObject):
     def _on_progress(self, value: float) -> None:
         self._progress = int(value)
         self.progressed.emit(self._progress)
+        if self.task is not None and self._last_message:
+            self._show_status()  # the estimate follows the progress, not only new steps
 
     def _on_message(self, text: str) -> None:
         """A new step goes to the log once; the status line shows it with the share done and an estimate of
@@ -223,6 +241,10 @@ class RunController(QObject):
         if text != self._last_message:
             self.logged.emit(text)
             self._last_message = text
+        self._show_status()
+
+    def _show_status(self) -> None:
+        text = self._last_message
         done = self._progress / 100.0
         elapsed = time.monotonic() - self._started
         eta = self.tr(", about {time} left").format(time=_duration(elapsed * (1 - done) / done)) \
@@ -235,17 +257,23 @@ class RunController(QObject):
         if task.error:
             self._on_progress(0)
             self.said.emit(task.error, not task.cancelled_by_user)
+            if task.cancelled_by_user:
+                self.verdict.emit("cancelled", self.tr("Cancelled: nothing was written, and the layers are as they "
+                                                       "were."), "")
             return
         self._on_progress(100)
         on_done(task)
 
     def _coregistered(self, task: WorkerTask, run: Run) -> None:
         report = CoregReport.from_dict(task.payload["report"])
+        run.verdict = report.verdict
         run.layers = add_run_layers(run.out_dir, run.name)
         self.run = run
         self.loaded.emit()
+        self.verdict.emit(report.verdict, verdict_text(report), report.message or "")
         if not report.aligned:
             self.said.emit(report.verdict_line(), True)
+            return
         confidence = "" if report.confidence_mean is None else \
             self.tr(", mean confidence {value:.2f}").format(value=report.confidence_mean)
         self.said.emit(self.tr("Done: {points}{confidence}. Outputs in {folder}").format(

@@ -5,8 +5,16 @@ from __future__ import annotations
 
 from typing import Optional
 
-from qgis.core import Qgis, QgsMapLayerProxyModel, QgsProject, QgsSettings
+from qgis.core import (
+    Qgis,
+    QgsCoordinateTransform,
+    QgsLayerTreeGroup,
+    QgsMapLayerProxyModel,
+    QgsProject,
+    QgsSettings,
+)
 from qgis.gui import QgsDockWidget, QgsFileWidget, QgsMapLayerComboBox
+from qgis.PyQt import sip
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import (
     QComboBox,
@@ -28,12 +36,22 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..bridge.tiepoint_layers import source_path, sync_layers
+from ..bridge.tiepoint_layers import sar_stretch, source_path, sync_layers
 from ..core.choices import DEVICES, RESAMPLINGS, Matcher, Transform
 from ..core.request import MAX_POINTS_RANGE, CoregParams
 from .compare import CompareItem
 from .controller import RunController, default_output_base
 from .review import ReviewPanel, ReviewSession
+from .verdict import VerdictBanner, for_panel
+
+RUN_GROUP = "sar_eo_coreg/run"  # custom property of the layer-tree groups of this plugin's runs
+
+
+def _add_transforms(combo: QComboBox) -> None:
+    """The transforms by short names; what each does in its tooltip."""
+    for kind in Transform:
+        combo.addItem(kind.short, kind.value)
+        combo.setItemData(combo.count() - 1, kind.label, Qt.ItemDataRole.ToolTipRole)
 
 
 class CoregDock(QgsDockWidget):
@@ -62,6 +80,9 @@ class CoregDock(QgsDockWidget):
         c.loaded.connect(self._bind_review)
         c.aligned_changed.connect(self.update_compare)
         c.environment_checked.connect(self._environment_checked)
+        c.verdict.connect(self._show_verdict)
+        for banner in (self.run_banner, self.review_banner):
+            banner.zoom_requested.connect(self.zoom_to_fallback)
 
     @property
     def task(self):
@@ -106,6 +127,8 @@ class CoregDock(QgsDockWidget):
     def _build_run_tab(self) -> QWidget:
         page = QWidget(self)
         layout = QVBoxLayout(page)
+        self.run_banner = VerdictBanner(page)
+        layout.addWidget(self.run_banner)
         inputs = QGroupBox(self.tr("Inputs"), page)
         form = QFormLayout(inputs)
         self.eo_combo = QgsMapLayerComboBox(inputs)
@@ -142,14 +165,15 @@ class CoregDock(QgsDockWidget):
         self.radius.setRange(0, 100000)
         self.radius.setDecimals(0)
         self.radius.setSuffix(" m")
-        self.radius.setSpecialValueText(self.tr("automatic (15% of the overlap)"))
+        self.radius.setSpecialValueText(self.tr("automatic"))
+        self.radius.setToolTip(self.tr("How far apart the EO and SAR may be. Automatic: 15 % of the overlap's larger "
+                                       "side."))
         self.max_points = QSpinBox(options)
         self.max_points.setRange(*MAX_POINTS_RANGE)
         self.max_points.setValue(CoregParams.max_points)
         self.max_points.setToolTip(self.tr("Tie points at the finest level, at most: more is denser and slower."))
         self.transform = QComboBox(options)
-        for kind in Transform:
-            self.transform.addItem(kind.label, kind.value)
+        _add_transforms(self.transform)
         self.resampling = QComboBox(options)
         self.resampling.addItems(RESAMPLINGS)
         self.output = QgsFileWidget(options)
@@ -197,11 +221,12 @@ class CoregDock(QgsDockWidget):
     def _build_review_tab(self) -> QWidget:
         page = QWidget(self)
         layout = QVBoxLayout(page)
+        self.review_banner = VerdictBanner(page)
+        layout.addWidget(self.review_banner)
         row = QHBoxLayout()
         row.addWidget(QLabel(self.tr("Transform"), page))
         self.review_transform = QComboBox(page)
-        for kind in Transform:
-            self.review_transform.addItem(kind.label, kind.value)
+        _add_transforms(self.review_transform)
         self.review_transform.currentIndexChanged.connect(
             lambda: self.review.set_transform(self.review_transform.currentData()))
         row.addWidget(self.review_transform, 1)
@@ -233,8 +258,10 @@ class CoregDock(QgsDockWidget):
         self.compare_mode.setToolTip(self.tr("Draw a SAR over the map through a swipe line or a checkerboard, to "
                                              "follow edges from the EO into the SAR."))
         self.compare_layer = QComboBox(page)
-        self.compare_layer.addItem(self.tr("aligned SAR"), "aligned")
-        self.compare_layer.addItem(self.tr("input SAR (before)"), "input")
+        self.compare_layer.addItem(self.tr("after"), "aligned")
+        self.compare_layer.addItem(self.tr("before"), "input")
+        self.compare_layer.setToolTip(self.tr("after: the aligned SAR over the EO; before: the input SAR over the EO, "
+                                              "in the same stretch."))
         self.compare_slider = QSlider(Qt.Orientation.Horizontal, page)
         self.compare_slider.setRange(0, 100)
         self.compare_slider.setValue(50)
@@ -247,17 +274,25 @@ class CoregDock(QgsDockWidget):
         self.compare_item = None
         return row
 
+    def _aligned_layer(self):
+        """The run's aligned SAR layer, None when there is none (or the analyst removed it)."""
+        layer = self.run.layers.aligned if self.run is not None and self.run.layers is not None else None
+        return None if layer is None or sip.isdeleted(layer) else layer
+
     def _compare_source(self):
         if self.compare_layer.currentData() == "input":
             return self.sar_combo.currentLayer()
-        return self.run.layers.aligned if self.run is not None and self.run.layers is not None else None
+        return self._aligned_layer()
 
     def update_compare(self) -> None:
+        """Draw the chosen SAR through the swipe or checkerboard over the EO alone: while comparing, the SAR
+        layers are hidden in the canvas, so the other side shows EO pixels. Both SARs share one stretch."""
         mode = self.compare_mode.currentData()
         source = self._compare_source() if mode else None
-        if self.compare_item is not None and source is not self.compare_item.layer:
+        if self.compare_item is not None and (source is not self.compare_item.layer or mode is None):
             self.compare_item.remove()
             self.compare_item = None
+        self._show_sar_layers(mode is None)
         if mode is None:
             return
         if source is None:
@@ -266,8 +301,19 @@ class CoregDock(QgsDockWidget):
         value = self.compare_slider.value()
         value = value / 100.0 if mode == "swipe" else 8 + value * 2.4  # swipe: 0-1; checkerboard: 8-248 px
         if self.compare_item is None:
-            self.compare_item = CompareItem(self.iface.mapCanvas(), source, mode)
+            aligned = self._aligned_layer()
+            stretch = sar_stretch(aligned) if aligned is not None and aligned.isValid() else None
+            self.compare_item = CompareItem(self.iface.mapCanvas(), source, mode, stretch)
         self.compare_item.set_mode(mode, value)
+
+    def _show_sar_layers(self, visible: bool) -> None:
+        """The input SAR stays hidden after a run; the run's aligned SAR shows only when not comparing."""
+        root = QgsProject.instance().layerTreeRoot()
+        sar, aligned = self.sar_combo.currentLayer(), self._aligned_layer()
+        for layer, show in ((sar, False), (aligned, visible and self.run is not None and self.run.verdict != "not_aligned")):
+            node = root.findLayer(layer.id()) if layer is not None else None
+            if node is not None:
+                node.setItemVisibilityChecked(show)
 
     def _fill_bands(self, layer) -> None:
         self.eo_band.clear()
@@ -309,6 +355,7 @@ class CoregDock(QgsDockWidget):
 
     # ---- running -------------------------------------------------------------------------------
     def say(self, text: str, error: bool = False) -> None:
+        text = for_panel(text)
         self.status.setText(text)
         self.log.appendPlainText(text)
         if error:
@@ -337,15 +384,68 @@ class CoregDock(QgsDockWidget):
         self.controller.cancel()
 
     def _bind_review(self) -> None:
+        """A new run is on screen: earlier runs leave the view; an aligned run is reviewed and compared with the
+        EO (swipe); a run that did not align has nothing to review."""
+        self._hide_earlier_runs()
         index = self.review_transform.findData(self.transform.currentData())
         self.review_transform.setCurrentIndex(max(index, 0))
         self.review.transform = self.review_transform.currentData()
+        if self.run.verdict == "not_aligned":
+            self.review.clear(self.tr("Not aligned: there are no tie points to review. The outputs keep the input "
+                                      "georeference."))
+            self.compare_mode.setCurrentIndex(0)
+            self._show_sar_layers(False)
+            return
+        if self.run.verdict is None:  # imported tie points: no verdict of the engine's
+            for banner in (self.run_banner, self.review_banner):
+                banner.clear()
         eo_id, sar_id = (layer.id() if layer else None for layer in (self.eo_combo.currentLayer(),
                                                                      self.sar_combo.currentLayer()))
         self.review.chip_layers = lambda: (QgsProject.instance().mapLayer(eo_id), QgsProject.instance().mapLayer(sar_id))
         self.review.bind(ReviewSession(self.run.layers, self.run.eo_path), self.iface.mapCanvas())
+        if self.run.verdict is not None:
+            self.compare_mode.setCurrentIndex(self.compare_mode.findData("swipe"))
+            self.compare_layer.setCurrentIndex(self.compare_layer.findData("aligned"))
+            self._zoom_to_overlap()
         self.update_compare()
         self.tabs.setCurrentIndex(1)
+
+    def _hide_earlier_runs(self) -> None:
+        current = self.run.layers.group if self.run is not None and self.run.layers is not None else None
+        for group in QgsProject.instance().layerTreeRoot().children():
+            if isinstance(group, QgsLayerTreeGroup) and group is not current and group.customProperty(RUN_GROUP):
+                group.setItemVisibilityChecked(False)
+                group.setExpanded(False)
+        if current is not None:
+            current.setCustomProperty(RUN_GROUP, True)
+
+    def _zoom_to(self, rect, crs) -> None:
+        canvas = self.iface.mapCanvas()
+        to_canvas = QgsCoordinateTransform(crs, canvas.mapSettings().destinationCrs(), QgsProject.instance())
+        canvas.setExtent(to_canvas.transformBoundingBox(rect))
+        canvas.refresh()
+
+    def _zoom_to_overlap(self) -> None:
+        eo, sar = self.eo_combo.currentLayer(), self.sar_combo.currentLayer()
+        if eo is None or sar is None:
+            return
+        to_eo = QgsCoordinateTransform(sar.crs(), eo.crs(), QgsProject.instance())
+        overlap = eo.extent().intersect(to_eo.transformBoundingBox(sar.extent()))
+        if not overlap.isEmpty():
+            self._zoom_to(overlap, eo.crs())
+
+    def _show_verdict(self, verdict: str, text: str, details: str) -> None:
+        for banner in (self.run_banner, self.review_banner):
+            banner.show_verdict(verdict, text, details)
+
+    def zoom_to_fallback(self) -> None:
+        """Zoom the map to the regions where the self-check kept the global model."""
+        layer = self.run.layers.fallback if self.run is not None and self.run.layers is not None else None
+        if layer is not None and layer.featureCount():
+            layer.updateExtents()
+            rect = layer.extent()
+            rect.scale(1.2)
+            self._zoom_to(rect, layer.crs())
 
     # ---- apply, import, export -----------------------------------------------------------------
     def _synced_gpkg(self) -> Optional[str]:
@@ -401,7 +501,16 @@ class CoregDock(QgsDockWidget):
                 event.ignore()
                 return
             self.cancel()
+        self.remove_compare()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Before the panel is deleted (unloading the plugin): nothing of it stays on the canvas or calls back."""
+        self.controller.stop_checks()
+        self.remove_compare()
+
+    def remove_compare(self) -> None:
+        """Take the comparison off the canvas."""
         if self.compare_item is not None:
             self.compare_item.remove()
             self.compare_item = None
-        super().closeEvent(event)

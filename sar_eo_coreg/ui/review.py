@@ -4,10 +4,14 @@ point's deviation from the robust global model (core.transforms.global_deviation
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
 from typing import Optional
 
 import numpy as np
 from qgis.core import QgsCoordinateTransform, QgsFeature, QgsFeatureRequest, QgsGeometry, QgsPointXY, QgsProject, QgsRectangle
+from qgis.PyQt import sip
 from qgis.PyQt.QtCore import Qt, QTimer, pyqtSignal
 from qgis.PyQt.QtWidgets import (
     QAbstractItemView,
@@ -41,56 +45,119 @@ COLUMN_TIPS = (
 )
 
 
+EDGE_PX = 8  # closer than this to the EO edge, a quarter or more of a point's 33-px window was off the image
+
+
+@dataclass
+class ReviewFit:
+    """The chosen transform fitted to the enabled points, and what marks a point suspect."""
+
+    kind: str
+    residual: np.ndarray  # (N, 2) leave-one-out residuals, NaN where none
+    error: str  # why there is no fit ("" when there is one)
+    off_global: np.ndarray  # (N,) distance from the robust global affine
+    suspect: np.ndarray  # (N,) bool
+
+
+def fit_review(transform: str, px: np.ndarray, disp: np.ndarray, enabled: np.ndarray, extent) -> ReviewFit:
+    """The review's fit (pure: runs off the GUI thread). A point is suspect when it lies off the robust global
+    model; when its residual is large against a fit of the points not already suspect (so a cluster of wrong
+    matches does not make its good neighbours look wrong); or when it sits at the EO's edge, where its
+    matching window was partly off the image."""
+    off_global, threshold = global_deviation(px, disp, enabled)
+    with np.errstate(invalid="ignore"):
+        off = enabled & (off_global > threshold)
+    residual = np.full((len(px), 2), np.nan)
+    try:
+        model, residual = fit_with_residuals(transform, px, disp, enabled, extent)
+        kind, error = model.kind, ""
+    except CoregError as exc:
+        kind, error = "", str(exc)
+    check = residual
+    if off.any() and not error:
+        try:
+            check = fit_with_residuals(transform, px, disp, enabled & ~off, extent)[1]
+        except CoregError:
+            check = np.full_like(residual, np.nan)
+    norm = np.hypot(*check.T)
+    clean = enabled & ~off & np.isfinite(norm)
+    limit = max(SUSPECT_MIN_PX, SUSPECT_SIGMAS * 1.4826 * float(np.median(norm[clean]))) if clean.any() else np.inf
+    x0, y0, x1, y1 = extent
+    at_edge = (px[:, 0] < x0 + EDGE_PX) | (px[:, 0] > x1 - EDGE_PX) | (px[:, 1] < y0 + EDGE_PX) | (px[:, 1] > y1 - EDGE_PX)
+    with np.errstate(invalid="ignore"):
+        suspect = (off_global > threshold) | (norm > limit) | at_edge
+    return ReviewFit(kind, residual, error, off_global, suspect)
+
+
 class ReviewSession:
-    """The review state of one run: rows from the layers, and the fit of the chosen transform."""
+    """The review state of one run: rows from the layers (read on the GUI thread) and the latest fit."""
 
     def __init__(self, run: RunLayers, eo_path: str):
         self.run = run
         self.to_pixel = EoPixels(eo_path)
         self.rows: Optional[TiePointRows] = None
-        self.residual = np.zeros((0, 2))
-        self.kind = ""
-        self.error = ""
-        self.off_global = np.zeros(0)
-        self.suspect = np.zeros(0, bool)
+        self.px = self.disp = np.zeros((0, 2))
+        self.fit: Optional[ReviewFit] = None
 
-    def refit(self, transform: str) -> None:
+    def read(self) -> None:
+        """The tie points as they are on screen now; the fit is pending until `fit` is set."""
         self.rows = read_rows(self.run.points, self.run.links)
-        px = self.to_pixel(self.rows.eo_xy)
-        disp = self.to_pixel(self.rows.sar_xy) - px
-        self.disp = disp
-        self.off_global, threshold = global_deviation(px, disp, self.rows.enabled)
-        self.suspect = self.off_global > threshold
-        self.residual = np.full((len(self.rows), 2), np.nan)
-        try:
-            model, self.residual = fit_with_residuals(transform, px, disp, self.rows.enabled, self.to_pixel.extent)
-            self.kind, self.error = model.kind, ""
-        except CoregError as exc:
-            self.kind, self.error = "", str(exc)
+        self.px = self.to_pixel(self.rows.eo_xy)
+        self.disp = self.to_pixel(self.rows.sar_xy) - self.px
+        self.fit = None
+
+    def job(self, transform: str):
+        """The fit of the rows read last, as a call that needs nothing from Qt."""
+        return partial(fit_review, transform, self.px.copy(), self.disp.copy(), self.rows.enabled.copy(),
+                       self.to_pixel.extent)
+
+    @property
+    def residual(self) -> np.ndarray:
+        return self.fit.residual if self.fit is not None else np.full((len(self.px), 2), np.nan)
+
+    @property
+    def off_global(self) -> np.ndarray:
+        return self.fit.off_global if self.fit is not None else np.full(len(self.px), np.nan)
+
+    @property
+    def suspect(self) -> np.ndarray:
+        return self.fit.suspect if self.fit is not None else np.zeros(len(self.px), bool)
 
     @property
     def rmse(self) -> float:
-        return rmse(self.residual[self.rows.enabled]) if self.rows is not None and not self.error else float("nan")
+        if self.rows is None or self.fit is None or self.fit.error:
+            return float("nan")
+        return rmse(self.fit.residual[self.rows.enabled])
 
     def summary(self) -> str:
         if self.rows is None:
             return "No tie points loaded."
-        if self.error:
-            return self.error
+        if self.fit is None:
+            return f"Re-fitting… ({int(self.rows.enabled.sum())} of {len(self.rows)} points enabled)"
+        if self.fit.error:
+            return self.fit.error
         n_used = int(self.rows.enabled.sum())
         value = self.rmse
-        figure = f"RMSE {value:.2f} px" if np.isfinite(value) else f"RMSE {loo_note(n_used, self.kind)}"
-        return f"Transform {self.kind}: {figure} (leave-one-out, {n_used} of {len(self.rows)} points enabled)"
+        figure = f"RMSE {value:.2f} px" if np.isfinite(value) else f"RMSE {loo_note(n_used, self.fit.kind)}"
+        return f"Transform {self.fit.kind}: {figure} (leave-one-out, {n_used} of {len(self.rows)} points enabled)"
 
 
 class ReviewPanel(QWidget):
     """Table of tie points (id, enabled, dx, dy, residual, score) with the RMSE line."""
 
-    changed = pyqtSignal()
+    changed = pyqtSignal()  # the points or their fit changed
+    fitted = pyqtSignal()  # a fit of the current points returned
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.session: Optional[ReviewSession] = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="review-fit")
+        self._generation = 0
+        self._running = None  # (generation, future) of the fit in progress
+        self._waiting = None  # (generation, job) to fit next
+        self._poll = QTimer(self)  # the fit's result is collected on the GUI thread: no Qt call from the thread
+        self._poll.setInterval(15)
+        self._poll.timeout.connect(self._collect)
         self.transform = "auto"
         self._filling = False
         layout = QVBoxLayout(self)
@@ -115,9 +182,13 @@ class ReviewPanel(QWidget):
         self.table.cellDoubleClicked.connect(self._zoom_to_row)
         layout.addWidget(self.table, 1)
         buttons = QHBoxLayout()
-        self.disable_button = QPushButton(self.tr("Disable selected"), self)
-        self.enable_button = QPushButton(self.tr("Enable selected"), self)
-        self.delete_button = QPushButton(self.tr("Delete selected"), self)
+        self.disable_button = QPushButton(self.tr("Disable"), self)
+        self.enable_button = QPushButton(self.tr("Enable"), self)
+        self.delete_button = QPushButton(self.tr("Delete"), self)
+        for button, tip in ((self.disable_button, "Disable the selected points: they stay, out of the fit."),
+                            (self.enable_button, "Enable the selected points: back in the fit."),
+                            (self.delete_button, "Delete the selected points from both layers.")):
+            button.setToolTip(self.tr(tip))
         for button, handler in ((self.disable_button, lambda: self.set_selected_enabled(False)),
                                 (self.enable_button, lambda: self.set_selected_enabled(True)),
                                 (self.delete_button, self.delete_selected)):
@@ -125,11 +196,11 @@ class ReviewPanel(QWidget):
             buttons.addWidget(button)
         layout.addLayout(buttons)
         quick = QHBoxLayout()
-        self.suspect_button = QPushButton(self.tr("Disable suspect"), self)
-        self.suspect_button.setToolTip(self.tr("Disable the enabled points that lie off the robust global model "
-                                               "(red triangles)."))
+        self.suspect_button = QPushButton(self.tr("suspect"), self)
+        self.suspect_button.setToolTip(self.tr("Disable the enabled suspect points (red triangles): off the robust "
+                                               "global model, a large residual, or at the image's edge."))
         self.suspect_button.clicked.connect(self.disable_suspect)
-        self.confidence_button = QPushButton(self.tr("Disable confidence <"), self)
+        self.confidence_button = QPushButton(self.tr("conf. <"), self)
         self.confidence_button.setToolTip(self.tr("Disable the enabled points whose confidence is below this value."))
         self.confidence_button.clicked.connect(lambda: self.disable_below(self.min_confidence.value()))
         self.min_confidence = QDoubleSpinBox(self)
@@ -140,6 +211,7 @@ class ReviewPanel(QWidget):
         self.undo_button.setToolTip(self.tr("Undo the last enable/disable action of this panel."))
         self.undo_button.clicked.connect(self.undo)
         self.undo_button.setEnabled(False)
+        quick.addWidget(QLabel(self.tr("Disable"), self))
         for widget in (self.suspect_button, self.confidence_button, self.min_confidence, self.undo_button):
             quick.addWidget(widget)
         layout.addLayout(quick)
@@ -173,6 +245,14 @@ class ReviewPanel(QWidget):
         points.selectionChanged.connect(self._layer_selection_changed)
         self.refresh()
 
+    def clear(self, message: str) -> None:
+        """No run to review (it did not align): an empty table and why."""
+        self.session = None
+        self._generation += 1  # a fit still running belongs to the previous run
+        self.table.setRowCount(0)
+        self.rmse_label.setText(message)
+        self.chips.clear()
+
     def set_transform(self, transform: str) -> None:
         self.transform = transform
         if self.session is not None:
@@ -183,16 +263,95 @@ class ReviewPanel(QWidget):
 
     # ---- recompute and fill --------------------------------------------------------------------
     def refresh(self) -> None:
+        """Read the points as they are on screen, show them, and re-fit in the background: the table and the
+        chips follow at once, the residuals, suspects and RMSE when the fit returns (`fitted`). Edits that come
+        while a fit runs are coalesced: only the latest state is fitted next."""
         session = self.session
-        if session is None:
+        if session is None or not self._alive():
             return
-        session.refit(self.transform)
-        rows = session.rows
-        write_review_fields(session.run.points, session.run.links, rows, session.residual, session.off_global,
+        session.read()
+        self._generation += 1
+        self._fill_table()
+        self.rmse_label.setText(session.summary())
+        self._show_chips()
+        self._waiting = (self._generation, session.job(self.transform))
+        if self._running is None:
+            self._start_fit()
+
+    def _alive(self) -> bool:
+        """Whether the session's layers still exist (the analyst may remove them while a fit runs)."""
+        if any(sip.isdeleted(layer) for layer in (self.session.run.points, self.session.run.links)):
+            self.session = None
+            self.table.setRowCount(0)
+            self.rmse_label.setText(self.tr("The tie-point layers of this run were removed from the project."))
+            return False
+        return True
+
+    @property
+    def fitting(self) -> bool:
+        """A fit is running or waiting."""
+        return self._running is not None or self._waiting is not None
+
+    def _start_fit(self) -> None:
+        generation, job = self._waiting
+        self._waiting = None
+        self._running = (generation, self._pool.submit(job))
+        self._poll.start()
+
+    def _collect(self) -> None:
+        generation, future = self._running
+        if not future.done():
+            return
+        self._poll.stop()
+        self._running = None
+        if self._waiting is not None:  # the points changed meanwhile: this fit is stale
+            self._start_fit()
+            return
+        if generation != self._generation or self.session is None:
+            return
+        if not self._alive():
+            return
+        try:
+            fit = future.result()
+        except Exception as exc:  # noqa: BLE001 (shown, not raised: the review goes on)
+            fit = ReviewFit("", np.full((len(self.session.px), 2), np.nan), f"The re-fit failed: {exc}",
+                            np.full(len(self.session.px), np.nan), np.zeros(len(self.session.px), bool))
+        session = self.session
+        session.fit = fit
+        points = session.run.points
+        selected = points.selectedFeatureIds()
+        self._filling = True  # writing the fields reloads the layers, which drops their selection: restored
+        write_review_fields(points, session.run.links, session.rows, session.residual, session.off_global,
                             session.suspect)
+        points.selectByIds(selected)
+        self._filling = False
+        self._fill_fit_columns()
+        self.rmse_label.setText(session.summary())
+        self.changed.emit()
+        self.fitted.emit()
+
+    def _fill_fit_columns(self) -> None:
+        """The fit's columns (residual, off global) in place, in whatever order the table is sorted."""
+        session = self.session
+        residual = np.hypot(session.residual[:, 0], session.residual[:, 1])
+        index = {int(pid): k for k, pid in enumerate(session.rows.ids)}
+        self.table.blockSignals(True)
+        self.table.setSortingEnabled(False)
+        for r in range(self.table.rowCount()):
+            k = index.get(self._row_id(r))
+            for c, value in ((4, residual), (5, session.off_global)):
+                v = value[k] if k is not None else np.nan
+                self.table.item(r, c).setData(Qt.ItemDataRole.DisplayRole, round(float(v), 2) if np.isfinite(v) else None)
+        self.table.setSortingEnabled(True)
+        self.table.blockSignals(False)
+        self.table.viewport().update()
+
+    def _fill_table(self) -> None:
+        session, rows = self.session, self.session.rows
         residual = np.hypot(session.residual[:, 0], session.residual[:, 1])
         keep = set(self.selected_ids()) if self.table.rowCount() else set()
         self._filling = True
+        self.table.blockSignals(True)
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(rows))
         for r in range(len(rows)):
@@ -209,11 +368,10 @@ class ReviewPanel(QWidget):
                     item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
                 self.table.setItem(r, c, item)
         self.table.setSortingEnabled(True)
+        self.table.blockSignals(False)
+        self.table.viewport().update()
         self._select_rows(keep)
         self._filling = False
-        self.rmse_label.setText(session.summary())
-        self._show_chips()
-        self.changed.emit()
 
     # ---- edits from the table ------------------------------------------------------------------
     def _row_id(self, row: int) -> int:

@@ -86,7 +86,7 @@ def project(qgis_new_project):
 
 
 @pytest.fixture()
-def dock(iface, qgis_app):
+def dock(iface, qgis_app, project):
     from qgis.core import QgsSettings
 
     from sar_eo_coreg.ui.dock import CoregDock
@@ -98,6 +98,7 @@ def dock(iface, qgis_app):
     if dock.task is not None:
         dock.cancel()
         wait_until(qgis_app, lambda: dock.task is None, 30)
+    dock.shutdown()  # as the plugin's unload does
     dock.setParent(None)
     dock.deleteLater()
     qgis_app.processEvents()
@@ -122,3 +123,9 @@ def fixture_layers(dock, project, data_dir, out, sar_path=None):
     dock.sar_combo.setLayer(sar)
     dock.output.setFilePath(str(out))
     return eo, sar
+
+
+def settle(qgis_app, review, timeout=60.0):
+    """Wait for the review's background fit of the points on screen."""
+    assert wait_until(qgis_app, lambda: not review.fitting, timeout), "the review's fit did not return"
+    qgis_app.processEvents()

@@ -17,7 +17,7 @@ from sar_eo_coreg.bridge.eo_pixels import EoPixels
 from sar_eo_coreg.bridge.tiepoint_layers import read_rows
 from sar_eo_coreg.core.transforms import fit_with_residuals, rmse
 from sar_eo_coreg.ui.dock import CoregDock
-from tests.in_qgis.conftest import wait_until
+from tests.in_qgis.conftest import settle, wait_until
 
 
 def add_raster(project, path, name):
@@ -83,7 +83,7 @@ def test_coregister_review_edit_apply_export_loop(dock, project, data_dir, tmp_p
     group = project.layerTreeRoot().findGroup(run.name)
     assert group is not None and run.name.startswith("S1_radar_to_S2_optical_")
     names = [layer.name() for layer in group.findLayers()]
-    assert names == ["Tie points", "Tie-point links (EO → SAR)", "Aligned SAR", "Confidence of the offsets (0–1)"]
+    assert names == ["Tie points", "Tie-point links (EO → SAR)", "Aligned SAR", "Confidence: P(offset within 3 px)"]
     confidence = group.findLayers()[-1]
     assert not confidence.isVisible() and confidence.layer().renderer().type() == "singlebandpseudocolor"
     points, links = run.layers.points, run.layers.links
@@ -94,10 +94,11 @@ def test_coregister_review_edit_apply_export_loop(dock, project, data_dir, tmp_p
 
     # the review table mirrors the points, and its RMSE is the engine's
     review = dock.review
+    settle(qgis_app, review)
     assert review.table.rowCount() == points.featureCount()
     assert "RMSE" in review.rmse_label.text()
     dock.review_transform.setCurrentIndex(dock.review_transform.findData("tps"))
-    qgis_app.processEvents()
+    settle(qgis_app, review)
     before = review.session.rmse
     assert np.isfinite(before)
     residual = np.hypot(*review.session.residual.T)
@@ -107,6 +108,7 @@ def test_coregister_review_edit_apply_export_loop(dock, project, data_dir, tmp_p
     row = next(r for r in range(review.table.rowCount()) if review._row_id(r) == worst)
     review.table.item(row, 1).setCheckState(Qt.CheckState.Unchecked)
     wait_until(qgis_app, lambda: worst not in set(review.session.rows.ids[review.session.rows.enabled]), 10)
+    settle(qgis_app, review)
     after = review.session.rmse
     assert after < before
     feature = next(points.getFeatures(f"id = {worst}"))
@@ -151,6 +153,7 @@ def test_coregister_review_edit_apply_export_loop(dock, project, data_dir, tmp_p
     points.selectByIds([review.session.rows.point_fids[deleted]])
     qgis_app.processEvents()
     review.delete_selected()
+    settle(qgis_app, review)
     assert deleted not in set(review.session.rows.ids)
     n_left = len(review.session.rows)
     shown_rmse = review.session.rmse

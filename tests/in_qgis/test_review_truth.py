@@ -9,7 +9,7 @@ import pytest
 from osgeo import gdal
 from qgis.core import QgsExpression, QgsExpressionContext, QgsExpressionContextUtils, QgsRasterLayer
 
-from tests.in_qgis.conftest import fixture_layers, wait_until
+from tests.in_qgis.conftest import fixture_layers, settle, wait_until
 
 WRONG = {5, 6, 7}  # ids of the injected wrong matches: a cluster that vouches for itself
 
@@ -44,7 +44,7 @@ def test_wrong_matches_are_drawn_as_suspect_and_one_click_disables_them(dock, pr
     points = dock.run.layers.points
     review = dock.review
     dock.review_transform.setCurrentIndex(dock.review_transform.findData("tps"))
-    qgis_app.processEvents()
+    settle(qgis_app, review)
 
     # every point matches exactly one rule; the wrong ones the suspect rule, although tps bends to them
     rules = {int(f["id"]): matching_rule(points, f) for f in points.getFeatures()}
@@ -56,12 +56,12 @@ def test_wrong_matches_are_drawn_as_suspect_and_one_click_disables_them(dock, pr
 
     # one click disables them (drawn as disabled by you), the fit improves; undo restores them
     review.suspect_button.click()
-    qgis_app.processEvents()
+    settle(qgis_app, review)
     disabled = {int(i) for i, e in zip(review.session.rows.ids, review.session.rows.enabled) if not e}
     assert disabled == WRONG and review.session.rmse < before
     assert {matching_rule(points, f)[0] for f in points.getFeatures() if int(f["id"]) in WRONG} == {"disabled by you"}
     review.undo_button.click()
-    qgis_app.processEvents()
+    settle(qgis_app, review)
     assert review.session.rows.enabled.all() and review.session.rmse == pytest.approx(before)
 
     # points below a confidence are disabled in one click too (imported points have confidence 1: none here)
@@ -169,7 +169,7 @@ def test_chip_viewer_shows_the_selected_point_and_a_click_moves_its_sar_end(dock
 
     # the analyst sees the ground 37 px to the left in the SAR chip and clicks there: the link follows
     QTest.mouseClick(chips.sar_chip, Qt.MouseButton.LeftButton, pos=QPoint(CHIP_PX // 2 - 37, CHIP_PX // 2))
-    qgis_app.processEvents()
+    settle(qgis_app, review)
     k = list(review.session.rows.ids).index(wrong)
     assert review.session.disp[k, 0] == pytest.approx(3.0, abs=0.01)
     assert not review.session.suspect[k] and "(+3.0, +0.0) px" in chips.caption.text()
@@ -219,6 +219,7 @@ def test_on_the_real_airport_pair_no_point_far_from_the_hand_checked_shift_looks
     dock.start_coregistration()
     assert wait_until(qgis_app, lambda: dock.task is None, 300)
     review = dock.review
+    settle(qgis_app, review)
     assert dock.run is not None and len(review.session.rows) >= 20, dock.status.text()
 
     def looks_good():
@@ -246,10 +247,11 @@ def test_on_the_real_airport_pair_no_point_far_from_the_hand_checked_shift_looks
         k = list(review.session.rows.ids).index(pid)
         x, y = review.session.rows.sar_xy[k]
         review.move_sar_end(pid, (x + 45 * pixel, y))
+    settle(qgis_app, review)
     session = review.session
     assert set(session.rows.ids[session.rows.enabled & session.suspect].tolist()) == set(injected)
     off_truth = np.hypot(*(session.disp - hand_shift).T)
     assert (off_truth[looks_good()] < 8).all()
     review.suspect_button.click()
-    qgis_app.processEvents()
+    settle(qgis_app, review)
     assert set(review.session.rows.ids[~review.session.rows.enabled].tolist()) >= set(injected)
