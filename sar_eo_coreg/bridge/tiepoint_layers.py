@@ -293,9 +293,14 @@ def fallback_layer(gpkg_path: str) -> Optional[QgsVectorLayer]:
     layer = QgsVectorLayer(f"{gpkg_path}|layername=fallback_regions", "Follows the global model (self-check)", "ogr")
     if not layer.isValid() or layer.featureCount() == 0:
         return None
+    style_fallback(layer)
+    return layer
+
+
+def style_fallback(layer: QgsVectorLayer) -> None:
+    """Dashed orange outlines over a faint fill."""
     layer.setRenderer(QgsSingleSymbolRenderer(QgsFillSymbol.createSimple(
         {"color": "255,127,0,40", "outline_color": "#e66101", "outline_style": "dash", "outline_width": "0.5"})))
-    return layer
 
 
 def add_run_layers(out_dir: str, group_name: str, project: Optional[QgsProject] = None) -> RunLayers:

@@ -5,6 +5,7 @@ uses it too."""
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
@@ -83,3 +84,16 @@ class CoregParams:
         if self.tiepoints_only:
             argv.append("--tiepoints-only")
         return argv
+
+
+# The command line's options by the names the dock and Processing give the same fields
+FIELD_NAMES = {"--search-radius-m": "Search radius", "--working-gsd-m": "working resolution",
+               "--max-points": "Tie points (at most)", "--eo-bands": "EO band", "--sar-scale": "SAR scale",
+               "--model": "Model", "--matcher": "Matcher", "--device": "Device", "--transform": "Transform",
+               "--resampling": "Resampling", "--eo": "EO layer", "--sar": "SAR layer", "--out": "Output folder"}
+
+
+def in_field_words(message: str, quote: str = "") -> str:
+    """An engine message (which names command-line options) in the words of the dock and Processing."""
+    return re.sub(r"--[a-z][a-z-]*", lambda m: f"{quote}{FIELD_NAMES[m.group(0)]}{quote}"
+                  if m.group(0) in FIELD_NAMES else m.group(0), message or "")

@@ -30,10 +30,12 @@ from qgis.PyQt import sip
 from ..bridge.settings import weights_env, worker_python
 from ..bridge.tiepoint_layers import (
     crs_args,
+    fallback_layer,
     gpkg_layers,
     source_path,
     style_aligned,
     style_confidence,
+    style_fallback,
     style_links,
     style_points,
     sync_layers,
@@ -43,7 +45,7 @@ from ..core.choices import DEVICES, RESAMPLINGS, Matcher, Transform
 from ..core.errors import CoregError
 from ..core.outputs import ALIGNED_FILE, CONFIDENCE_FILE, OFFSETS_FILE, STAGE_PREFIX, TIEPOINTS_GPKG
 from ..core.report import CoregReport
-from ..core.request import MAX_POINTS_RANGE, CoregParams
+from ..core.request import MAX_POINTS_RANGE, CoregParams, in_field_words
 
 # Parameter and output names: what processing.run and qgis_process take and return.
 EO, SAR, MATCHER, MODEL, DEVICE, SEED = "EO", "SAR", "MATCHER", "MODEL", "DEVICE", "SEED"
@@ -51,6 +53,7 @@ SEARCH_RADIUS_M, MAX_POINTS, EO_BAND = "SEARCH_RADIUS_M", "MAX_POINTS", "EO_BAND
 TRANSFORM, RESAMPLING, OUTPUT_FOLDER, OUTPUT = "TRANSFORM", "RESAMPLING", "OUTPUT_FOLDER", "OUTPUT"
 TIEPOINTS, LINKS, OFFSETS, ALIGNED, CONFIDENCE = "TIEPOINTS", "LINKS", "OFFSETS", "ALIGNED", "CONFIDENCE"
 VERDICT, RMSE, RMSE_TEXT, COUNT = "VERDICT", "RMSE", "RMSE_TEXT", "COUNT"
+FALLBACK = "FALLBACK_REGIONS"
 
 ADVANCED = {MODEL, SEARCH_RADIUS_M, MAX_POINTS, EO_BAND, DEVICE, SEED, RESAMPLING}
 HELP = {  # per-parameter help (the tooltips in the algorithm dialog)
@@ -71,33 +74,33 @@ HELP = {  # per-parameter help (the tooltips in the algorithm dialog)
                      "it are kept.",
     TIEPOINTS: "The tiepoints or links layer of a GeoPackage written by this plugin, possibly edited.",
 }
-FLAG_NAMES = {"--search-radius-m": "Search radius", "--working-gsd-m": "working resolution",
-              "--max-points": "Tie points (at most)", "--eo-bands": "EO band", "--sar-scale": "SAR scale",
-              "--model": "Model", "--transform": "Transform", "--eo": "EO raster", "--sar": "SAR raster",
-              "--out": "Output folder"}
 _POST_PROCESSORS = []  # Processing keeps only a pointer (and deletes it after use): ours must live until then
 
 
 class _Styled(QgsProcessingLayerPostProcessorInterface):
-    """Styles a layer that Processing loads on completion as the dock does."""
+    """Styles a layer that Processing loads on completion as the dock does, and puts it into the run's group
+    (created at the top of the layer tree), visible or not."""
 
-    def __init__(self, style, visible: bool = True):
+    def __init__(self, style, visible: bool, group: str):
         super().__init__()
-        self.style, self.visible = style, visible
+        self.style, self.visible, self.group = style, visible, group
 
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS's name)
-        if layer is not None and layer.isValid():
+        if layer is None or not layer.isValid():
+            return
+        if self.style is not None:
             self.style(layer)
-            node = context.project().layerTreeRoot().findLayer(layer.id())
-            if node is not None and not self.visible:
-                node.setItemVisibilityChecked(False)
-
-
-def _in_processing_words(message: str) -> str:
-    """Engine messages name CLI flags; in Processing, name the parameters."""
-    for flag in sorted(FLAG_NAMES, key=len, reverse=True):
-        message = message.replace(flag, f"'{FLAG_NAMES[flag]}'")
-    return message
+        root = context.project().layerTreeRoot()
+        node = root.findLayer(layer.id())
+        if node is None:
+            return
+        group = root.findGroup(self.group) or root.insertGroup(0, self.group)
+        if node.parent() is not group:
+            moved = node.clone()
+            group.addChildNode(moved)
+            node.parent().removeChildNode(node)
+            node = moved
+        node.setItemVisibilityChecked(self.visible)
 
 
 class _CoregAlgorithmBase(QgsProcessingAlgorithm):
@@ -221,28 +224,31 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
         except WorkerCancelledError:
             raise QgsProcessingException("Cancelled; no outputs were written.") from None
         except WorkerError as exc:
-            raise QgsProcessingException(_in_processing_words(str(exc))) from None
+            raise QgsProcessingException(in_field_words(str(exc), quote="'")) from None
 
     @staticmethod
-    def _load_on_completion(context, path, name, output, style=None, visible=True):
+    def _load_on_completion(context, path, name, output, group, style=None, visible=True):
         details = QgsProcessingContext.LayerDetails(name, context.project(), output)
-        if style is not None:
-            _POST_PROCESSORS[:] = [p for p in _POST_PROCESSORS if not sip.isdeleted(p)]  # used ones are gone
-            post = _Styled(style, visible)
-            _POST_PROCESSORS.append(post)
-            details.setPostProcessor(post)
+        _POST_PROCESSORS[:] = [p for p in _POST_PROCESSORS if not sip.isdeleted(p)]  # used ones are gone
+        post = _Styled(style, visible, group)
+        _POST_PROCESSORS.append(post)
+        details.setPostProcessor(post)
         context.addLayerToLoadOnCompletion(path, details)
 
     def _raster_outputs(self, context, out_dir, report, aligned_name) -> dict:
-        """The outputs shared by the algorithms that write rasters, loaded on completion and styled as in the
-        dock, named after the output folder so that repeated runs can be told apart."""
+        """The outputs shared by the algorithms that write rasters, loaded on completion into one group named
+        after the output folder (repeated runs can be told apart) and styled as in the dock: the aligned SAR and
+        the tie points visible, the offsets (and the confidence) loaded but hidden."""
         run = os.path.basename(os.path.normpath(out_dir))
+        group = f"Coregistration ({run})"
         aligned = os.path.join(out_dir, ALIGNED_FILE)
         gpkg = os.path.join(out_dir, TIEPOINTS_GPKG)
-        self._load_on_completion(context, aligned, f"{aligned_name} ({run})", ALIGNED, style_aligned)
-        self._load_on_completion(context, os.path.join(out_dir, OFFSETS_FILE), f"Offsets ({run})", OFFSETS)
-        self._load_on_completion(context, f"{gpkg}|layername=links", f"Tie-point links ({run})", LINKS, style_links)
-        self._load_on_completion(context, f"{gpkg}|layername=tiepoints", f"Tie points ({run})", TIEPOINTS,
+        self._load_on_completion(context, aligned, f"{aligned_name} ({run})", ALIGNED, group, style_aligned)
+        self._load_on_completion(context, os.path.join(out_dir, OFFSETS_FILE), f"Offsets ({run})", OFFSETS, group,
+                                 visible=False)
+        self._load_on_completion(context, f"{gpkg}|layername=links", f"Tie-point links ({run})", LINKS, group,
+                                 style_links)
+        self._load_on_completion(context, f"{gpkg}|layername=tiepoints", f"Tie points ({run})", TIEPOINTS, group,
                                  style_points)
         return {OUTPUT_FOLDER: out_dir, ALIGNED: aligned, OFFSETS: os.path.join(out_dir, OFFSETS_FILE),
                 RMSE: report.residual_rmse_px, RMSE_TEXT: report.rmse_text(),
@@ -273,6 +279,7 @@ class CoregisterAlgorithm(_CoregAlgorithmBase):
         self._add_raster_outputs()
         self.addOutput(QgsProcessingOutputRasterLayer(CONFIDENCE, "Confidence: P(offset within 3 px)"))
         self.addOutput(QgsProcessingOutputString(VERDICT, "Verdict (aligned, aligned_partly, not_aligned)"))
+        self.addOutput(QgsProcessingOutputVectorLayer(FALLBACK, "Regions that follow the global model (self-check)"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
         out_dir = self.parameterAsString(parameters, OUTPUT_FOLDER, context)
@@ -282,10 +289,17 @@ class CoregisterAlgorithm(_CoregAlgorithmBase):
         (feedback.pushInfo if report.aligned else feedback.reportError)(report.verdict_line())
         feedback.pushInfo(report.points_line())
         confidence = os.path.join(out_dir, CONFIDENCE_FILE)
-        self._load_on_completion(context, confidence, f"Confidence ({os.path.basename(os.path.normpath(out_dir))})",
-                                 CONFIDENCE, style_confidence, visible=False)
+        run = os.path.basename(os.path.normpath(out_dir))
+        group = f"Coregistration ({run})"
+        self._load_on_completion(context, confidence, f"Confidence ({run})", CONFIDENCE, group, style_confidence,
+                                 visible=False)
+        fallback = None
+        if fallback_layer(os.path.join(out_dir, TIEPOINTS_GPKG)) is not None:  # regions that follow the global model
+            fallback = f"{os.path.join(out_dir, TIEPOINTS_GPKG)}|layername=fallback_regions"
+            self._load_on_completion(context, fallback, f"Follows the global model ({run})", FALLBACK, group,
+                                     style_fallback)
         return {**self._raster_outputs(context, out_dir, report, "Aligned SAR"), CONFIDENCE: confidence,
-                VERDICT: report.verdict}
+                VERDICT: report.verdict, FALLBACK: fallback}
 
 
 class DetectTiepointsAlgorithm(_CoregAlgorithmBase):
@@ -312,7 +326,8 @@ class DetectTiepointsAlgorithm(_CoregAlgorithmBase):
                     *self._request(parameters, context, fit=False).to_argv()]
             report = self._run_worker(args, out_dir, feedback)
             os.replace(os.path.join(out_dir, TIEPOINTS_GPKG), output)
-        self._load_on_completion(context, f"{output}|layername=tiepoints", "Tie points", OUTPUT)
+        self._load_on_completion(context, f"{output}|layername=tiepoints", "Tie points", OUTPUT,
+                                 f"Tie points ({os.path.basename(output)})", style_points)
         return {OUTPUT: output, COUNT: report.tiepoints}
 
 

@@ -272,7 +272,7 @@ class RunController(QObject):
         self.loaded.emit()
         self.verdict.emit(report.verdict, verdict_text(report), report.message or "")
         if not report.aligned:
-            self.said.emit(report.verdict_line(), True)
+            self.said.emit(report.verdict_line(), False)  # the banner and the message bar say it in red
             return
         confidence = "" if report.confidence_mean is None else \
             self.tr(", mean confidence {value:.2f}").format(value=report.confidence_mean)

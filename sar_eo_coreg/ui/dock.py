@@ -15,7 +15,7 @@ from qgis.core import (
 )
 from qgis.gui import QgsDockWidget, QgsFileWidget, QgsMapLayerComboBox
 from qgis.PyQt import sip
-from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtCore import Qt, QTimer
 from qgis.PyQt.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -38,11 +38,11 @@ from qgis.PyQt.QtWidgets import (
 
 from ..bridge.tiepoint_layers import sar_stretch, source_path, sync_layers
 from ..core.choices import DEVICES, RESAMPLINGS, Matcher, Transform
-from ..core.request import MAX_POINTS_RANGE, CoregParams
+from ..core.request import MAX_POINTS_RANGE, CoregParams, in_field_words
 from .compare import CompareItem
 from .controller import RunController, default_output_base
 from .review import ReviewPanel, ReviewSession
-from .verdict import VerdictBanner, for_panel
+from .verdict import VerdictBanner
 
 RUN_GROUP = "sar_eo_coreg/run"  # custom property of the layer-tree groups of this plugin's runs
 
@@ -355,7 +355,7 @@ class CoregDock(QgsDockWidget):
 
     # ---- running -------------------------------------------------------------------------------
     def say(self, text: str, error: bool = False) -> None:
-        text = for_panel(text)
+        text = in_field_words(text)
         self.status.setText(text)
         self.log.appendPlainText(text)
         if error:
@@ -395,6 +395,7 @@ class CoregDock(QgsDockWidget):
                                       "georeference."))
             self.compare_mode.setCurrentIndex(0)
             self._show_sar_layers(False)
+            self._zoom_to_overlap()
             return
         if self.run.verdict is None:  # imported tie points: no verdict of the engine's
             for banner in (self.run_banner, self.review_banner):
@@ -437,6 +438,8 @@ class CoregDock(QgsDockWidget):
     def _show_verdict(self, verdict: str, text: str, details: str) -> None:
         for banner in (self.run_banner, self.review_banner):
             banner.show_verdict(verdict, text, details)
+        if verdict == "not_aligned":  # after QGIS's own "Task complete", so that it shows on top
+            QTimer.singleShot(0, lambda: self.iface.messageBar().pushMessage(self.windowTitle(), text, Qgis.Critical, 0))
 
     def zoom_to_fallback(self) -> None:
         """Zoom the map to the regions where the self-check kept the global model."""

@@ -3,24 +3,15 @@ cancelled grey), worded with the panel's own field names, never command-line fla
 
 from __future__ import annotations
 
-import re
 from typing import Optional
 
 from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
 
-# what the engine's messages call a command-line option -> what the panel calls it
-PANEL_NAMES = {"--search-radius-m": "Search radius", "--working-gsd-m": "the working resolution",
-               "--max-points": "Tie points (at most)", "--transform": "Transform", "--matcher": "Matcher",
-               "--model": "Model", "--device": "Device", "--eo-bands": "EO band", "--resampling": "Resampling",
-               "--eo": "the EO layer", "--sar": "the SAR layer"}
+from ..core.request import in_field_words
+
 COLOURS = {"aligned": ("#1a7f37", "#e6f4ea"), "aligned_partly": ("#7d4e00", "#fff4ce"),
            "not_aligned": ("#b42318", "#fdecea"), "cancelled": ("#444444", "#eeeeee")}
-
-
-def for_panel(text: str) -> str:
-    """An engine or worker message in the panel's words: its options by their field names."""
-    return re.sub(r"--[a-z][a-z-]*", lambda m: PANEL_NAMES.get(m.group(0), m.group(0)), text or "")
 
 
 def verdict_text(report) -> str:
@@ -71,7 +62,7 @@ class VerdictBanner(QFrame):
         self.setStyleSheet(f"#verdict_banner {{ background: {background}; border: 1px solid {text_colour}; "
                            f"border-radius: 3px; }} #verdict_banner QLabel {{ color: {text_colour}; }}")
         self.label.setText(text)
-        self.label.setToolTip(for_panel(details))
+        self.label.setToolTip(in_field_words(details))
         self.zoom_button.setVisible(verdict == "aligned_partly")
         self.show()
 

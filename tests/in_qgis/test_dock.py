@@ -238,7 +238,8 @@ def test_unrelated_layers_are_reported_as_not_aligned_and_the_review_stays_usabl
     run_and_wait(dock, qgis_app, dock.start_coregistration, 300)
     log = dock.log.toPlainText()
     assert "NOT ALIGNED" in log and "input georeference" in log
-    assert any("NOT ALIGNED" in m for m in iface.messageBar().get_messages(Qgis.Warning))
+    qgis_app.processEvents()  # the message goes up after QGIS's own "Task complete"
+    assert any("NOT aligned" in m for m in iface.messageBar().get_messages(Qgis.Critical))  # red, not yellow
     assert dock.run is not None and dock.run.layers.points.featureCount() == 0
 
 

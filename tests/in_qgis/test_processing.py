@@ -121,7 +121,7 @@ def test_outputs_load_styled_with_the_run_name_and_expert_options_are_advanced(p
     import processing
     from qgis.core import QgsApplication, QgsProcessingParameterDefinition, QgsProject
 
-    from sar_eo_coreg.processing.algorithms import _in_processing_words
+    from sar_eo_coreg.core.request import in_field_words
     from tests.in_qgis.test_hostile_in_qgis import tiepoints_gpkg
 
     gpkg = tiepoints_gpkg(data_dir, tmp_path)
@@ -144,4 +144,24 @@ def test_outputs_load_styled_with_the_run_name_and_expert_options_are_advanced(p
                 if p.flags() & QgsProcessingParameterDefinition.FlagAdvanced}
     assert {"SEED", "DEVICE", "MODEL", "SEARCH_RADIUS_M"} <= advanced and "EO" not in advanced
     assert all(p.help() for p in algorithm.parameterDefinitions())
-    assert _in_processing_words("try a larger --search-radius-m.") == "try a larger 'Search radius'."
+    assert in_field_words("try a larger --search-radius-m.", quote="'") == "try a larger 'Search radius'."
+
+
+def test_coregister_loads_its_outputs_as_one_styled_group(provider, data_dir, tmp_path, qgis_new_project):
+    """runAndLoadResults, as the toolbox does: one group for the run at the top of the tree; the aligned SAR and
+    the tie points visible, the offsets and the confidence loaded but hidden (they would cover the map)."""
+    import processing
+    from qgis.core import QgsLayerTreeGroup, QgsProject
+
+    processing.runAndLoadResults("sar_eo_coreg:coregister", {
+        "EO": str(data_dir / "s1s2_eo.tif"), "SAR": str(data_dir / "s1s2_sar.tif"), "MAX_POINTS": 200,
+        "OUTPUT_FOLDER": str(tmp_path / "run1")})
+    root = QgsProject.instance().layerTreeRoot()
+    group = root.children()[0]
+    assert isinstance(group, QgsLayerTreeGroup) and group.name() == "Coregistration (run1)"
+    visible = {node.name(): node.itemVisibilityChecked() for node in group.findLayers()}
+    assert visible == {"Aligned SAR (run1)": True, "Offsets (run1)": False, "Tie-point links (run1)": True,
+                       "Tie points (run1)": True, "Confidence (run1)": False}
+    assert not [node for node in root.children() if not isinstance(node, QgsLayerTreeGroup)]  # nothing loose
+    confidence = group.findLayers()[[n.name() for n in group.findLayers()].index("Confidence (run1)")].layer()
+    assert confidence.renderer().type() == "singlebandpseudocolor"
