@@ -237,6 +237,8 @@ def _cancel_on_stop(signum, frame):
 
 
 def _print_summary(report, out_dir: str) -> None:
+    for note in report.notes:
+        print(f"note: {note}")
     verdict = report.verdict_line()
     if verdict and not report.aligned:
         print(f"warning: {verdict}", file=sys.stderr)

@@ -47,6 +47,9 @@ def check_destination(path, inputs: Dict[str, str], names: Iterable[str], what: 
     if not str(path).strip():
         raise CoregError(f"The {what} is empty. Give a folder path.")
     out = Path(os.path.abspath(os.fspath(path)))
+    names = list(names)
+    for name in names:
+        _check_length(out / name, what)
     if out.exists() and not out.is_dir():
         raise CoregError(f"Output path exists and is not a folder: {out}. Choose a folder.")
     anchor = out
@@ -60,7 +63,32 @@ def check_destination(path, inputs: Dict[str, str], names: Iterable[str], what: 
             if target.exists() and os.path.exists(source) and os.path.samefile(target, source):
                 raise CoregError(f"The {role} input {source} would be overwritten by the output {name}. "
                                  f"Choose another {what} or move the input.")
+        for entry in (target, out / f"{name}.aux.xml"):
+            if os.path.lexists(entry):
+                _check_entry(entry, what)
     return out
+
+
+def _check_length(entry: Path, what: str) -> None:
+    """Every name on the path must fit the file system (checked before anything touches it)."""
+    existing = next((p for p in entry.parents if os.path.isdir(p)), Path("/"))
+    try:
+        limit = os.pathconf(existing, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    long = next((part for part in entry.parts if len(part.encode()) > limit), None)
+    if long is not None:
+        raise CoregError(f"The name '{long[:40]}…' in the {what} is longer than this file system allows "
+                         f"({len(long.encode())} bytes, at most {limit}). Choose a shorter {what}.")
+
+
+def _check_entry(entry: Path, what: str) -> None:
+    """An output file may replace a file or a link there, nothing else."""
+    if entry.is_symlink() or not entry.exists() or entry.is_file():
+        return
+    kind = "folder" if entry.is_dir() else "special file (pipe, socket or device)"
+    raise CoregError(f"The {what} {entry.parent} holds a {kind} named '{entry.name}' where an output file goes; "
+                     f"nothing was changed. Move or rename it, or choose another {what}.")
 
 
 def _process_alive(pid: int) -> bool:
@@ -175,21 +203,45 @@ class Staging:
 
     def commit(self, names: Iterable[str], ours: Iterable[str] = (), manifest: Optional[str] = None) -> None:
         """Move the staged `names` into the folder as one set: the old manifest goes first, outputs of ours
-        that the new set lacks (and their .aux.xml side files) next, the new manifest last."""
+        that the new set lacks (and their .aux.xml side files) next, the new manifest last. Every destination
+        is checked first; the files it displaces wait in the stage, and any failure puts them back."""
         names = list(names)
+        displaced = [manifest] if manifest else []
+        displaced += [f"{name}.aux.xml" for name in sorted(set(ours) | set(names))]
+        displaced += [name for name in sorted(set(ours) | set(names)) if name != manifest]
+        for name in dict.fromkeys(displaced):
+            if os.path.lexists(self.folder / name):
+                _check_entry(self.folder / name, "output folder")
+        backup = self.path / ".previous"
+        backup.mkdir(exist_ok=True)
+        moved, placed = [], []
         with _held_signals() as caught:
             if caught:
                 raise CoregCancelledError()
-            if manifest:
-                _remove(self.folder / manifest)
-            for name in set(ours) | set(names):
-                _remove(self.folder / f"{name}.aux.xml")
-                if name not in names:
-                    _remove(self.folder / name)
-            for name in sorted(names, key=lambda n: n == manifest):
-                os.replace(self.path / name, self.folder / name)
+            try:
+                for name in dict.fromkeys(displaced):
+                    if os.path.lexists(self.folder / name):
+                        os.replace(self.folder / name, backup / name)
+                        moved.append(name)
+                for name in sorted(names, key=lambda n: n == manifest):
+                    os.replace(self.path / name, self.folder / name)
+                    placed.append(name)
+            except OSError as exc:
+                for name in reversed(placed):
+                    _undo(lambda n=name: os.replace(self.folder / n, self.path / n))
+                for name in reversed(moved):
+                    _undo(lambda n=name: os.replace(backup / n, self.folder / n))
+                raise write_error(exc, self.folder) from None
             _COMMITTED.set()
             self.late_cancel = bool(caught)
+
+
+def _undo(step) -> None:
+    """One step of a rollback: best effort, the others still run."""
+    try:
+        step()
+    except OSError:
+        pass
 
 
 @contextmanager
@@ -209,10 +261,3 @@ def _held_signals():
     finally:
         for stop, handler in previous.items():
             signal.signal(stop, handler)
-
-
-def _remove(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass

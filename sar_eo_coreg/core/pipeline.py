@@ -178,6 +178,19 @@ def _write_all(tmp: Path, model, tp: TiePoints, eo, sar, resampling, report: Rep
                               confidence_path=tmp / CONFIDENCE_FILE)
 
 
+def _input_notes(eo: RasterInfo, sar: RasterInfo, eo_rad, sar_rad) -> list:
+    """How the inputs were read, where the analyst could not guess it."""
+    notes = []
+    for role, info, radiometry in (("EO", eo, eo_rad), ("SAR", sar, sar_rad)):
+        unused = info.count - len(radiometry.bands)
+        if role == "SAR" and unused > 0:
+            notes.append(f"SAR: band {radiometry.bands[0]} of {info.count} matched, the others ignored (to match "
+                         "another, extract it first: gdal_translate -b N).")
+        if info.georeference != "geotransform":
+            notes.append(f"{role}: no geotransform; georeferenced by an {info.georeference}.")
+    return notes
+
+
 def _fit_figures(tp: TiePoints, model) -> dict:
     """The report's tie-point and residual fields."""
     used = tp.used
@@ -290,6 +303,7 @@ def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptor
         parameters=asdict(params), working_gsd_m=gsd_work, working_grid=[grid.width, grid.height],
         search_radius_m=radius_m, descriptor=describe.name, device=describe.device,
         model_hash=describe.sha256, model_file=describe.weights_path, sar_values=sar_rad.describe(sar),
+        notes=_input_notes(eo, sar, eo_rad, sar_rad),
         verdict=alignment.verdict, message=alignment.message,
         confidence_mean=round(float(alignment.confidence.values.mean()), 4),
         engine=alignment.report, **_fit_figures(tp, model), timings_s=timings,

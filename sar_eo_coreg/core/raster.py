@@ -18,6 +18,7 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError, RasterioIOError
+from rasterio.transform import from_gcps
 from rasterio.warp import reproject, transform_bounds
 from rasterio.warp import transform as transform_coords
 from rasterio.windows import Window
@@ -37,6 +38,7 @@ class RasterInfo:
     crs: CRS
     transform: Affine
     nodata: Optional[float]
+    georeference: str = "geotransform"  # or how it was made: "affine fitted to N GCPs (max residual X px)"
 
     @property
     def is_complex(self) -> bool:
@@ -77,9 +79,14 @@ def open_info(path, role: str, crs=None) -> RasterInfo:
         raise CoregError(f"{role} path is a folder, not a raster: {path}. Give a GeoTIFF or another GDAL raster.")
     try:
         with rasterio.open(path) as ds:
+            transform, crs, georeference = ds.transform, ds.crs, "geotransform"
+            gcps, gcp_crs = ds.gcps
+            if transform == Affine.identity() and len(gcps) >= 3:  # GCPs only (SAR products often): use them
+                transform, georeference = _affine_from_gcps(gcps)
+                crs = crs or gcp_crs
             info = RasterInfo(
                 path=path, width=ds.width, height=ds.height, count=ds.count, dtype=ds.dtypes[0] if ds.count else "",
-                crs=override or ds.crs, transform=ds.transform, nodata=ds.nodata,
+                crs=override or crs, transform=transform, nodata=ds.nodata, georeference=georeference,
             )
             if ds.count == 0 or ds.width == 0 or ds.height == 0:
                 raise CoregError(f"{role} raster is empty (no bands or no pixels): {path}.")
@@ -89,8 +96,9 @@ def open_info(path, role: str, crs=None) -> RasterInfo:
                     f"{role} raster has no CRS: {path}. Assign one (QGIS: Raster > Projections > Assign "
                     f"Projection, or gdal_edit.py -a_srs), or give --{role.lower()}-crs."
                 )
-            if ds.transform == Affine.identity() and not ds.gcps[0]:
-                raise CoregError(f"{role} raster has no geotransform: {path}. Georeference it first.")
+            if info.transform == Affine.identity():
+                raise CoregError(f"{role} raster has no geotransform and fewer than 3 GCPs: {path}. Georeference it "
+                                 "first (QGIS: Raster > Georeferencer, or gdalwarp with its GCPs).")
     except CoregError:
         raise
     except (RasterioIOError, RasterioError) as exc:
@@ -99,6 +107,14 @@ def open_info(path, role: str, crs=None) -> RasterInfo:
                              f"({_first_line(exc)}). Copy or export it again.") from None
         raise CoregError(f"{role} file is not a readable raster: {path} ({_first_line(exc)}).") from None
     return info
+
+
+def _affine_from_gcps(gcps):
+    """The least-squares affine of a raster's GCPs, and how well it fits them (max residual, pixels)."""
+    transform = from_gcps(gcps)
+    inverse = ~transform
+    residual = max(math.hypot(*(np.subtract(inverse * (g.x, g.y), (g.col, g.row)))) for g in gcps)
+    return transform, f"affine fitted to {len(gcps)} GCPs (max residual {residual:.1f} px)"
 
 
 def _parse_crs(text, role: str) -> CRS:

@@ -38,6 +38,7 @@ class CoregReport:
     model_hash: Optional[str] = None
     model_file: Optional[str] = None
     sar_values: Optional[str] = None
+    notes: List[str] = field(default_factory=list)  # what the analyst should know about how the inputs were read
     engine: Optional[dict] = None
     # apply only
     tiepoints_file: Optional[str] = None

@@ -382,16 +382,18 @@ def _sar_pixels(tp, eo, sar):
 # ---- QGIS Georeferencer .points --------------------------------------------------------------------
 def write_points(path, tp: TiePoints, eo: RasterInfo, sar: RasterInfo) -> None:
     """mapX/mapY: EO map coordinates (the target); sourceX/sourceY: the same ground in the SAR's own
-    georeference (the raster to georeference); dX/dY/residual: leave-one-out residual in EO pixels."""
+    georeference (the raster to georeference); dX/dY/residual: leave-one-out residual in EO pixels, empty where
+    none was computed (points read from a SpaceNet 9 CSV, too few points): never a 0 that claims a perfect fit."""
     map_x, map_y = pixel_to_map(eo, tp.eo_px[:, 0], tp.eo_px[:, 1])
     sar_x, sar_y = reproject_xy(eo, sar, *pixel_to_map(eo, tp.eo_px[:, 0] + tp.disp[:, 0], tp.eo_px[:, 1] + tp.disp[:, 1]))
     with open(path, "w", newline="") as fh:
         fh.write(f"#CRS: {eo.crs.to_wkt()}\n")
         fh.write("mapX,mapY,sourceX,sourceY,enable,dX,dY,residual\n")
         for i in range(len(tp)):
-            rx, ry = np.nan_to_num(tp.residual[i])
-            fh.write(f"{map_x[i]:.6f},{map_y[i]:.6f},{sar_x[i]:.6f},{sar_y[i]:.6f},{int(tp.used[i])},"
-                     f"{rx:.4f},{ry:.4f},{np.hypot(rx, ry):.4f}\n")
+            rx, ry = tp.residual[i]
+            known = np.isfinite(rx) and np.isfinite(ry)
+            residual = f"{rx:.4f},{ry:.4f},{np.hypot(rx, ry):.4f}" if known else ",,"
+            fh.write(f"{map_x[i]:.6f},{map_y[i]:.6f},{sar_x[i]:.6f},{sar_y[i]:.6f},{int(tp.used[i])},{residual}\n")
 
 
 def read_points(path, eo: RasterInfo, sar: RasterInfo) -> TiePoints:
@@ -412,7 +414,8 @@ def read_points(path, eo: RasterInfo, sar: RasterInfo) -> TiePoints:
         try:
             if len(cells) < 5:
                 raise ValueError
-            values = [float(v) for v in cells[:5]] + [float(v) for v in cells[5:7]] + [np.nan] * (7 - len(cells[:7]))
+            values = [float(v) for v in cells[:5]] + [float(v) if v.strip() else np.nan for v in cells[5:7]] + \
+                [np.nan] * (7 - len(cells[:7]))
         except ValueError:
             raise CoregError(f"{path} line {number}: expected mapX,mapY,sourceX,sourceY,enable[,dX,dY,residual] "
                              f"numbers, got '{text[:60]}'. Fix or delete the line.") from None

@@ -14,8 +14,10 @@ import cv2
 import numpy as np
 import rasterio
 from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
+from .errors import CoregError
 from .geometry import eo_pixel_to_sar_pixel
 from .raster import RasterInfo
 
@@ -142,8 +144,13 @@ def _resample_block(src, sar: RasterInfo, sar_c, sar_r, inside, interpolation, n
     r1 = min(int(np.ceil(sar_r[inside].max())) + 4, sar.height)
     factor = max(1, int(ratio))  # SAR much finer than EO: read a decimated window (uses overviews)
     shape = (sar.count, max(1, math.ceil((r1 - r0) / factor)), max(1, math.ceil((c1 - c0) / factor)))
-    data = src.read(window=Window(c0, r0, c1 - c0, r1 - r0), out_shape=shape,
-                    resampling=Resampling.average if factor > 1 else Resampling.nearest, masked=True)
+    try:
+        data = src.read(window=Window(c0, r0, c1 - c0, r1 - r0), out_shape=shape,
+                        resampling=Resampling.average if factor > 1 else Resampling.nearest, masked=True)
+    except RasterioError as exc:  # not a write fault: the input changed under the run
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CoregError(f"Could not read the SAR raster {sar.path} while writing the outputs ({first}): it was "
+                         "truncated or changed during the run; nothing was changed. Check the file and run again.") from None
     map_x = ((sar_c - c0 + 0.5) / factor - 0.5).astype(np.float32)
     map_y = ((sar_r - r0 + 0.5) / factor - 0.5).astype(np.float32)
     valid = (~np.ma.getmaskarray(data[0])).astype(np.uint8)

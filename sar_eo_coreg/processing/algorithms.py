@@ -288,6 +288,8 @@ class CoregisterAlgorithm(_CoregAlgorithmBase):
         report = self._run_worker(args, out_dir, feedback)
         (feedback.pushInfo if report.aligned else feedback.reportError)(report.verdict_line())
         feedback.pushInfo(report.points_line())
+        for note in report.notes:
+            feedback.pushWarning(note)
         confidence = os.path.join(out_dir, CONFIDENCE_FILE)
         run = os.path.basename(os.path.normpath(out_dir))
         group = f"Coregistration ({run})"

@@ -271,6 +271,8 @@ class RunController(QObject):
         self.run = run
         self.loaded.emit()
         self.verdict.emit(report.verdict, verdict_text(report), report.message or "")
+        for note in report.notes:
+            self.logged.emit(self.tr("Note: {note}").format(note=note))
         if not report.aligned:
             self.said.emit(report.verdict_line(), False)  # the banner and the message bar say it in red
             return

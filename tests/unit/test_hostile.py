@@ -739,3 +739,223 @@ def test_one_point_copied_many_times_is_one_point(world, big, tmp_path):
     (tmp_path / "one.csv").write_text("\n".join([row[0]] + [row[1]] * 40) + "\n")
     assert_refused(["apply", "--tiepoints", tmp_path / "one.csv", *big, "--out", tmp_path / "out", "--transform",
                     "projective"], "too few tie points", tmp_path / "out")
+
+
+# ---- the commit cannot half-happen: every destination kind, every name length, a fault at any move -------------
+
+DESTINATION_KINDS = {
+    "folder": lambda path: path.mkdir(),
+    "folder with files": lambda path: (path.mkdir(), (path / "keep.txt").write_text("analyst's notes")),
+    "pipe": lambda path: os.mkfifo(path),
+}
+OUTPUT_NAMES = list(pipeline.OUTPUT_FILES) + ["offsets.tif.aux.xml"]
+
+
+@pytest.mark.parametrize("name, kind", [(name, "folder") for name in OUTPUT_NAMES] +
+                         [("offsets.tif", kind) for kind in sorted(DESTINATION_KINDS) if kind != "folder"])
+def test_an_entry_of_another_kind_where_an_output_goes_is_refused_before_the_run(inputs, tmp_path, kind, name):
+    """Any output name (side files included), any kind of entry that a file cannot replace: one line naming it,
+    before any work, and the folder as it was (an earlier result included)."""
+    out = tmp_path / "out"
+    assert cli("coregister", *inputs, "--out", out, "--tiepoints-only").code == 0
+    if os.path.lexists(out / name):
+        (out / name).unlink()
+    DESTINATION_KINDS[kind](out / name)
+    assert_refused(["coregister", *inputs, "--out", out], f"'{name}' where an output file goes", tmp_path)
+
+
+def test_a_link_where_an_output_goes_is_replaced_and_what_it_pointed_to_is_kept(inputs, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "keep.txt").write_text("analyst's notes")
+    (out / "offsets.tif").symlink_to(tmp_path / "elsewhere")
+    assert cli("coregister", *inputs, "--out", out).code == 0
+    assert assert_complete_result(out) and (out / "offsets.tif").is_file()
+    assert (tmp_path / "elsewhere" / "keep.txt").read_text() == "analyst's notes"
+
+
+@pytest.mark.parametrize("length", [200, 255, 256, 300, 1000])
+def test_output_names_of_any_length_are_written_or_refused_in_one_line(world, big, inputs, tmp_path, length):
+    """Generated names up to and beyond what the file system allows, for the output folder and for a converted
+    tie-point file: written, or one line that says the name is too long; never a traceback."""
+    stem = ("é" * length)[: length // 2] + "a" * (length - length // 2)  # multi-byte characters count as bytes
+    folder = tmp_path / stem
+    run = cli("coregister", *inputs, "--out", folder, "--tiepoints-only")
+    fits = len(stem.encode()) <= 255 - 0
+    if run.code == 0:
+        assert fits and assert_complete_result(folder)
+    else:
+        assert_one_line_error(run, "longer than this file system allows")
+        assert not fits and not os.path.lexists(folder)
+    target = tmp_path / f"{stem}.points"
+    run = cli("convert", "--tiepoints", world / "result" / "tiepoints.gpkg", "--to", target, *big)
+    if run.code == 0:
+        assert len(target.name.encode()) <= 255 and target.stat().st_size > 0
+    else:
+        assert_one_line_error(run, "longer than this file system allows")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".sar_eo_coreg-")]
+
+
+@pytest.mark.parametrize("failing_move", [1, 3, 6, 9, 12])
+def test_a_fault_at_any_move_of_the_commit_puts_the_earlier_result_back(inputs, tmp_path, monkeypatch, failing_move):
+    """The n-th rename of the commit fails (as a vanished disk or a foreign lock would make it): one line, and
+    the folder holds the earlier result, byte for byte."""
+    from sar_eo_coreg.core import outputs
+
+    out = tmp_path / "out"
+    assert cli("coregister", *inputs, "--out", out).code == 0
+    before = {k: v for k, v in snapshot(out).items()}
+    real_replace, calls = os.replace, []
+
+    def replace(src, dst):
+        calls.append((src, dst))
+        if len(calls) == failing_move:
+            raise OSError(5, "Input/output error")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(outputs.os, "replace", replace)
+    run = cli("coregister", *inputs, "--out", out, "--max-points", "300")
+    monkeypatch.setattr(outputs.os, "replace", real_replace)
+    assert_one_line_error(run, "nothing was changed")
+    assert len(calls) >= failing_move
+    assert snapshot(out) == before
+
+
+# ---- masks: alpha bands, nodata values and internal masks are honoured ----------------------------------------------
+
+def _with_a_decoy_stripe(world, tmp_path, mask: str):
+    """The world's EO with its left 160 columns replaced by its own content 25 px away (ground that matches the
+    SAR at a false shift), hidden by `mask`: "alpha" (an RGBA EO), "nodata" (a nodata value), "internal" (a
+    GDAL internal mask band), or "none" (shown)."""
+    with rasterio.open(world / "eo.tif") as src:
+        rgb, profile = src.read(), src.profile
+    decoy = rgb.copy()
+    decoy[:, :, :160] = rgb[:, :, 25:185]
+    hidden = np.zeros(rgb.shape[1:], bool)
+    hidden[:, :160] = True
+    path = tmp_path / f"eo_{mask}.tif"
+    profile.update(driver="GTiff", tiled=True, compress="deflate")
+    if mask == "alpha":
+        alpha = np.where(hidden, 0, 255).astype(rgb.dtype)[None]
+        with rasterio.open(path, "w", **{**profile, "count": 4}, photometric="RGB", alpha="YES") as dst:
+            dst.write(np.concatenate([decoy, alpha]))
+    elif mask == "nodata":
+        decoy[:, hidden] = 0
+        decoy[:, ~hidden] = np.maximum(decoy[:, ~hidden], 1)
+        with rasterio.open(path, "w", **{**profile, "nodata": 0}) as dst:
+            dst.write(decoy)
+    else:
+        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(path, "w", **{**profile, "nodata": None}) as dst:
+            dst.write(decoy)
+            if mask == "internal":
+                dst.write_mask(np.where(hidden, 0, 255).astype(np.uint8))
+    return path
+
+
+@pytest.mark.parametrize("mask", ["alpha", "nodata", "internal"])
+def test_pixels_an_input_masks_take_no_part_in_the_match(world, tmp_path, mask):
+    """Tie points where the EO is masked would come from the decoy (they do when the same pixels are shown); with
+    the mask honoured there are none, and the offsets there follow the rest of the scene."""
+    def run(kind):
+        eo = _with_a_decoy_stripe(world, tmp_path, kind)
+        out = tmp_path / kind
+        assert cli("coregister", "--eo", eo, "--sar", world / "sar.tif", "--out", out).code == 0
+        report = json.loads((out / "report.json").read_text())
+        with rasterio.open(out / "offsets.tif") as src:
+            offsets = src.read()
+        import csv
+
+        with open(out / "tiepoints.csv") as fh:
+            cols = [float(row["optical_col"]) for row in csv.DictReader(fh)]
+        return report, offsets, np.array(cols)
+
+    shown, shown_offsets, shown_cols = run("none")
+    hidden, hidden_offsets, hidden_cols = run(mask)
+    assert (shown_cols < 140).sum() >= 5  # the decoy attracts matches where it is shown ...
+    assert (hidden_cols < 160 - 8).sum() == 0  # ... and none where the input masks it
+    assert hidden["verdict"] != "not_aligned"
+    stripe, rest = np.s_[:, 64:448, 20:140], np.s_[:, 64:448, 200:320]
+    reference = np.median(hidden_offsets[rest], axis=(1, 2))
+    drift = np.median(np.abs(hidden_offsets[stripe] - reference[:, None, None]))
+    decoyed = np.median(np.abs(shown_offsets[stripe] - reference[:, None, None]))
+    assert drift < decoyed
+
+
+@pytest.mark.parametrize("keep", [0.02, 0.3, 0.7])
+def test_a_sar_truncated_while_the_outputs_are_written_is_named(world, tmp_path, keep):
+    """The SAR loses its tail (a copy still running, a disk fault) once matching is done: the message names the
+    SAR and says it changed under the run, not the output folder's permissions; the folder keeps its result."""
+    sar = tmp_path / "sar.tif"
+    shutil.copyfile(world / "sar.tif", sar)
+    out = tmp_path / "out"
+    assert pipeline.coregister(world / "eo.tif", sar, out).report.verdict != "not_aligned"
+    before = snapshot(out)
+
+    def progress(fraction, message):  # the last step before the outputs are written
+        if message.startswith("Self-check") and sar.stat().st_size > 1000:
+            data = sar.read_bytes()
+            sar.write_bytes(data[: int(len(data) * keep)])
+
+    with pytest.raises(pipeline.CoregError) as caught:
+        pipeline.coregister(world / "eo.tif", sar, out, progress=progress)
+    message = str(caught.value)
+    assert str(sar) in message and "changed during the run" in message and "permissions" not in message
+    assert snapshot(out) == before
+
+
+def _sar_variant(world, tmp_path, kind):
+    """The world's SAR as `kind`: "gcps" (georeferenced by 9 GCPs, no geotransform), "2 bands" (a second,
+    unrelated band), "gcps, 2 bands"."""
+    with rasterio.open(world / "sar.tif") as src:
+        data, transform, crs, profile = src.read(), src.transform, src.crs, src.profile
+    if "2 bands" in kind:
+        data = np.concatenate([data, np.full_like(data, 7)])
+    profile.update(count=data.shape[0])
+    path = tmp_path / f"sar_{kind.replace(', ', '_').replace(' ', '')}.tif"
+    if "gcps" in kind:
+        from rasterio.control import GroundControlPoint
+
+        h, w = data.shape[1:]
+        gcps = [GroundControlPoint(row=r, col=c, x=(transform * (c, r))[0], y=(transform * (c, r))[1])
+                for r in (0, h / 2, h) for c in (0, w / 2, w)]
+        profile.pop("transform")
+        profile.pop("crs")
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(data)
+            dst.gcps = (gcps, crs)
+    else:
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(data)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["gcps", "2 bands", "gcps, 2 bands"])
+def test_a_sar_read_in_a_way_nobody_would_guess_is_used_and_said_so(world, tmp_path, kind):
+    """GCPs without a geotransform are used (not "give --sar-crs", not "no overlap"); extra bands are ignored and
+    the note says which band was matched; the offsets equal the plain SAR's."""
+    sar = _sar_variant(world, tmp_path, kind)
+    run = cli("coregister", "--eo", world / "eo.tif", "--sar", sar, "--out", tmp_path / "out")
+    assert run.code == 0, run.stderr
+    notes = [line for line in run.stdout.splitlines() if line.startswith("note: ")]
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["notes"] == [n[len("note: "):] for n in notes]
+    assert any("9 GCPs" in n for n in notes) == ("gcps" in kind)
+    assert any("band 1 of 2 matched" in n for n in notes) == ("2 bands" in kind)
+    with rasterio.open(tmp_path / "out" / "offsets.tif") as got, rasterio.open(world / "result" / "offsets.tif") as ref:
+        assert np.nanmedian(np.abs(got.read() - ref.read())) < 0.05
+
+
+def test_points_from_a_csv_carry_no_invented_residuals_and_read_back(world, big, tmp_path):
+    """A SpaceNet 9 CSV has no residuals: the .points written from it leaves them empty (a 0 would claim a perfect
+    fit), and that file reads back to the same points (.points has no scores: those are not compared)."""
+    csv_path = tmp_path / "t.csv"
+    assert cli("convert", "--tiepoints", world / "result" / "tiepoints.gpkg", "--to", csv_path, *big).code == 0
+    assert cli("convert", "--tiepoints", csv_path, "--to", tmp_path / "t.points", *big).code == 0
+    rows = [line.split(",") for line in (tmp_path / "t.points").read_text().splitlines()[2:]]
+    assert rows and all(r[5:8] == ["", "", ""] for r in rows)
+    assert cli("convert", "--tiepoints", tmp_path / "t.points", "--to", tmp_path / "back.csv", *big).code == 0
+    def positions(path):
+        return [line.split(",")[:4] for line in path.read_text().splitlines() if not line.startswith("#")]
+
+    assert positions(tmp_path / "back.csv") == positions(csv_path)
