@@ -196,7 +196,9 @@ def _fit_figures(tp: TiePoints, model) -> dict:
     used = tp.used
     loo = tp.residual_norm[used]
     computable = bool(used.any()) and bool(np.isfinite(loo).all())
+    fitted = getattr(model, "fitted_points", None)
     return {"tiepoints": len(tp), "inliers": int(tp.inlier.sum()), "used": int(used.sum()), "transform": model.kind,
+            "fitted_points": fitted if fitted is not None and fitted < int(used.sum()) else None,
             "residual_rmse_px": rmse(tp.residual[used]) if computable else None,
             "residual_median_px": float(np.median(loo)) if computable else None,
             "residual_note": None if computable else loo_note(int(used.sum()), model.kind)}

@@ -43,6 +43,7 @@ class CoregReport:
     # apply only
     tiepoints_file: Optional[str] = None
     duplicates: int = 0  # enabled points that repeated another (within DUPLICATE_PX in both images), not counted
+    fitted_points: Optional[int] = None  # when the transform was fitted to an evenly spread subset of the used points
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -73,5 +74,7 @@ class CoregReport:
 
     def points_line(self) -> str:
         repeated = f" ({self.duplicates} duplicates merged)" if self.duplicates else ""
+        if self.fitted_points:
+            repeated += f" (fitted to {self.fitted_points}, spread evenly; the others held out)"
         return (f"{self.used} of {self.tiepoints} tie points used{repeated}, transform {self.transform}, "
                 f"{self.rmse_text()}")

@@ -65,6 +65,7 @@ class TiePoints:
 
 
 DUPLICATE_PX = 0.1  # two points this close in both images are one point
+MAX_TIEPOINTS = 100_000  # a tie-point file above this is refused (counted in a stream, before it is read)
 
 
 def merge_duplicates(tp: TiePoints) -> int:
@@ -434,6 +435,27 @@ def read_points(path, eo: RasterInfo, sar: RasterInfo) -> TiePoints:
                      residual=data[:, 5:7], labels=labels)
 
 
+def _count_points(path: str, suffix: str) -> int:
+    """How many points a file holds, without reading them into memory (data lines; the GeoPackage's rows)."""
+    if suffix == ".gpkg":
+        try:
+            con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                return int(con.execute("SELECT COUNT(*) FROM tiepoints").fetchone()[0])
+            finally:
+                con.close()
+        except sqlite3.Error:
+            return 0  # not a tie-point GeoPackage: its reader says so
+    count = 0
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as fh:
+            for line in fh:
+                count += bool(line.strip()) and not line.lstrip().startswith("#")
+    except OSError:
+        return 0  # its reader says what is wrong
+    return max(count - 1, 0)  # the header line
+
+
 def read_any(path, eo: RasterInfo, sar: RasterInfo) -> TiePoints:
     """Any supported tie-point file, checked: every point has a position, enabled points lie on both rasters."""
     path = os.fspath(path)
@@ -446,6 +468,10 @@ def read_any(path, eo: RasterInfo, sar: RasterInfo) -> TiePoints:
                ".points": lambda: read_points(path, eo, sar)}
     if suffix not in readers:
         raise CoregError(f"Unknown tie-point file type '{suffix}'. Give a .gpkg, .csv or .points file.")
+    count = _count_points(path, suffix)
+    if count > MAX_TIEPOINTS:
+        raise CoregError(f"{path} holds {count} tie points, more than the {MAX_TIEPOINTS} this tool reads (a fit "
+                         "needs far fewer: thin the file, e.g. keep the most confident point per cell).")
     tp = readers[suffix]()
     check_on_rasters(tp, eo, sar, path)
     return tp

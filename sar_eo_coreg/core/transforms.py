@@ -281,19 +281,44 @@ def fit_model(kind: str, points: np.ndarray, disp: np.ndarray, extent=None) -> M
     return GridModel(points, disp, extent)
 
 
+# The most points a transform is fitted to (its leave-one-out grows with n^2 to n^3): above, an evenly spread
+# subset is fitted and the other points get their held-out error. Affine and polynomials take any number.
+FIT_MAX_POINTS = {"tps": 1000, "grid": 5000, "projective": 400}
+
+
 def fit_with_residuals(kind: str, points: np.ndarray, disp: np.ndarray, used: np.ndarray, extent=None):
     """Fit `kind` ('auto' allowed) on the used points; the one fit behind the engine and the review table.
 
-    Returns (model, residual (N, 2)): leave-one-out residuals at used points, and at the other points the
-    model's prediction error, so the analyst sees how far a rejected point lies from the fit.
+    Returns (model, residual (N, 2)): leave-one-out residuals at the points fitted, and at the other points the
+    model's prediction error, so the analyst sees how far a rejected (or thinned-out) point lies from the fit.
+    `model.fitted_points` is how many points the model was fitted to.
     """
     used = np.asarray(used, bool)
     chosen = Transform.parse(kind).fitted_to(int(used.sum()))
-    model = fit_model(chosen, points[used], disp[used], extent)  # refuses too few points with a clear message
+    fitted = used.copy()
+    cap = FIT_MAX_POINTS.get(str(chosen))
+    if cap is not None and used.sum() > cap:
+        fitted[:] = False
+        fitted[np.flatnonzero(used)[spread(points[used], cap)]] = True
+    model = fit_model(chosen, points[fitted], disp[fitted], extent)  # refuses too few points with a clear message
     residual = np.asarray(disp, np.float64) - model.predict(points)
     # leave-one-out needs more points than the model's minimum: with the minimum, the fit passes through each
-    residual[used] = model.loo if used.sum() > chosen.min_points else np.nan
+    residual[fitted] = model.loo if fitted.sum() > chosen.min_points else np.nan
+    model.fitted_points = int(fitted.sum())
     return model, residual
+
+
+def spread(points: np.ndarray, count: int) -> np.ndarray:
+    """Indices of at most `count` points spread evenly over their extent: the point nearest each cell's centre."""
+    side = max(1, int(np.floor(np.sqrt(count))))
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    size = np.maximum(hi - lo, 1e-9) / side
+    cell = np.minimum(((points - lo) / size).astype(int), side - 1)
+    centre = lo + (cell + 0.5) * size
+    key = cell[:, 1] * side + cell[:, 0]
+    order = np.lexsort((np.hypot(*(points - centre).T), key))
+    first = np.r_[True, key[order][1:] != key[order][:-1]]
+    return np.sort(order[first])[:count]
 
 
 SUSPECT_MIN_PX = 5.0  # a point off the robust global affine by this much, and by SUSPECT_SIGMAS, is suspect

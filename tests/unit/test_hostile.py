@@ -959,3 +959,74 @@ def test_points_from_a_csv_carry_no_invented_residuals_and_read_back(world, big,
         return [line.split(",")[:4] for line in path.read_text().splitlines() if not line.startswith("#")]
 
     assert positions(tmp_path / "back.csv") == positions(csv_path)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_duplicating_any_subset_of_points_never_lowers_the_rmse(world, big, tmp_path, seed):
+    """Property: any subset of the tie points, each listed again (exactly or within 0.1 px), any transform: the
+    reported leave-one-out RMSE is never lower than with each point once."""
+    lines = (world / "result" / "tiepoints.csv").read_text().splitlines()
+    header, rows = lines[0], lines[1:]
+    rng = np.random.default_rng(seed)
+    subset = rng.random(len(rows)) < rng.uniform(0.1, 0.9)
+    columns = header.split(",")
+    extra = []
+    for row in np.array(rows)[subset]:
+        values = row.split(",")
+        k = columns.index("optical_row")
+        values[k] = f"{float(values[k]) + rng.uniform(-0.09, 0.09):.4f}"
+        extra.append(",".join(values))
+    shuffled = rows + extra
+    rng.shuffle(shuffled)
+    (tmp_path / "more.csv").write_text("\n".join([header, *shuffled]) + "\n")
+    transform = ["auto", "tps", "affine", "poly2", "grid"][seed]
+    reports = []
+    for name, path in (("once", world / "result" / "tiepoints.csv"), ("more", tmp_path / "more.csv")):
+        run = cli("apply", "--tiepoints", path, *big, "--out", tmp_path / name, "--transform", transform)
+        assert run.code == 0, run.stderr
+        reports.append(json.loads((tmp_path / name / "report.json").read_text()))
+    assert reports[1]["residual_rmse_px"] >= reports[0]["residual_rmse_px"] - 0.02
+    inlier = np.array([row.split(",")[columns.index("inlier")] in ("1", "true", "True") for row in rows])
+    assert reports[1]["duplicates"] == int((subset & inlier).sum())  # repeats of used points
+
+
+def _points_file(world, path, count, seed=0):
+    """`count` tie points spread over the world's EO (a real shift plus 1 px of noise), in the file's format."""
+    from sar_eo_coreg.core.raster import open_info
+    from sar_eo_coreg.core.tiepoints import TiePoints, write_csv, write_gpkg, write_points
+
+    eo, sar = open_info(world / "eo.tif", "EO"), open_info(world / "sar.tif", "SAR")
+    rng = np.random.default_rng(seed)
+    eo_px = rng.uniform(20, 490, (count, 2))
+    disp = np.array([3.0, -2.0]) + rng.normal(0, 1, (count, 2))
+    tp = TiePoints(eo_px, disp, np.ones(count), np.ones(count, bool))
+    {".csv": write_csv, ".points": write_points}.get(path.suffix, lambda p, t, e, s: write_gpkg(p, t, e))(path, tp, eo, sar)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".points", ".gpkg"])
+def test_a_tie_point_file_above_the_maximum_is_refused_with_its_count(world, big, tmp_path, monkeypatch, suffix):
+    from sar_eo_coreg.core import tiepoints
+
+    monkeypatch.setattr(tiepoints, "MAX_TIEPOINTS", 300)
+    path = _points_file(world, tmp_path / f"many{suffix}", 301)
+    assert_refused(["apply", "--tiepoints", path, *big, "--out", tmp_path / "out"], "holds 301 tie points, more than "
+                   "the 300", tmp_path / "out")
+    assert cli("apply", "--tiepoints", _points_file(world, tmp_path / f"ok{suffix}", 300), *big, "--out",
+               tmp_path / "ok").code == 0
+
+
+@pytest.mark.parametrize("transform, cap", [("tps", 1000), ("projective", 400)])
+def test_a_transform_is_fitted_to_an_even_subset_when_points_exceed_what_it_needs(world, big, tmp_path, transform,
+                                                                                cap):
+    """3000 points: the slow leave-one-out transforms fit an even subset (the report says how many) and hold the
+    others out, so the time stays bounded; the residuals cover every point."""
+    path = _points_file(world, tmp_path / "many.csv", 3000)
+    start = time.monotonic()
+    run = cli("apply", "--tiepoints", path, *big, "--out", tmp_path / "out", "--transform", transform)
+    assert run.code == 0, run.stderr
+    assert time.monotonic() - start < 120
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["fitted_points"] is not None and report["fitted_points"] <= cap < report["used"]
+    assert f"fitted to {report['fitted_points']}" in run.stdout
+    assert 0.8 < report["residual_rmse_px"] < 2.5  # the points' 1 px noise each way: about 1.4 px
