@@ -1030,3 +1030,15 @@ def test_a_transform_is_fitted_to_an_even_subset_when_points_exceed_what_it_need
     assert report["fitted_points"] is not None and report["fitted_points"] <= cap < report["used"]
     assert f"fitted to {report['fitted_points']}" in run.stdout
     assert 0.8 < report["residual_rmse_px"] < 2.5  # the points' 1 px noise each way: about 1.4 px
+
+
+@pytest.mark.parametrize("size", [128, 256, 384])
+def test_a_small_scene_that_does_not_align_is_told_what_would_help(world, tmp_path, size):
+    """Unrelated ground in a small crop: NOT aligned (honest), and the message says a larger crop would help."""
+    eo = crop(world / "eo.tif", tmp_path / "eo.tif", 0, 0, size)
+    sar = crop(world / "sar.tif", tmp_path / "sar_far.tif", 512 - size, 512 - size, size)
+    with rasterio.open(sar, "r+") as ds, rasterio.open(eo) as ref:
+        ds.transform = ref.transform  # other ground, claiming the EO's place
+    run = cli("coregister", "--eo", eo, "--sar", sar, "--out", tmp_path / "out")
+    assert run.code == 0 and "NOT ALIGNED" in run.stderr
+    assert f"small ({size} x {size} px" in run.stderr and "larger crop" in run.stderr

@@ -15,6 +15,8 @@ from .global_search import GLOBAL_MAX_SIDE, global_init
 from .sampling import sample_tiepoints
 from .self_check import MIN_IMPROVEMENT_T, self_check
 
+SMALL_SCENE_PX = 512  # below this a side, a scene that does not align is told that a larger crop would help
+
 
 @dataclass
 class Alignment:
@@ -59,11 +61,13 @@ def align(eo: np.ndarray, sar: np.ndarray, describe: Descriptor, radius_px: floa
                        "level_scale": scale}}
     empty = Lattice.over(w, h, STEP)
     if not start.reliable:
+        small = (f" The scene is small ({w} x {h} px at the working resolution): a larger crop (512 px or more a "
+                 "side) gives the matcher more structure to go on." if max(w, h) < SMALL_SCENE_PX else "")
         return _not_aligned(empty, info, "No reliable match between EO and SAR in the global search (the best "
                             f"correlation peak is {start.z:.1f} deviations above the background, confirmed by "
                             f"{start.quadrants} of 4 quadrants, {start.ratio:.2f} times the runner-up). Check that both "
                             "rasters show the same area" + (", or widen the search radius." if radius_px < 0.5 * max(w, h)
-                                                            else " (the search already spans the scene)."))
+                                                            else " (the search already spans the scene).") + small)
     result = refine(eo, sar, describe, start, scale, lambda f, m: report(0.1 + 0.75 * f, m))
     info["levels"] = [level.__dict__ for level in result.levels]
     report(0.85, "Self-check against the input and the global model")
