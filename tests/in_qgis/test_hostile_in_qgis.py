@@ -234,3 +234,44 @@ def test_a_worker_without_the_engines_packages_offers_set_up_instead_of_a_failin
     assert wait_until(qgis_app, lambda: dock.controller.missing == [], 60)
     assert dock.run_button.text() == "Coregister"
     assert python_errors == []
+
+
+def test_the_dock_and_processing_say_the_same_line_when_repeated_points_leave_too_few(dock, project, data_dir,
+                                                                                      tmp_path, qgis_app, iface,
+                                                                                      provider, python_errors):
+    """The 20 points all moved onto one (a repeated point counts once): `apply` with the projective transform has
+    one point and refuses, in the same words in the dock and in Processing."""
+    from sar_eo_coreg.core.choices import Transform
+
+    def collapse(points, links):
+        first = next(points.getFeatures()).geometry().asPoint()
+        line = next(links.getFeatures()).geometry().asPolyline()
+        for layer, shape in ((points, QgsGeometry.fromPointXY(first)), (links, QgsGeometry.fromPolylineXY(line))):
+            layer.startEditing()
+            for feature in layer.getFeatures():
+                layer.changeGeometry(feature.id(), shape)
+            assert layer.commitChanges()
+
+    run = imported_run(dock, project, data_dir, tmp_path, qgis_app)
+    collapse(run.layers.points, run.layers.links)
+    dock.review_transform.setCurrentIndex(dock.review_transform.findData("projective"))
+    apply_and_wait(dock, qgis_app)
+    in_dock = dock.status.text()
+    assert "Too few tie points: 1 enabled" in in_dock and "\n" not in in_dock and python_errors == []
+
+    (tmp_path / "processing").mkdir()
+    gpkg = tiepoints_gpkg(data_dir, tmp_path / "processing")
+    points = QgsVectorLayer(f"{gpkg}|layername=tiepoints", "tiepoints", "ogr")
+    links = QgsVectorLayer(f"{gpkg}|layername=links", "links", "ogr")
+    collapse(points, links)
+    del points, links
+    import processing
+
+    with pytest.raises(QgsProcessingException) as caught:
+        processing.run("sar_eo_coreg:warp_from_tiepoints", {
+            "TIEPOINTS": f"{gpkg}|layername=tiepoints", "EO": str(data_dir / "s1s2_eo.tif"),
+            "SAR": str(data_dir / "s1s2_sar.tif"), "OUTPUT_FOLDER": str(tmp_path / "out"),
+            "TRANSFORM": list(Transform).index(Transform.PROJECTIVE)})
+    in_processing = str(caught.value)
+    assert in_processing.replace("'", "") == in_dock.replace("'", "")
+    assert not (tmp_path / "out").exists()
