@@ -36,6 +36,7 @@ test: setup
 
 lint: setup
 	$(PY) -m ruff check sar_eo_coreg tests bench
+	@size=$$(wc -c < README.md); if [ $$size -gt 12288 ]; then echo "README.md is $$size bytes, over 12 KB: move detail to docs/"; exit 1; fi
 
 demo: setup
 	$(PY) -m sar_eo_coreg demo --out demo_output
