@@ -7,6 +7,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Dict, List, Optional
 
+from .errors import CoregError
+
+SCHEMA_VERSION = 1  # of report.json and the worker's result line; a reader refuses a newer one
+
 
 @dataclass
 class CoregReport:
@@ -40,6 +44,7 @@ class CoregReport:
     sar_values: Optional[str] = None
     notes: List[str] = field(default_factory=list)  # what the analyst should know about how the inputs were read
     engine: Optional[dict] = None
+    schema_version: int = SCHEMA_VERSION
     # apply only
     tiepoints_file: Optional[str] = None
     duplicates: int = 0  # enabled points that repeated another (within DUPLICATE_PX in both images), not counted
@@ -50,7 +55,12 @@ class CoregReport:
 
     @classmethod
     def from_dict(cls, data: dict) -> CoregReport:
-        """A report read back (report.json, the worker's result line); keys it does not know are ignored."""
+        """A report read back (report.json, the worker's result line); keys it does not know are ignored, a
+        newer schema is refused in one line (a worker Python of another version of this tool)."""
+        version = data.get("schema_version", 1)
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise CoregError(f"The run's report has schema version {version}; this version of the tool reads up to "
+                             f"{SCHEMA_VERSION}. Update the plugin, or use the worker Python set up by this version.")
         known = {f.name for f in fields(cls)}
         return cls(**{key: value for key, value in data.items() if key in known})
 

@@ -223,7 +223,7 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
             return CoregReport.from_dict(run.run(on_event, feedback.isCanceled)["report"])
         except WorkerCancelledError:
             raise QgsProcessingException("Cancelled; no outputs were written.") from None
-        except WorkerError as exc:
+        except (WorkerError, CoregError) as exc:
             raise QgsProcessingException(in_field_words(str(exc), quote="'")) from None
 
     @staticmethod

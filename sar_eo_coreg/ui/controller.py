@@ -18,6 +18,7 @@ from qgis.PyQt.QtCore import QObject, QProcess, pyqtSignal
 from ..bridge.settings import worker_python, worker_qprocess
 from ..bridge.tiepoint_layers import RunLayers, add_raster, add_run_layers, crs_args, source_path, style_aligned
 from ..bridge.worker import engine_command
+from ..core.errors import CoregError
 from ..core.outputs import ALIGNED_FILE, TIEPOINTS_GPKG
 from ..core.report import CoregReport
 from ..core.request import CoregParams
@@ -262,7 +263,10 @@ class RunController(QObject):
                                                        "were."), "")
             return
         self._on_progress(100)
-        on_done(task)
+        try:
+            on_done(task)
+        except CoregError as exc:  # a result this version cannot read (another version's worker)
+            self.said.emit(str(exc), True)
 
     def _coregistered(self, task: WorkerTask, run: Run) -> None:
         report = CoregReport.from_dict(task.payload["report"])

@@ -169,3 +169,21 @@ def test_engine_tiepoints_carry_an_uncertainty_and_file_tiepoints_none(scene, tm
     con = sqlite3.connect(tmp_path / "applied" / "tiepoints.gpkg")
     assert {r[0] for r in con.execute("SELECT uncertainty FROM tiepoints")} == {None}
     con.close()
+
+
+def test_the_report_carries_its_schema_version_and_a_newer_one_is_refused_in_one_line(data_dir, tmp_path):
+    """report.json says which schema it follows; a reader of this version refuses a newer one (a worker Python
+    of a newer plugin) with one line, instead of misreading it."""
+    import json
+
+    from sar_eo_coreg.core.errors import CoregError
+    from sar_eo_coreg.core.report import SCHEMA_VERSION, CoregReport
+
+    result = pipeline.coregister(data_dir / "s1s2_eo.tif", data_dir / "s1s2_sar.tif", tmp_path / "out",
+                                 pipeline.CoregParams(tiepoints_only=True, max_points=100))
+    written = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert written["schema_version"] == SCHEMA_VERSION == result.report.schema_version
+    assert CoregReport.from_dict(written).verdict == result.report.verdict
+    for newer in (SCHEMA_VERSION + 1, "2.0"):
+        with pytest.raises(CoregError, match="schema version"):
+            CoregReport.from_dict({**written, "schema_version": newer})
