@@ -206,10 +206,10 @@ class Staging:
         that the new set lacks (and their .aux.xml side files) next, the new manifest last. Every destination
         is checked first; the files it displaces wait in the stage, and any failure puts them back."""
         names = list(names)
-        displaced = [manifest] if manifest else []
-        displaced += [f"{name}.aux.xml" for name in sorted(set(ours) | set(names))]
-        displaced += [name for name in sorted(set(ours) | set(names)) if name != manifest]
-        for name in dict.fromkeys(displaced):
+        ours_and_new = sorted(set(ours) | set(names))
+        displaced = list(dict.fromkeys(([manifest] if manifest else []) + [f"{n}.aux.xml" for n in ours_and_new] +
+                                       ours_and_new))
+        for name in displaced:
             if os.path.lexists(self.folder / name):
                 _check_entry(self.folder / name, "output folder")
         backup = self.path / ".previous"
@@ -219,7 +219,7 @@ class Staging:
             if caught:
                 raise CoregCancelledError()
             try:
-                for name in dict.fromkeys(displaced):
+                for name in displaced:
                     if os.path.lexists(self.folder / name):
                         os.replace(self.folder / name, backup / name)
                         moved.append(name)

@@ -178,14 +178,13 @@ def _write_all(tmp: Path, model, tp: TiePoints, eo, sar, resampling, report: Rep
                               confidence_path=tmp / CONFIDENCE_FILE)
 
 
-def _input_notes(eo: RasterInfo, sar: RasterInfo, eo_rad, sar_rad) -> list:
+def _input_notes(eo: RasterInfo, sar: RasterInfo, sar_rad) -> list:
     """How the inputs were read, where the analyst could not guess it."""
     notes = []
-    for role, info, radiometry in (("EO", eo, eo_rad), ("SAR", sar, sar_rad)):
-        unused = info.count - len(radiometry.bands)
-        if role == "SAR" and unused > 0:
-            notes.append(f"SAR: band {radiometry.bands[0]} of {info.count} matched, the others ignored (to match "
-                         "another, extract it first: gdal_translate -b N).")
+    if sar.count > len(sar_rad.bands):
+        notes.append(f"SAR: band {sar_rad.bands[0]} of {sar.count} matched, the others ignored (to match another, "
+                     "extract it first: gdal_translate -b N).")
+    for role, info in (("EO", eo), ("SAR", sar)):
         if info.georeference != "geotransform":
             notes.append(f"{role}: no geotransform; georeferenced by an {info.georeference}.")
     return notes
@@ -196,7 +195,7 @@ def _fit_figures(tp: TiePoints, model) -> dict:
     used = tp.used
     loo = tp.residual_norm[used]
     computable = bool(used.any()) and bool(np.isfinite(loo).all())
-    fitted = getattr(model, "fitted_points", None)
+    fitted = model.fitted_points
     return {"tiepoints": len(tp), "inliers": int(tp.inlier.sum()), "used": int(used.sum()), "transform": model.kind,
             "fitted_points": fitted if fitted is not None and fitted < int(used.sum()) else None,
             "residual_rmse_px": rmse(tp.residual[used]) if computable else None,
@@ -305,7 +304,7 @@ def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptor
         parameters=asdict(params), working_gsd_m=gsd_work, working_grid=[grid.width, grid.height],
         search_radius_m=radius_m, descriptor=describe.name, device=describe.device,
         model_hash=describe.sha256, model_file=describe.weights_path, sar_values=sar_rad.describe(sar),
-        notes=_input_notes(eo, sar, eo_rad, sar_rad),
+        notes=_input_notes(eo, sar, sar_rad),
         verdict=alignment.verdict, message=alignment.message,
         confidence_mean=round(float(alignment.confidence.values.mean()), 4),
         engine=alignment.report, **_fit_figures(tp, model), timings_s=timings,

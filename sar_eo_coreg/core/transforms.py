@@ -8,6 +8,7 @@ displacement grid) get exact LOO residuals from the hat matrix: r_i / (1 - h_ii)
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Optional
 
 import numpy as np
 import scipy.sparse as sp
@@ -42,6 +43,7 @@ class _Normaliser:
 class Model(ABC):
     kind = ""
     loo: np.ndarray  # (N, 2) leave-one-out residual vectors at the fitted points
+    fitted_points: Optional[int] = None  # how many points fit_with_residuals fitted it to
 
     @abstractmethod
     def predict(self, points: np.ndarray) -> np.ndarray:

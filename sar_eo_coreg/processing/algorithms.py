@@ -239,8 +239,7 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
         """The outputs shared by the algorithms that write rasters, loaded on completion into one group named
         after the output folder (repeated runs can be told apart) and styled as in the dock: the aligned SAR and
         the tie points visible, the offsets (and the confidence) loaded but hidden."""
-        run = os.path.basename(os.path.normpath(out_dir))
-        group = f"Coregistration ({run})"
+        run, group = _run_names(out_dir)
         aligned = os.path.join(out_dir, ALIGNED_FILE)
         gpkg = os.path.join(out_dir, TIEPOINTS_GPKG)
         self._load_on_completion(context, aligned, f"{aligned_name} ({run})", ALIGNED, group, style_aligned)
@@ -253,6 +252,12 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
         return {OUTPUT_FOLDER: out_dir, ALIGNED: aligned, OFFSETS: os.path.join(out_dir, OFFSETS_FILE),
                 RMSE: report.residual_rmse_px, RMSE_TEXT: report.rmse_text(),
                 TIEPOINTS: f"{gpkg}|layername=tiepoints", LINKS: f"{gpkg}|layername=links"}
+
+
+def _run_names(out_dir):
+    """A run's name (its output folder's) and the layer-tree group its outputs load into."""
+    run = os.path.basename(os.path.normpath(out_dir))
+    return run, f"Coregistration ({run})"
 
 
 def _work_folder(beside):
@@ -291,13 +296,12 @@ class CoregisterAlgorithm(_CoregAlgorithmBase):
         for note in report.notes:
             feedback.pushWarning(note)
         confidence = os.path.join(out_dir, CONFIDENCE_FILE)
-        run = os.path.basename(os.path.normpath(out_dir))
-        group = f"Coregistration ({run})"
+        run, group = _run_names(out_dir)
         self._load_on_completion(context, confidence, f"Confidence ({run})", CONFIDENCE, group, style_confidence,
                                  visible=False)
-        fallback = None
-        if fallback_layer(os.path.join(out_dir, TIEPOINTS_GPKG)) is not None:  # regions that follow the global model
-            fallback = f"{os.path.join(out_dir, TIEPOINTS_GPKG)}|layername=fallback_regions"
+        fallback, gpkg = None, os.path.join(out_dir, TIEPOINTS_GPKG)
+        if fallback_layer(gpkg) is not None:  # regions that follow the global model
+            fallback = f"{gpkg}|layername=fallback_regions"
             self._load_on_completion(context, fallback, f"Follows the global model ({run})", FALLBACK, group,
                                      style_fallback)
         return {**self._raster_outputs(context, out_dir, report, "Aligned SAR"), CONFIDENCE: confidence,

@@ -63,54 +63,51 @@ def refine_at_pixel(alignment: Alignment, source: NativeSource, describe: Descri
     the working estimate and the refinement's own (both P(within 3 EO px)); tie points from the refinement."""
     clock = time.perf_counter()
     r = source.eo_per_pixel
-    field = alignment.field.scaled(1.0 / r)  # refinement pixels
-    keep = alignment.local_weight.scaled(1.0 / r, displacement=False)
+    working = alignment.scaled(1.0 / r)  # refinement pixels from here on; scaled back at the end
+    field = working.field
     radius = search_radius(working_factor / r)
     lattice = _points_lattice(field, source.grid, STRIDE)
-    gx, gy = np.meshgrid(*lattice.coords())
+    xs, ys = lattice.coords()
+    gx, gy = np.meshgrid(xs, ys)
     prior = field.sample(gx, gy)
     update, confidence = np.zeros_like(prior), np.zeros(prior.shape[:2])
-    xs, ys = lattice.coords()
     band = max(1, BAND_PX // int(lattice.step))
     for j in range(0, len(ys), band):
         if progress is not None:
             progress(j / len(ys), f"Refining at the native pixel ({source.grid.width}x{source.grid.height} px)")
         update[j:j + band], confidence[j:j + band] = _match_band(source, describe, field, xs, ys[j:j + band], radius)
-    kept = keep.sample(gx, gy)[..., 0]
+    kept = working.local_weight.sample(gx, gy)[..., 0]
     confidence = np.where(kept >= 0.5, confidence, 0.0)  # where the self-check chose the global model, it stays
     # the correction is fitted, not the total field: the points are sparser than the working field's detail
     correction, robust, sigma = smooth_fit(update, confidence, prior=np.zeros_like(update))
     if not np.isfinite(sigma):
         correction, robust = np.zeros_like(update), np.zeros_like(confidence)
-    measured, fitted = prior + update, prior + correction
-    lattice.values = correction  # refinement pixels
+    lattice.values = correction
     fx, fy = np.meshgrid(*field.coords())
-    correction = lattice.sample(fx, fy)
-    refined = Lattice(field.x0, field.y0, field.step, field.values + correction).scaled(r)
+    refined = Lattice(field.x0, field.y0, field.step, field.values + lattice.sample(fx, fy))
 
     evidence = evidence_of(confidence, robust, kept)
-    own = Lattice(lattice.x0, lattice.y0, lattice.step, probability(evidence, r)[..., None]).scaled(r, False)
-    cx, cy = np.meshgrid(*alignment.confidence.coords())
-    combined = np.maximum(alignment.confidence.values, own.sample(cx, cy))
-    tiepoints = sample_tiepoints(measured, confidence, robust, sigma, Lattice(lattice.x0, lattice.y0, lattice.step,
-                                                                             fitted), max_points)
-    if len(tiepoints["eo_px"]) >= len(alignment.tiepoints["eo_px"]) // 2:
+    own = Lattice(lattice.x0, lattice.y0, lattice.step, probability(evidence, r)[..., None])
+    cx, cy = np.meshgrid(*working.confidence.coords())
+    combined = Lattice(working.confidence.x0, working.confidence.y0, working.confidence.step,
+                       np.maximum(working.confidence.values, own.sample(cx, cy)))
+    tiepoints = sample_tiepoints(prior + update, confidence, robust, sigma,
+                                 Lattice(lattice.x0, lattice.y0, lattice.step, prior + correction), max_points)
+    if len(tiepoints["eo_px"]) >= len(working.tiepoints["eo_px"]) // 2:
         at = Lattice(lattice.x0, lattice.y0, lattice.step, evidence[..., None]).sample(*tiepoints["eo_px"].T)[..., 0]
-        tiepoints["uncertainty"] = uncertainty_px(at) * r
-        tiepoints["eo_px"] = (tiepoints["eo_px"] + 0.5) * r - 0.5
-        tiepoints["disp"] = tiepoints["disp"] * r
+        tiepoints["uncertainty"] = uncertainty_px(at)  # the table is for matching at the pair's own pixel
     else:  # too little evidence at the fine pixel: the working grid's tie points stand
-        tiepoints = alignment.tiepoints
+        tiepoints = working.tiepoints
     used = confidence * robust >= CONFIDENT
-    shift = np.hypot(*np.moveaxis(lattice.values, -1, 0))
+    shift = np.hypot(*np.moveaxis(correction, -1, 0))
     report = dict(alignment.report)
     report["native"] = {"grid": [source.grid.width, source.grid.height], "eo_px_per_px": r,
                         "points": int(confidence.size), "confident": int(used.sum()), "radius_px": radius,
                         "sigma_px": round(float(sigma), 3) if np.isfinite(sigma) else None,
                         "correction_median_px": round(float(np.median(shift[used])) * r, 3) if used.any() else None,
                         "seconds": round(time.perf_counter() - clock, 2)}
-    return Alignment(refined, Lattice(alignment.confidence.x0, alignment.confidence.y0, alignment.confidence.step,
-                                      combined), alignment.verdict, alignment.message, tiepoints, report, alignment.local_weight)
+    return Alignment(refined, combined, alignment.verdict, alignment.message, tiepoints, report,
+                     working.local_weight).scaled(r)
 
 
 def _points_lattice(field: Lattice, grid: Grid, stride: int) -> Lattice:
