@@ -1,7 +1,7 @@
 """Screenshots of real QGIS with the dock (420 px wide) after three runs, untidied, as an analyst sees them:
 
 - docs/dock.png: the real airport pair (GF-3 / WorldView, ../shared/data/real), partly aligned, with the
-  default swipe of the aligned SAR over the EO and the first tie point's chips;
+  default swipe of the aligned SAR over the EO and the first tie point's linked chips, zoomed to 2×;
 - docs/dock_aligned.png: the S1/S2 fixture, aligned;
 - docs/dock_not_aligned.png: the S1/S2 fixture's EO against other ground (the airport SAR claiming its place).
 
@@ -98,6 +98,8 @@ def when_done(picture):
         return
     if dock.review.table.rowCount():
         dock.review.table.selectRow(0)
+        if picture == "dock.png":
+            dock.review.chips.zoom_by(1)
     QTimer.singleShot(5000, lambda: save(DOCS / picture))
 
 

@@ -41,12 +41,11 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QColor
 
 from ..core.outputs import ALIGNED_FILE, CONFIDENCE_FILE, TIEPOINTS_GPKG
+from ..core.residual_report import RESIDUAL_CLASSES
 
 USED_RULE = '"enabled" AND NOT coalesce("suspect", 0)'
 SUSPECT_RULE = '"enabled" AND coalesce("suspect", 0)'
-# residual classes (EO pixels) for the graduated colours of used points
-RESIDUAL_CLASSES = ((0.0, 1.0, "#1a9641", "≤ 1 px"), (1.0, 2.0, "#a6d96a", "1–2 px"),
-                    (2.0, 5.0, "#fdae61", "2–5 px"), (5.0, 1e9, "#d7191c", "> 5 px"))
+
 
 
 @dataclass

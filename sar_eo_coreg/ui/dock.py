@@ -3,6 +3,7 @@ in a WorkerTask) go through a RunController, which has no widgets; the dock show
 
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 from qgis.core import (
@@ -39,9 +40,11 @@ from qgis.PyQt.QtWidgets import (
 from ..bridge.tiepoint_layers import sar_stretch, source_path, sync_layers
 from ..core.choices import DEVICES, RESAMPLINGS, Matcher, Transform
 from ..core.request import MAX_POINTS_RANGE, CoregParams, in_field_words
+from ..core.residual_report import residual_report_html, write_residual_report
 from .compare import CompareItem
 from .controller import RunController, default_output_base
-from .review import ReviewPanel, ReviewSession
+from .review import ReviewPanel
+from .review_state import ReviewSession
 from .verdict import VerdictBanner
 
 RUN_GROUP = "sar_eo_coreg/run"  # custom property of the layer-tree groups of this plugin's runs
@@ -239,10 +242,13 @@ class CoregDock(QgsDockWidget):
         self.import_button.setToolTip(self.tr("Load tie points from a Georeferencer .points, SpaceNet 9 .csv or .gpkg file."))
         self.export_button = QPushButton(self.tr("Export…"), page)
         self.export_button.setToolTip(self.tr("Save the reviewed tie points as Georeferencer .points or SpaceNet 9 .csv."))
+        self.report_button = QPushButton(self.tr("Report…"), page)
+        self.report_button.setToolTip(self.tr("Save a residual report (HTML, prints to PDF) of the points as shown."))
         self.apply_button.clicked.connect(self.apply_edits)
         self.import_button.clicked.connect(lambda: self.import_tiepoints())
         self.export_button.clicked.connect(lambda: self.export_tiepoints())
-        for button in (self.apply_button, self.import_button, self.export_button):
+        self.report_button.clicked.connect(lambda: self.residual_report())
+        for button in (self.apply_button, self.import_button, self.export_button, self.report_button):
             buttons.addWidget(button)
         layout.addLayout(buttons)
         layout.addLayout(self._build_compare_row(page))
@@ -494,6 +500,31 @@ class CoregDock(QgsDockWidget):
         gpkg = self._synced_gpkg()
         if gpkg is not None:
             self.controller.export_tiepoints(path, gpkg)
+
+    def residual_report(self, path: Optional[str] = None) -> None:
+        """Save the review's residual report (HTML), as the Georeferencer writes one."""
+        table = self.review.residual_table()
+        if self.run is None or table is None:
+            self.say(self.tr("Nothing to report yet: run a coregistration and wait for the fit."), error=True)
+            return
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, self.tr("Residual report"),
+                                                  os.path.join(self.run.out_dir, "residuals.html"),
+                                                  self.tr("HTML report (*.html)"))
+            if not path:
+                return
+        details = {"EO": self.run.eo_path, "SAR": self.run.sar_path, "Run folder": self.run.out_dir,
+                   "CRS of the coordinates": self.run.layers.points.crs().authid(),
+                   "Verdict": self.run_banner.label.text() if self.run.verdict else "imported tie points"}
+        size = self.review.session.to_pixel.extent
+        page = residual_report_html(table, f"Residual report: {self.run.name}", self.review.session.summary(),
+                                    details, (int(size[2]) + 1, int(size[3]) + 1))
+        try:
+            write_residual_report(path, page)
+        except OSError as exc:
+            self.say(self.tr(f"Cannot write the report: {exc}"), error=True)
+            return
+        self.say(self.tr(f"Residual report written: {path}"))
 
     def closeEvent(self, event):  # noqa: N802 (Qt's name)
         if self.task is not None:

@@ -1,16 +1,13 @@
-"""The tie-point review: a table synchronised with the point layer, and live residuals and RMSE for the
-chosen transform, computed by the engine's own fitting code (core.transforms.fit_with_residuals), with each
-point's deviation from the robust global model (core.transforms.global_deviation) flagging suspects."""
+"""The tie-point review: a table synchronised with the point layer, the chips of the selected point, and live
+residuals and RMSE for the chosen transform, fitted in the background (review_state)."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from functools import partial
 from typing import Optional
 
 import numpy as np
-from qgis.core import QgsCoordinateTransform, QgsFeature, QgsFeatureRequest, QgsGeometry, QgsPointXY, QgsProject, QgsRectangle
+from qgis.core import QgsCoordinateTransform, QgsFeature, QgsGeometry, QgsPointXY, QgsProject, QgsRectangle
 from qgis.PyQt import sip
 from qgis.PyQt.QtCore import Qt, QTimer, pyqtSignal
 from qgis.PyQt.QtWidgets import (
@@ -26,11 +23,11 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..bridge.eo_pixels import EoPixels
-from ..bridge.tiepoint_layers import RunLayers, TiePointRows, read_rows, reopen_readers, set_enabled, write_review_fields
-from ..core.errors import CoregError
-from ..core.transforms import SUSPECT_MIN_PX, SUSPECT_SIGMAS, fit_with_residuals, global_deviation, loo_note, rmse
+from ..bridge.tiepoint_layers import reopen_readers, set_enabled, write_review_fields
+from ..core.residual_report import ResidualTable
+from ..core.transforms import SUSPECT_MIN_PX, SUSPECT_SIGMAS
 from .chips import ChipViewer
+from .review_state import ReviewFit, ReviewSession
 
 COLUMNS = ("id", "enabled", "dx px", "dy px", "residual px", "off global px", "confidence")
 COLUMN_TIPS = (
@@ -43,103 +40,6 @@ COLUMN_TIPS = (
     f"{SUSPECT_SIGMAS:g} robust sigmas) the point is suspect (red triangle): a wrong match, or strong local warp",
     "The engine's confidence in the match, 0-1 (peak strength, distinctness and forward-backward agreement)",
 )
-
-
-EDGE_PX = 8  # closer than this to the EO edge, a quarter or more of a point's 33-px window was off the image
-
-
-@dataclass
-class ReviewFit:
-    """The chosen transform fitted to the enabled points, and what marks a point suspect."""
-
-    kind: str
-    residual: np.ndarray  # (N, 2) leave-one-out residuals, NaN where none
-    error: str  # why there is no fit ("" when there is one)
-    off_global: np.ndarray  # (N,) distance from the robust global affine
-    suspect: np.ndarray  # (N,) bool
-
-
-def fit_review(transform: str, px: np.ndarray, disp: np.ndarray, enabled: np.ndarray, extent) -> ReviewFit:
-    """The review's fit (pure: runs off the GUI thread). A point is suspect when it lies off the robust global
-    model; when its residual is large against a fit of the points not already suspect (so a cluster of wrong
-    matches does not make its good neighbours look wrong); or when it sits at the EO's edge, where its
-    matching window was partly off the image."""
-    off_global, threshold = global_deviation(px, disp, enabled)
-    with np.errstate(invalid="ignore"):
-        off = enabled & (off_global > threshold)
-    residual = np.full((len(px), 2), np.nan)
-    try:
-        model, residual = fit_with_residuals(transform, px, disp, enabled, extent)
-        kind, error = model.kind, ""
-    except CoregError as exc:
-        kind, error = "", str(exc)
-    check = residual
-    if off.any() and not error:
-        try:
-            check = fit_with_residuals(transform, px, disp, enabled & ~off, extent)[1]
-        except CoregError:
-            check = np.full_like(residual, np.nan)
-    norm = np.hypot(*check.T)
-    clean = enabled & ~off & np.isfinite(norm)
-    limit = max(SUSPECT_MIN_PX, SUSPECT_SIGMAS * 1.4826 * float(np.median(norm[clean]))) if clean.any() else np.inf
-    x0, y0, x1, y1 = extent
-    at_edge = (px[:, 0] < x0 + EDGE_PX) | (px[:, 0] > x1 - EDGE_PX) | (px[:, 1] < y0 + EDGE_PX) | (px[:, 1] > y1 - EDGE_PX)
-    with np.errstate(invalid="ignore"):
-        suspect = (off_global > threshold) | (norm > limit) | at_edge
-    return ReviewFit(kind, residual, error, off_global, suspect)
-
-
-class ReviewSession:
-    """The review state of one run: rows from the layers (read on the GUI thread) and the latest fit."""
-
-    def __init__(self, run: RunLayers, eo_path: str):
-        self.run = run
-        self.to_pixel = EoPixels(eo_path)
-        self.rows: Optional[TiePointRows] = None
-        self.px = self.disp = np.zeros((0, 2))
-        self.fit: Optional[ReviewFit] = None
-
-    def read(self) -> None:
-        """The tie points as they are on screen now; the fit is pending until `fit` is set."""
-        self.rows = read_rows(self.run.points, self.run.links)
-        self.px = self.to_pixel(self.rows.eo_xy)
-        self.disp = self.to_pixel(self.rows.sar_xy) - self.px
-        self.fit = None
-
-    def job(self, transform: str):
-        """The fit of the rows read last, as a call that needs nothing from Qt."""
-        return partial(fit_review, transform, self.px.copy(), self.disp.copy(), self.rows.enabled.copy(),
-                       self.to_pixel.extent)
-
-    @property
-    def residual(self) -> np.ndarray:
-        return self.fit.residual if self.fit is not None else np.full((len(self.px), 2), np.nan)
-
-    @property
-    def off_global(self) -> np.ndarray:
-        return self.fit.off_global if self.fit is not None else np.full(len(self.px), np.nan)
-
-    @property
-    def suspect(self) -> np.ndarray:
-        return self.fit.suspect if self.fit is not None else np.zeros(len(self.px), bool)
-
-    @property
-    def rmse(self) -> float:
-        if self.rows is None or self.fit is None or self.fit.error:
-            return float("nan")
-        return rmse(self.fit.residual[self.rows.enabled])
-
-    def summary(self) -> str:
-        if self.rows is None:
-            return "No tie points loaded."
-        if self.fit is None:
-            return f"Re-fitting… ({int(self.rows.enabled.sum())} of {len(self.rows)} points enabled)"
-        if self.fit.error:
-            return self.fit.error
-        n_used = int(self.rows.enabled.sum())
-        value = self.rmse
-        figure = f"RMSE {value:.2f} px" if np.isfinite(value) else f"RMSE {loo_note(n_used, self.fit.kind)}"
-        return f"Transform {self.fit.kind}: {figure} (leave-one-out, {n_used} of {len(self.rows)} points enabled)"
 
 
 class ReviewPanel(QWidget):
@@ -216,7 +116,7 @@ class ReviewPanel(QWidget):
             quick.addWidget(widget)
         layout.addLayout(quick)
         self.chips = ChipViewer(self)
-        self.chips.move_sar_end = self.move_sar_end
+        self.chips.move_ends = self.move_ends
         self.chips.add_point = self.add_point
         layout.addWidget(self.chips)
         self.chip_layers = lambda: (None, None)  # (EO layer, input SAR layer), set by the dock
@@ -506,19 +406,36 @@ class ReviewPanel(QWidget):
         session.run.points.selectByIds([session.rows.point_fids[pid]])
 
     def move_sar_end(self, point_id: int, xy) -> None:
-        """Move the SAR end of a link (in the edit buffer when the layer is being edited)."""
-        links = self.session.run.links
-        fid = self.session.rows.link_fids[int(point_id)]
-        line = next(links.getFeatures(QgsFeatureRequest(fid))).geometry().asPolyline()
-        moved = QgsGeometry.fromPolylineXY([line[0], QgsPointXY(*xy)])
-        if links.isEditable():
-            links.changeGeometry(fid, moved)
-        else:
-            links.dataProvider().changeGeometryValues({fid: moved})
-            links.triggerRepaint()
-            reopen_readers([self.session.run.points, links])  # a reload drops the selection: restored below
+        """Move the SAR end of a link, the EO end staying."""
+        k = list(self.session.rows.ids).index(int(point_id))
+        self.move_ends(point_id, tuple(self.session.rows.eo_xy[k]), xy)
+
+    def move_ends(self, point_id: int, eo_xy, sar_xy) -> None:
+        """Move a tie point's EO end (the point and the link's start) and SAR end (the link's end), in the edit
+        buffers when the layers are being edited."""
+        session = self.session
+        pid = int(point_id)
+        shapes = {(session.run.points, session.rows.point_fids[pid]): QgsGeometry.fromPointXY(QgsPointXY(*eo_xy)),
+                  (session.run.links, session.rows.link_fids[pid]):
+                      QgsGeometry.fromPolylineXY([QgsPointXY(*eo_xy), QgsPointXY(*sar_xy)])}
+        for (layer, fid), geometry in shapes.items():
+            if layer.isEditable():
+                layer.changeGeometry(fid, geometry)
+            else:
+                layer.dataProvider().changeGeometryValues({fid: geometry})
+                layer.triggerRepaint()
+        reopen_readers([session.run.points, session.run.links])  # a reload drops the selection: restored below
         self.refresh()
-        self.session.run.points.selectByIds([self.session.rows.point_fids[int(point_id)]])
+        session.run.points.selectByIds([session.rows.point_fids[pid]])
+
+    def residual_table(self) -> Optional[ResidualTable]:
+        """The points and their residuals as shown now (None before a fit returns)."""
+        session = self.session
+        if session is None or session.rows is None or session.fit is None:
+            return None
+        rows = session.rows
+        return ResidualTable(rows.ids, rows.enabled, session.px, rows.eo_xy, rows.sar_xy, session.disp,
+                             session.residual, session.suspect)
 
     def _zoom_to_row(self, row: int, column: int) -> None:
         if self.session is None or self.canvas is None:

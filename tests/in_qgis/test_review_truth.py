@@ -255,3 +255,100 @@ def test_on_the_real_airport_pair_no_point_far_from_the_hand_checked_shift_looks
     review.suspect_button.click()
     settle(qgis_app, review)
     assert set(review.session.rows.ids[~review.session.rows.enabled].tolist()) >= set(injected)
+
+
+def test_linked_zoom_typed_coordinates_and_the_residual_report(dock, project, data_dir, tmp_path, qgis_app):
+    """The two chips zoom together and a click then moves the SAR end by screen px / zoom; typed coordinates move
+    a point's ends or add a point; the residual report lists every point with the residuals the table shows."""
+    from html.parser import HTMLParser
+
+    import numpy as np
+    from qgis.PyQt.QtCore import QPoint, Qt
+    from qgis.PyQt.QtTest import QTest
+
+    from sar_eo_coreg.ui.chips import CHIP_PX
+
+    fixture_layers(dock, project, data_dir, tmp_path / "runs")
+    dock.import_tiepoints(str(points_with_wrong_matches(data_dir, tmp_path / "hand.points")))
+    assert wait_until(qgis_app, lambda: dock.task is None, 120)
+    review, chips = dock.review, dock.review.chips
+    settle(qgis_app, review)
+    wrong = min(WRONG)
+    review.table.selectRow(next(r for r in range(review.table.rowCount()) if review._row_id(r) == wrong))
+    qgis_app.processEvents()
+    at_one = chips.eo_chip.pixmap().toImage(), chips.sar_chip.pixmap().toImage()
+    chips.zoom_by(1)  # both views, one step: 2 screen px per EO px
+    assert chips.zoom == 2.0 and "at 2×" in chips.caption.text()
+    at_two = chips.eo_chip.pixmap().toImage(), chips.sar_chip.pixmap().toImage()
+    assert at_two[0] != at_one[0] and at_two[1] != at_one[1]  # both re-rendered
+    # at 2x the centre 40 px of the 1x view fill the chip: its centre pixel matches the 1x centre pixel's grey
+    assert abs(QColorGrey(at_two[0].pixel(CHIP_PX // 2 + 1, CHIP_PX // 2 + 1))
+               - QColorGrey(at_one[0].pixel(CHIP_PX // 2, CHIP_PX // 2))) < 60
+    QTest.mouseClick(chips.sar_chip, Qt.MouseButton.LeftButton, pos=QPoint(CHIP_PX // 2 - 74, CHIP_PX // 2))
+    settle(qgis_app, review)
+    k = list(review.session.rows.ids).index(wrong)
+    assert review.session.disp[k] == pytest.approx([3.0, 0.0], abs=0.01)  # 74 screen px at 2x = 37 EO px
+    for _ in range(10):
+        chips.zoom_by(1)
+    assert chips.zoom == 8.0 and not chips.zoom_in.isEnabled()
+
+    # typed: the SAR end 5 EO px east of the EO end, then a new point with typed ends
+    pixel = review.session.to_pixel.pixel_size
+    eo_x, eo_y = review.session.rows.eo_xy[k]
+    chips.sar_x.setText(f"{eo_x + 5 * pixel:.3f}")
+    chips.sar_y.setText(f"{eo_y:.3f}")
+    chips.set_button.click()
+    settle(qgis_app, review)
+    k = list(review.session.rows.ids).index(wrong)
+    assert review.session.disp[k] == pytest.approx([5.0, 0.0], abs=0.01)
+    before = len(review.session.rows)
+    chips.eo_x.setText(f"{eo_x + 30 * pixel:.3f}")
+    chips.sar_x.setText(f"{eo_x + 33 * pixel:.3f}")
+    chips.new_button.click()
+    settle(qgis_app, review)
+    rows = review.session.rows
+    assert len(rows) == before + 1
+    assert review.session.disp[list(rows.ids).index(int(rows.ids.max()))] == pytest.approx([3.0, 0.0], abs=0.01)
+    chips.eo_x.setText("east")
+    chips.set_button.click()
+    assert "four numbers" in chips.caption.text() and len(review.session.rows) == before + 1
+
+    report = tmp_path / "residuals.html"
+    dock.residual_report(str(report))
+    assert report.exists() and not list(tmp_path.glob("*.partial"))
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.rows, self.svg = [], False
+
+        def handle_starttag(self, tag, attrs):
+            self.svg |= tag == "svg"
+            if tag == "tr":
+                self.rows.append([])
+            elif tag == "td":
+                self.rows[-1].append("")
+
+        def handle_data(self, data):
+            if self.rows and self.lasttag == "td" and self.rows[-1]:
+                self.rows[-1][-1] += data
+
+    parsed = Cells()
+    parsed.feed(report.read_text())
+    table = [r for r in parsed.rows if len(r) == 14]
+    session = review.session
+    assert parsed.svg and sorted(int(r[0]) for r in table) == sorted(session.rows.ids.tolist())
+    norm = np.hypot(*session.residual.T)
+    for r in table:
+        k = list(session.rows.ids).index(int(r[0]))
+        assert (r[1] == "yes") == bool(session.rows.enabled[k])
+        assert (float(r[13]) == pytest.approx(norm[k], abs=0.006)) if r[13] else not np.isfinite(norm[k])
+    assert session.summary() in report.read_text()
+    dock.residual_report(str(tmp_path / "no" / "such" / "folder.html"))
+    assert "does not exist" in dock.status.text()
+
+
+def QColorGrey(rgb):  # noqa: N802 (reads as the Qt call it wraps)
+    from qgis.PyQt.QtGui import QColor
+
+    return QColor(rgb).lightness()
