@@ -60,17 +60,26 @@ def _number(kind, low=None, high=None, positive=False, what=""):
 def _add_inputs(p):
     p.add_argument("--eo", required=True, help="EO (optical) raster")
     p.add_argument("--sar", required=True, help="SAR raster")
+    _add_crs(p)
+
+
+def _add_crs(p):
     p.add_argument("--eo-crs", default=None, metavar="CRS",
                    help="use this CRS for the EO instead of the file's (EPSG code, WKT, PROJ), like a CRS set in QGIS")
     p.add_argument("--sar-crs", default=None, metavar="CRS", help="the same for the SAR")
 
 
 def _add_coregister_args(p):
+    _add_inputs(p)
+    p.add_argument("--out", required=True, help="output folder (created; our files in it are replaced)")
+    _add_options(p)
+
+
+def _add_options(p):
+    """The request's options (CoregParams), as coregister and batch take them."""
     from .core.choices import DEVICES, RESAMPLINGS, Matcher, Transform
     from .core.request import MAX_POINTS_RANGE, CoregParams
 
-    _add_inputs(p)
-    p.add_argument("--out", required=True, help="output folder (created; our files in it are replaced)")
     p.add_argument("--matcher", default=CoregParams.matcher, choices=Matcher.names(),
                    help=f"descriptors of the dense engine; {Matcher.help()}")
     p.add_argument("--model", default=None,
@@ -103,6 +112,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("coregister", help="match, fit and write the aligned SAR, offsets and tie points")
     _add_coregister_args(p)
+    p.add_argument("--progress", default="bar", choices=("bar", "jsonl", "none"))
+
+    p = sub.add_parser("batch", help="coregister many pairs on Dask (a local cluster, or one by --scheduler)")
+    p.add_argument("--manifest", default=None, help="CSV with columns eo,sar[,name][,options]: one pair per row; an "
+                   "option column (e.g. search_radius_m, transform) overrides the batch's option for its row")
+    p.add_argument("--eo", default=None, help="one EO for every SAR of --sar (instead of --manifest)")
+    p.add_argument("--sar", default=None, help="a glob of SAR rasters, quoted: 'scenes/*.tif'")
+    _add_crs(p)
+    p.add_argument("--out", required=True, help="batch folder: one subfolder per pair, batch.csv, batch.gpkg")
+    _add_options(p)
+    p.add_argument("--workers", type=_number(int, 1, 256), default=None,
+                   help="worker processes of the local cluster (default: one per two cores)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run on this Dask cluster (tcp://host:8786) instead of a local one")
+    p.add_argument("--force", action="store_true", help="run pairs whose complete result is already there again")
     p.add_argument("--progress", default="bar", choices=("bar", "jsonl", "none"))
 
     p = sub.add_parser("apply", help="re-fit from an edited tie-point file and rewrite the outputs")
@@ -280,6 +304,12 @@ def main(argv=None) -> int:
     if args.command == "convert":
         out = _Output(args.progress)
         return _guarded(lambda: _convert(args, out), out)
+    if args.command == "batch":
+        from .batch.progress import BatchOutput
+
+        out = BatchOutput(args.progress)
+        signal.signal(signal.SIGTERM, _cancel_on_stop)  # the plugin's Cancel: as Ctrl-C
+        return _guarded(lambda: _batch(args, out), out)
 
     out = _Output(args.progress)
     stops = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
@@ -318,6 +348,46 @@ def main(argv=None) -> int:
         if argv is not None:  # called in-process: give the caller its handlers back
             for stop, handler in previous.items():
                 signal.signal(stop, handler)
+
+
+EXIT_PAIRS_FAILED = 100  # a batch with N failed pairs exits 100 + N (at most 125)
+
+
+def options_request(argv):
+    """The request (CoregParams) of coregister options alone (a manifest row's), parsed and checked as the command line does."""
+    from .core.errors import CoregError
+    from .core.request import CoregParams
+
+    parser = _Parser(prog="manifest", add_help=False)
+    _add_crs(parser)
+    _add_options(parser)
+    try:
+        return CoregParams.from_args(parser.parse_args(argv))
+    except UsageError as exc:
+        raise CoregError(str(exc).replace(" (see manifest --help)", "")) from None
+
+
+def _batch(args, out) -> int:
+    from .batch.manifest import pairs_from_glob, read_manifest
+    from .batch.run import run_batch
+    from .core.errors import CoregError
+    from .core.request import CoregParams
+
+    if bool(args.manifest) == bool(args.eo or args.sar):
+        raise CoregError("Give either --manifest CSV, or --eo EO with --sar 'GLOB' (one EO against many SAR).")
+    base = CoregParams.from_args(args)
+    base.validate()
+    if args.manifest:
+        pairs = read_manifest(args.manifest, base.to_argv(), options_request)
+    elif not (args.eo and args.sar):
+        raise CoregError("--eo and --sar go together: --eo EO --sar 'GLOB'.")
+    else:
+        pairs = pairs_from_glob(args.eo, args.sar, base)
+    result = run_batch(pairs, args.out, args.workers, args.scheduler, args.force, out.event)
+    out.finish(result)
+    if result.cancelled:
+        return EXIT_CANCELLED
+    return EXIT_PAIRS_FAILED + min(result.failed, 25) if result.failed else 0
 
 
 def _convert(args, out: _Output) -> int:

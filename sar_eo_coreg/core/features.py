@@ -10,7 +10,6 @@ learned models.
 from __future__ import annotations
 
 import math
-import os
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 
@@ -19,6 +18,7 @@ import numpy as np
 
 from .choices import Matcher
 from .errors import CoregError
+from .threads import engine_threads
 
 NUM_ORIENTATIONS = 9
 PRE_SIGMA = 1.0  # pre-smoothing, level pixels
@@ -90,7 +90,7 @@ def cfog(image: np.ndarray, pre_sigma: float = PRE_SIGMA, feature_sigma: float =
 def in_parallel(function, items) -> list:
     """[function(item) for item in items] on all cores, for work that releases the GIL (OpenCV, numpy). A pool
     per call, so calls may nest."""
-    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+    with ThreadPoolExecutor(engine_threads()) as pool:
         return list(pool.map(function, items))
 
 

@@ -116,7 +116,7 @@ def _versions() -> dict:
     return {**versions, **{name: version for name, version in optional.items() if version}}
 
 
-def _file_digest(path: str) -> str:
+def file_digest(path: str) -> str:
     """A cheap fingerprint of an input: sha256 of its first MiB and its size (not a full-file hash)."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -300,7 +300,7 @@ def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptor
     timings["total_s"] = sum(timings.values())
     done = CoregReport(
         command="coregister", eo=os.path.abspath(eo.path), sar=os.path.abspath(sar.path),
-        eo_digest=_file_digest(eo.path), sar_digest=_file_digest(sar.path),
+        eo_digest=file_digest(eo.path), sar_digest=file_digest(sar.path),
         parameters=asdict(params), working_gsd_m=gsd_work, working_grid=[grid.width, grid.height],
         search_radius_m=radius_m, descriptor=describe.name, device=describe.device,
         model_hash=describe.sha256, model_file=describe.weights_path, sar_values=sar_rad.describe(sar),

@@ -12,11 +12,11 @@ from __future__ import annotations
 import csv
 import os
 import sqlite3
-import struct
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import gpkg
 from .errors import CoregError
 from .geometry import map_to_pixel, pixel_to_map, reproject_xy, sar_pixel_to_eo_pixel
 from .raster import RasterInfo
@@ -89,36 +89,6 @@ def merge_duplicates(tp: TiePoints) -> int:
 
 
 # ---- GeoPackage ----------------------------------------------------------------------------------
-def _gpkg_blob(srs_id: int, wkb: bytes, xs, ys) -> bytes:
-    header = b"GP" + bytes([0, 0b00000011]) + struct.pack("<i", srs_id)
-    return header + struct.pack("<4d", min(xs), max(xs), min(ys), max(ys)) + wkb
-
-
-def _point_blob(srs_id, x, y):
-    return _gpkg_blob(srs_id, struct.pack("<BIdd", 1, 1, x, y), [x], [y])
-
-
-def _coords(xs, ys) -> bytes:
-    """WKB point list: count, then x y pairs."""
-    return struct.pack("<I", len(xs)) + b"".join(struct.pack("<dd", x, y) for x, y in zip(xs, ys))
-
-
-def _line_blob(srs_id, xs, ys):
-    return _gpkg_blob(srs_id, struct.pack("<BI", 1, 2) + _coords(xs, ys), xs, ys)
-
-
-def _polygon_blob(srs_id, xs, ys):
-    """One ring through (xs, ys), closed here."""
-    return _gpkg_blob(srs_id, struct.pack("<BII", 1, 3, 1) + _coords([*xs, xs[0]], [*ys, ys[0]]), xs, ys)
-
-
-def _srs(info: RasterInfo):
-    epsg = info.crs.to_epsg()
-    if epsg:
-        return epsg, "EPSG", epsg
-    return 100000, "NONE", 100000
-
-
 def _records(tp: TiePoints, eo: RasterInfo):
     eo_x, eo_y = pixel_to_map(eo, tp.eo_px[:, 0], tp.eo_px[:, 1])
     sar_x, sar_y = pixel_to_map(eo, tp.eo_px[:, 0] + tp.disp[:, 0], tp.eo_px[:, 1] + tp.disp[:, 1])
@@ -134,86 +104,46 @@ def _records(tp: TiePoints, eo: RasterInfo):
 def write_gpkg(path, tp: TiePoints, eo: RasterInfo, fallback_regions=None) -> None:
     """`fallback_regions`: the self-check's regions (report.json's, with `reason`, `eo_px` and `bounds`), written
     as a polygon layer; None (no self-check, e.g. tie points from a file) writes no such layer."""
-    if os.path.exists(path):
-        os.remove(path)
-    srs_id, org, org_id = _srs(eo)
     records = list(_records(tp, eo))
-    con = sqlite3.connect(path)
+    con, srs_id = gpkg.create(path, eo.crs, "CRS of the EO raster")
     try:
-        con.execute("PRAGMA application_id = 1196444487")
-        con.execute("PRAGMA user_version = 10200")
-        con.executescript(_GPKG_SCHEMA)
-        con.execute(
-            "INSERT OR REPLACE INTO gpkg_spatial_ref_sys VALUES (?, ?, ?, ?, ?, ?)",
-            (eo.crs.to_string() or "EO CRS", srs_id, org, org_id, eo.crs.to_wkt(), "CRS of the EO raster"),
-        )
         columns = ", ".join(f"{name} {kind}" for name, kind in zip(POINT_FIELDS, _FIELD_TYPES))
         xs = [r[1] for r in records] + [r[3] for r in records] or [0.0]
         ys = [r[2] for r in records] + [r[4] for r in records] or [0.0]
         for table, geometry_type, description in (("tiepoints", "POINT", "SAR-EO tie points"),
                                                   ("links", "LINESTRING", "EO -> SAR links")):
-            _add_layer(con, table, f"geom {geometry_type}, {columns}", geometry_type, srs_id, description,
+            gpkg.add_layer(con, table, f"geom {geometry_type}, {columns}", geometry_type, srs_id, description,
                        (min(xs), min(ys), max(xs), max(ys)))
         if fallback_regions is not None:
             _write_regions(con, srs_id, fallback_regions)
         bind = ", ".join("?" * (len(POINT_FIELDS) + 1))
         con.executemany(
             f"INSERT INTO tiepoints (geom, {', '.join(POINT_FIELDS)}) VALUES ({bind})",
-            [(_point_blob(srs_id, r[1], r[2]), *r) for r in records],
+            [(gpkg.point_blob(srs_id, r[1], r[2]), *r) for r in records],
         )
         con.executemany(
             f"INSERT INTO links (geom, {', '.join(POINT_FIELDS)}) VALUES ({bind})",
-            [(_line_blob(srs_id, [r[1], r[3]], [r[2], r[4]]), *r) for r in records],
+            [(gpkg.line_blob(srs_id, [r[1], r[3]], [r[2], r[4]]), *r) for r in records],
         )
         con.commit()
     finally:
         con.close()
 
 
-def _add_layer(con, table, columns, geometry_type, srs_id, description, extent) -> None:
-    """Create a feature table and register it in the GeoPackage's catalogue."""
-    con.execute(f"CREATE TABLE {table} (fid INTEGER PRIMARY KEY AUTOINCREMENT, {columns})")
-    con.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', ?, ?, 0, 0)", (table, geometry_type, srs_id))
-    con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, min_x, min_y, max_x, max_y,"
-                " srs_id) VALUES (?, 'features', ?, ?, ?, ?, ?, ?, ?)",
-                (table, table, description, *map(float, extent), srs_id))
-
-
 def _write_regions(con, srs_id, regions) -> None:
     boxes = np.array([r["bounds"] for r in regions], np.float64).reshape(-1, 4)
     extent = (*boxes[:, :2].min(axis=0), *boxes[:, 2:].max(axis=0)) if len(boxes) else (0.0, 0.0, 0.0, 0.0)
-    _add_layer(con, "fallback_regions",
+    gpkg.add_layer(con, "fallback_regions",
                "geom POLYGON, reason TEXT, eo_col0 DOUBLE, eo_row0 DOUBLE, eo_col1 DOUBLE, eo_row1 DOUBLE",
                "POLYGON", srs_id, "Regions that follow the global model (self-check)", extent)
     con.executemany(
         "INSERT INTO fallback_regions (geom, reason, eo_col0, eo_row0, eo_col1, eo_row1) VALUES (?, ?, ?, ?, ?, ?)",
-        [(_polygon_blob(srs_id, [x0, x1, x1, x0], [y0, y0, y1, y1]), r["reason"], *map(float, r["eo_px"]))
+        [(gpkg.polygon_blob(srs_id, [x0, x1, x1, x0], [y0, y0, y1, y1]), r["reason"], *map(float, r["eo_px"]))
          for r, (x0, y0, x1, y1) in zip(regions, boxes.tolist())])
 
 
 _FIELD_TYPES = ("INTEGER", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "BOOLEAN",
                 "BOOLEAN", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "BOOLEAN", "DOUBLE")
-
-_GPKG_SCHEMA = """
-CREATE TABLE gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY, organization TEXT NOT NULL,
-  organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL, description TEXT);
-INSERT INTO gpkg_spatial_ref_sys VALUES ('Undefined cartesian SRS', -1, 'NONE', -1, 'undefined', NULL);
-INSERT INTO gpkg_spatial_ref_sys VALUES ('Undefined geographic SRS', 0, 'NONE', 0, 'undefined', NULL);
-INSERT INTO gpkg_spatial_ref_sys VALUES ('WGS 84 geodetic', 4326, 'EPSG', 4326, 'GEOGCS["WGS 84",DATUM["WGS_1984",
-  SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,
-  AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AUTHORITY["EPSG","4326"]]',
-  'longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid');
-CREATE TABLE gpkg_contents (table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL, identifier TEXT UNIQUE,
-  description TEXT DEFAULT '', last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
-  min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER,
-  CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id));
-CREATE TABLE gpkg_geometry_columns (table_name TEXT NOT NULL, column_name TEXT NOT NULL,
-  geometry_type_name TEXT NOT NULL, srs_id INTEGER NOT NULL, z TINYINT NOT NULL, m TINYINT NOT NULL,
-  CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name),
-  CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
-  CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id));
-"""
-
 
 def _flag(value, default=True) -> bool:
     """A boolean cell as QGIS or a user may leave it: 1/0, 'true'/'false', 'yes'/'no', or NULL (default)."""

@@ -20,6 +20,7 @@ from ..core.device import CUDA_PROVIDER, onnx_providers
 from ..core.environment import WEIGHTS_ENV
 from ..core.errors import CoregError
 from ..core.features import CfogDescriptor, Descriptor, structural_descriptor
+from ..core.threads import engine_threads
 
 CARD_FORMAT = "sar_eo_coreg.onnx/1"
 MODALITIES = ("eo", "sar")
@@ -77,6 +78,7 @@ class LearnedDescriptor(Descriptor):
         self.card = read_card(path)
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
+        options.intra_op_num_threads = engine_threads()
         self.sessions = {m: onnxruntime.InferenceSession(str(path.with_name(self.card["files"][m]["file"])), options,
                                                          providers=onnx_providers(device)) for m in MODALITIES}
         self.fuse = float(self.card.get("fuse_cfog", 0.0))

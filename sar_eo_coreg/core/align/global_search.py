@@ -17,6 +17,7 @@ import scipy.fft
 from scipy.ndimage import maximum_filter
 
 from ..features import Descriptor
+from ..threads import engine_threads
 from .lattice_match import principal_basis, project
 from .peaks import parabola_offset
 
@@ -75,20 +76,20 @@ class _Correlator:
         c, h, w = sar_desc.shape
         self.size = (scipy.fft.next_fast_len(h + eo_shape[0]), scipy.fft.next_fast_len(w + eo_shape[1]))
         s0 = (sar_desc - masked_mean(sar_desc, sar_mask)) * sar_mask
-        self.fs = scipy.fft.rfft2(s0, s=self.size, workers=2)
-        self.fs2 = scipy.fft.rfft2((s0**2).sum(0), s=self.size, workers=2)
-        self.fm = scipy.fft.rfft2(sar_mask, s=self.size, workers=2)
+        self.fs = scipy.fft.rfft2(s0, s=self.size, workers=min(2, engine_threads()))
+        self.fs2 = scipy.fft.rfft2((s0**2).sum(0), s=self.size, workers=min(2, engine_threads()))
+        self.fm = scipy.fft.rfft2(sar_mask, s=self.size, workers=min(2, engine_threads()))
         self.sar_count = sar_mask.sum()
 
     def _corr(self, fa, fb):
-        return scipy.fft.irfft2(np.conj(fa) * fb, s=self.size, workers=2)
+        return scipy.fft.irfft2(np.conj(fa) * fb, s=self.size, workers=min(2, engine_threads()))
 
     def ncc(self, eo_desc: np.ndarray, eo_mask: np.ndarray):
         e0 = (eo_desc - masked_mean(eo_desc, eo_mask)) * eo_mask
-        fe = scipy.fft.rfft2(e0, s=self.size, workers=2)
-        num = scipy.fft.irfft2((np.conj(fe) * self.fs).sum(0), s=self.size, workers=2)
-        fem = scipy.fft.rfft2(eo_mask, s=self.size, workers=2)
-        energy_e = self._corr(scipy.fft.rfft2((e0**2).sum(0), s=self.size, workers=2), self.fm)
+        fe = scipy.fft.rfft2(e0, s=self.size, workers=min(2, engine_threads()))
+        num = scipy.fft.irfft2((np.conj(fe) * self.fs).sum(0), s=self.size, workers=min(2, engine_threads()))
+        fem = scipy.fft.rfft2(eo_mask, s=self.size, workers=min(2, engine_threads()))
+        energy_e = self._corr(scipy.fft.rfft2((e0**2).sum(0), s=self.size, workers=min(2, engine_threads())), self.fm)
         energy_s = self._corr(fem, self.fs2)
         overlap = self._corr(fem, self.fm) / max(min(eo_mask.sum(), self.sar_count), 1.0)
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -7,7 +7,6 @@ runner-up, forward-backward agreement).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import cv2
@@ -15,6 +14,7 @@ import numpy as np
 
 from ..features import in_parallel
 from ..lattice import Lattice
+from ..threads import engine_threads
 from .peaks import surface_peaks
 
 MIN_VALID = 0.6  # share of valid pixels a window needs in both images
@@ -54,7 +54,6 @@ def local_zero_mean(desc: np.ndarray, half: int, valid: np.ndarray, pad: int = 0
     return out
 
 
-BANDS = max(1, os.cpu_count() or 1)  # row bands of the per-pixel dot product
 MATCH_ENERGY = 0.999  # share of the descriptors' energy the lattice matching keeps (principal directions)
 
 
@@ -82,7 +81,8 @@ def dot(e: np.ndarray, s: np.ndarray, out: np.ndarray = None) -> np.ndarray:
     arithmetic, is the cost), in bands of rows on all cores."""
     out = np.empty(e.shape[1:], np.float32) if out is None else out
     rows = out.shape[0]
-    bands = [slice(k * rows // BANDS, (k + 1) * rows // BANDS) for k in range(BANDS)]
+    n = engine_threads()  # row bands of the per-pixel dot product
+    bands = [slice(k * rows // n, (k + 1) * rows // n) for k in range(n)]
 
     def band(b):
         cv2.multiply(e[0][b], s[0][b], dst=out[b])

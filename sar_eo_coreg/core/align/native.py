@@ -25,6 +25,7 @@ import scipy.fft
 from ..features import Descriptor
 from ..lattice import Lattice
 from ..raster import Grid
+from ..threads import engine_threads
 from .coarse_to_fine import resample
 from .confidence import evidence_of, probability, uncertainty_px
 from .engine import Alignment
@@ -162,9 +163,9 @@ def _zncc_surfaces(window_chips, window_ok, patch_chips, patch_ok, radius: int) 
     patch, p_ok = patch_chips[..., reach, reach], patch_ok[:, 0, reach, reach]
     variance = _window_sums((patch**2).sum(1), w) - (_window_sums(patch, w) ** 2).sum(1) / area
     fft = scipy.fft.next_fast_len(patch.shape[-1], real=True)
-    spectrum = (np.conj(scipy.fft.rfft2(centred, s=(fft, fft), workers=-1)) *
-                scipy.fft.rfft2(patch, s=(fft, fft), workers=-1)).sum(1)
-    numerator = scipy.fft.irfft2(spectrum, s=(fft, fft), workers=-1)[:, :2 * radius + 1, :2 * radius + 1]
+    spectrum = (np.conj(scipy.fft.rfft2(centred, s=(fft, fft), workers=engine_threads())) *
+                scipy.fft.rfft2(patch, s=(fft, fft), workers=engine_threads())).sum(1)
+    numerator = scipy.fft.irfft2(spectrum, s=(fft, fft), workers=engine_threads())[:, :2 * radius + 1, :2 * radius + 1]
     valid = (_window_sums(p_ok, w) / area >= MIN_VALID) & (count / area >= MIN_VALID)[:, None, None]
     score = numerator / np.sqrt(np.maximum(energy[:, None, None] * variance, 1e-12))
     return np.where(valid, score, -1.0)

@@ -1,0 +1,206 @@
+"""Run a batch on Dask distributed: a LocalCluster of worker processes on this machine by default, or an existing
+cluster by its scheduler's address. One task per pair; a pair that fails gives its row and the others go on; a
+pair whose worker dies is run again elsewhere (Dask's own rescheduling); a pair whose complete result is already
+in its folder is skipped; a cancel stops scheduling, lets running pairs stop cleanly and keeps finished ones."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+from .. import __version__
+from ..core.errors import CoregError
+from ..core.threads import THREADS_ENV
+from .manifest import Pair
+from .summary import SUMMARY_CSV, SUMMARY_GPKG, footprint, write_csv, write_gpkg
+from .task import PROGRESS_TOPIC, PairRow, completed, run_pair
+
+SUMMARY_JSON = "batch.json"
+ALLOWED_FAILURES = 2  # times a pair may take its worker down with it before it is given up (then: a failed row)
+CANCEL_WAIT_S = 60.0  # after a cancel, how long running pairs get to stop cleanly
+POLL_S = 0.1
+
+
+@dataclass
+class BatchResult:
+    """What a batch did: a row per pair (in the batch's order) and where the time went."""
+
+    out_dir: str
+    rows: List[PairRow]
+    workers: int
+    scheduler: str  # "local" or the cluster's address
+    startup_s: float  # starting (or reaching) the cluster
+    wall_s: float  # the whole batch, start-up included
+    cancelled: bool = False
+    counts: Dict[str, int] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> int:
+        return self.counts.get("failed", 0)
+
+    def line(self) -> str:
+        """The batch in one line: what was done, skipped, failed, cancelled."""
+        parts = [f"{self.counts.get(s, 0)} {s}" for s in ("done", "skipped", "failed", "cancelled") if self.counts.get(s)]
+        return f"{len(self.rows)} pairs: {', '.join(parts) or 'none run'} ({self.wall_s:.1f} s)"
+
+
+def default_workers() -> int:
+    """Worker processes on this machine: one per two cores (the engine threads within a pair), at least 1."""
+    return max(1, (os.cpu_count() or 1) // 2)
+
+
+def _start_client(workers: int, scheduler: Optional[str]):
+    """(client, cluster or None, worker count)."""
+    try:
+        import dask
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise CoregError("Batch runs need dask and distributed, which this Python lacks. Use Set up environment (or "
+                         "pip install -r requirements.txt).") from None
+
+    dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES})
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="15s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise CoregError(f"Cannot reach the Dask scheduler at {scheduler} ({exc}). Start one (dask scheduler, "
+                             "dask worker ADDRESS), or leave out --scheduler for a local cluster.") from None
+        return client, None, max(1, len(client.scheduler_info().get("workers", {})))
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    env = {THREADS_ENV: threads, "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=logging.ERROR, env=env)
+    return Client(cluster), cluster, workers
+
+
+def _check_out(out_dir: str) -> Path:
+    out = Path(os.path.abspath(out_dir))
+    if out.exists() and not out.is_dir():
+        raise CoregError(f"The batch output {out} is a file. Give a folder (one subfolder per pair is made in it).")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CoregError(f"Cannot create the batch folder {out}: {exc.strerror}. Choose another --out.") from None
+    return out
+
+
+def run_batch(pairs: List[Pair], out_dir: str, workers: Optional[int] = None, scheduler: Optional[str] = None,
+              force: bool = False, on_event: Callable[[dict], None] = lambda event: None) -> BatchResult:
+    """Coregister every pair into OUT/<name>/ and write OUT/batch.csv, batch.gpkg and batch.json. `on_event`
+    gets {"type": "pair", "row", "finished", "total"} as each pair ends (skipped ones first) and
+    {"type": "pair_progress", "pair", "fraction", "message", "pid"} while pairs run. `force`: run pairs whose
+    complete result is already there again. A KeyboardInterrupt cancels: the result then says so."""
+    start = time.perf_counter()
+    out = _check_out(out_dir)
+    names = [p.name for p in pairs]
+    if len(set(n.lower() for n in names)) != len(names):
+        raise CoregError("Two pairs of the batch have the same name; give each a different name.")
+    rows: Dict[str, PairRow] = {}
+    total = len(pairs)
+    for pair in pairs:
+        report = None if force else completed(pair, str(out / pair.name))
+        if report is not None:
+            rows[pair.name] = PairRow(pair.name, "skipped", pair.eo, pair.sar, str(out / pair.name), report.verdict,
+                                      report.residual_rmse_px, report.confidence_mean,
+                                      error="complete result already there (same inputs and options)")
+            on_event({"type": "pair", "row": asdict(rows[pair.name]), "finished": len(rows), "total": total})
+    todo = [p for p in pairs if p.name not in rows]
+    client = cluster = None
+    n_workers, startup, cancelled = workers or default_workers(), 0.0, False
+    try:
+        if todo:
+            client, cluster, n_workers = _start_client(n_workers, scheduler)
+            startup = time.perf_counter() - start
+            cancelled = _run(client, todo, out, rows, total, on_event)
+    except KeyboardInterrupt:
+        cancelled = True
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    for pair in pairs:  # not started before a cancel
+        rows.setdefault(pair.name, PairRow(pair.name, "cancelled", pair.eo, pair.sar, str(out / pair.name),
+                                           error="Not run: the batch was cancelled."))
+    ordered = [rows[p.name] for p in pairs]
+    counts: Dict[str, int] = {}
+    for row in ordered:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    result = BatchResult(str(out), ordered, n_workers, scheduler or "local", startup, time.perf_counter() - start,
+                         cancelled, counts)
+    _write_summary(result, pairs)
+    return result
+
+
+def _run(client, todo: List[Pair], out: Path, rows: Dict[str, PairRow], total: int, on_event) -> bool:
+    """Submit the pairs and collect them as they end; True when cancelled (Ctrl-C)."""
+    from distributed import Event
+
+    cancel_name = f"sar_eo_coreg-cancel-{uuid.uuid4().hex}"
+    events: queue.Queue = queue.Queue()
+    client.subscribe_topic(PROGRESS_TOPIC, lambda event: events.put(event[1]))
+    pending = {client.submit(run_pair, pair, str(out / pair.name), cancel_name, key=f"coregister-{pair.name}-"
+                             f"{uuid.uuid4().hex[:8]}", pure=False, retries=1): pair for pair in todo}
+
+    def collect():
+        while not events.empty():
+            on_event({"type": "pair_progress", **events.get()})
+        for future in [f for f in pending if f.done()]:
+            pair = pending.pop(future)
+            rows[pair.name] = _row_of(future, pair, out)
+            on_event({"type": "pair", "row": asdict(rows[pair.name]), "finished": len(rows), "total": total})
+
+    try:
+        while pending:
+            collect()
+            time.sleep(POLL_S)
+        return False
+    except KeyboardInterrupt:
+        Event(cancel_name, client=client).set()
+        running = {key for keys in client.processing().values() for key in keys}
+        client.cancel([f for f in pending if f.key not in running])
+        for future in [f for f in pending if f.key not in running]:
+            pending.pop(future)
+        deadline = time.monotonic() + CANCEL_WAIT_S
+        try:
+            while pending and time.monotonic() < deadline:
+                collect()
+                time.sleep(POLL_S)
+        except KeyboardInterrupt:
+            pass  # a second Ctrl-C: stop waiting; a pair cut short leaves only its hidden staging folder
+        return True
+    finally:
+        client.unsubscribe_topic(PROGRESS_TOPIC)
+
+
+def _row_of(future, pair: Pair, out: Path) -> PairRow:
+    """The pair's row from its finished task; a task that could not finish (its worker died too often) fails."""
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 (KilledWorker, a lost connection: this pair's row, not the batch)
+        why = ("its worker died each time it ran (out of memory?)" if type(exc).__name__ == "KilledWorker"
+               else f"{type(exc).__name__}: {exc}")
+        return PairRow(pair.name, "failed", pair.eo, pair.sar, str(out / pair.name), error=f"The pair could not be "
+                       f"run: {why}. Its folder holds no partial result.")
+
+
+def _write_summary(result: BatchResult, pairs: List[Pair]) -> None:
+    out = Path(result.out_dir)
+    try:
+        write_csv(result.rows, str(out / SUMMARY_CSV))
+        write_gpkg(result.rows, str(out / SUMMARY_GPKG), [footprint(p.sar, p.params.sar_crs) for p in pairs])
+        (out / SUMMARY_JSON).write_text(json.dumps({
+            "sar_eo_coreg": __version__, "scheduler": result.scheduler, "workers": result.workers,
+            "startup_s": result.startup_s, "wall_s": result.wall_s, "cancelled": result.cancelled,
+            "counts": result.counts, "pairs": [{"name": p.name, "eo": p.eo, "sar": p.sar,
+                                                "parameters": asdict(p.params)} for p in pairs]}, indent=2))
+    except OSError as exc:
+        raise CoregError(f"Cannot write the batch summary into {out}: {exc.strerror or exc}. Free space or choose "
+                         "another --out; the pairs' folders are complete.") from None

@@ -1,0 +1,121 @@
+"""One pair of a batch, as a Dask task on a worker: `coregister` into the pair's folder under the same
+all-or-nothing contract, with its progress sent to the client as structured worker events and the batch's
+cancel checked between stages. Also, on the client, whether a pair's folder already holds its complete result."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional
+
+from .. import __version__
+from ..core.errors import CoregCancelledError, CoregError
+from ..core.outputs import MANIFEST
+from ..core.report import CoregReport
+from .manifest import Pair
+
+PROGRESS_TOPIC = "sar_eo_coreg-pair-progress"
+EVENT_EVERY_S = 0.25  # a pair's progress events, at most this often
+CANCEL_POLL_S = 0.5  # the batch's cancel flag (on the scheduler), looked at most this often
+
+
+@dataclass
+class PairRow:
+    """A pair's line of the batch summary."""
+
+    pair: str
+    status: str  # done, skipped (complete result already there), failed, cancelled
+    eo: str
+    sar: str
+    out_dir: str
+    verdict: Optional[str] = None  # aligned, aligned_partly, not_aligned
+    rmse_px: Optional[float] = None  # leave-one-out RMSE of the tie points, EO pixels
+    confidence: Optional[float] = None  # mean confidence, 0-1
+    seconds: Optional[float] = None  # the pair's own run time on its worker
+    error: str = ""  # the one-line error of a failed pair
+    worker_peak_mb: Optional[float] = None  # the worker process's peak resident memory so far, MB
+
+
+def _row(pair: Pair, out_dir: str, status: str, report: Optional[CoregReport] = None, **extra) -> PairRow:
+    figures = {} if report is None else {"verdict": report.verdict, "rmse_px": report.residual_rmse_px,
+                                         "confidence": report.confidence_mean}
+    return PairRow(pair.name, status, pair.eo, pair.sar, out_dir, **figures, **extra)
+
+
+def completed(pair: Pair, out_dir: str) -> Optional[CoregReport]:
+    """The report of the pair's complete result in `out_dir`, when it was made by this version from inputs with
+    the same fingerprints (core.pipeline.file_digest) and the same request; else None."""
+    from ..core.pipeline import file_digest
+
+    try:
+        report = CoregReport.from_dict(json.loads((Path(out_dir) / MANIFEST).read_text()))
+        same = (report.command == "coregister" and report.versions.get("sar_eo_coreg") == __version__
+                and report.parameters == json.loads(json.dumps(asdict(pair.params)))
+                and report.eo_digest == file_digest(pair.eo) and report.sar_digest == file_digest(pair.sar)
+                and all((Path(out_dir) / name).is_file() for name in report.outputs))
+    except (OSError, ValueError, TypeError, CoregError):
+        return None
+    return report if same else None
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_pair(pair: Pair, out_dir: str, cancel_event: Optional[str] = None) -> PairRow:
+    """Coregister one pair (on a Dask worker, or in this process when called directly). Never raises for the
+    pair's own failure: its row carries the one-line error."""
+    import cv2
+
+    from ..core import pipeline
+    from ..core.threads import engine_threads
+    from ..models.descriptor import descriptor_for
+
+    cv2.setNumThreads(engine_threads())
+    worker, cancel = _worker_and_cancel(cancel_event)
+    last = {"event": 0.0, "poll": 0.0}
+
+    def progress(fraction: float, message: str) -> None:
+        now = time.monotonic()
+        if worker is not None and (now - last["event"] >= EVENT_EVERY_S or fraction >= 1.0):
+            last["event"] = now
+            worker.log_event(PROGRESS_TOPIC, {"pair": pair.name, "fraction": round(float(fraction), 4), "message": str(message),
+                                              "pid": os.getpid()})
+
+    def cancelled() -> bool:
+        now = time.monotonic()
+        if cancel is None or now - last["poll"] < CANCEL_POLL_S:
+            return False
+        last["poll"] = now
+        return cancel.is_set()
+
+    progress(0.0, "started")
+    start = time.perf_counter()
+    try:
+        result = pipeline.coregister(pair.eo, pair.sar, out_dir, pair.params, progress=progress, cancelled=cancelled,
+                                     descriptors=descriptor_for)
+    except CoregCancelledError:
+        return _row(pair, out_dir, "cancelled", seconds=time.perf_counter() - start, error="Cancelled.",
+                    worker_peak_mb=_peak_mb())
+    except CoregError as exc:
+        return _row(pair, out_dir, "failed", seconds=time.perf_counter() - start, error=str(exc),
+                    worker_peak_mb=_peak_mb())
+    except Exception as exc:  # noqa: BLE001 (a bug in one pair must not stop the batch; its row says what)
+        return _row(pair, out_dir, "failed", seconds=time.perf_counter() - start,
+                    error=f"Internal error ({type(exc).__name__}: {exc}); please report it.", worker_peak_mb=_peak_mb())
+    return _row(pair, out_dir, "done", result.report, seconds=time.perf_counter() - start, worker_peak_mb=_peak_mb())
+
+
+def _worker_and_cancel(cancel_event: Optional[str]):
+    """The Dask worker running this task and the batch's cancel Event (None, None outside a worker)."""
+    try:
+        from distributed import Event, get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return None, None
+    return worker, (Event(cancel_event) if cancel_event else None)
