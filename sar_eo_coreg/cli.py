@@ -308,8 +308,11 @@ def main(argv=None) -> int:
         from .batch.progress import BatchOutput
 
         out = BatchOutput(args.progress)
-        signal.signal(signal.SIGTERM, _cancel_on_stop)  # the plugin's Cancel: as Ctrl-C
-        return _guarded(lambda: _batch(args, out), out)
+        previous = signal.signal(signal.SIGTERM, _cancel_on_stop)  # the plugin's Cancel: as Ctrl-C
+        try:
+            return _guarded(lambda: _batch(args, out), out)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
     out = _Output(args.progress)
     stops = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])

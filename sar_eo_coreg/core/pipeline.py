@@ -46,7 +46,7 @@ from .raster import (
 )
 from .report import CoregReport
 from .request import CoregParams
-from .tiepoints import TiePoints, merge_duplicates, read_any, write_csv, write_gpkg, write_points
+from .tiepoints import RESIDUAL_DECIMALS, TiePoints, merge_duplicates, read_any, write_csv, write_gpkg, write_points
 from .transforms import FieldModel, ZeroModel, fit_with_residuals, loo_note, rmse
 from .version import __version__
 from .warp import aligned_dtype, write_aligned_outputs
@@ -198,8 +198,8 @@ def _fit_figures(tp: TiePoints, model) -> dict:
     fitted = model.fitted_points
     return {"tiepoints": len(tp), "inliers": int(tp.inlier.sum()), "used": int(used.sum()), "transform": model.kind,
             "fitted_points": fitted if fitted is not None and fitted < int(used.sum()) else None,
-            "residual_rmse_px": rmse(tp.residual[used]) if computable else None,
-            "residual_median_px": float(np.median(loo)) if computable else None,
+            "residual_rmse_px": round(rmse(tp.residual[used]), RESIDUAL_DECIMALS) if computable else None,
+            "residual_median_px": round(float(np.median(loo)), RESIDUAL_DECIMALS) if computable else None,
             "residual_note": None if computable else loo_note(int(used.sum()), model.kind)}
 
 

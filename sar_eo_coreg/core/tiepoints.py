@@ -24,6 +24,7 @@ from .transforms import global_deviation
 
 POINT_FIELDS = ("id", "eo_x", "eo_y", "sar_x", "sar_y", "dx", "dy", "score", "inlier", "enabled", "residual",
                 "residual_x", "residual_y", "off_global", "suspect", "uncertainty")
+RESIDUAL_DECIMALS = 6  # residuals as written (px): the last digits of a fit depend on the BLAS's thread count
 CSV_FIELDS = ("sar_row", "sar_col", "optical_row", "optical_col", "score", "inlier")
 
 
@@ -97,7 +98,8 @@ def _records(tp: TiePoints, eo: RasterInfo):
     for i in range(len(tp)):
         yield (i + 1, float(eo_x[i]), float(eo_y[i]), float(sar_x[i]), float(sar_y[i]), float(tp.disp[i, 0]),
                float(tp.disp[i, 1]), float(tp.score[i]), int(tp.inlier[i]), int(tp.enabled[i]),
-               *(None if not np.isfinite(v) else float(v) for v in (residual[i], *tp.residual[i], off[i])),
+               *(None if not np.isfinite(v) else round(float(v), RESIDUAL_DECIMALS)
+                 for v in (residual[i], *tp.residual[i], off[i])),
                int(bool(off[i] > threshold)), None if not np.isfinite(tp.uncertainty[i]) else float(tp.uncertainty[i]))
 
 

@@ -23,6 +23,7 @@ from rasterio.crs import CRS
 
 LOCAL_CRS = CRS.from_epsg(3857)  # for pairs that carry no georeference: a nominal metric CRS
 ROWS_PER_BLOCK = 1024
+REMAP_MAX = 8192  # columns per cv2.remap call
 
 
 @dataclass
@@ -191,10 +192,24 @@ def write_pair(eo_src, sar_src, eo_out, sar_out, field: DisplacementField, sar_p
                 qx = (ii + 0.5) * sar_pixel_scale - 0.5  # SAR pixel centre in the EO pixel frame
                 qy = (jj + 0.5) * sar_pixel_scale - 0.5
                 u = field.sampling(qx, qy)
-                src_x, src_y = (qx + u[..., 0]).astype(np.float32), (qy + u[..., 1]).astype(np.float32)
-                lifted = np.maximum(aligned, 1) if np.issubdtype(aligned.dtype, np.integer) else aligned
-                block = cv2.remap(lifted, src_x, src_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                src_x, src_y = qx + u[..., 0], qy + u[..., 1]
+                block = np.zeros((rows, width), aligned.dtype)
+                for col0 in range(0, width, REMAP_MAX):  # OpenCV's remap takes images under 32767 px a side
+                    cols = slice(col0, min(col0 + REMAP_MAX, width))
+                    block[:, cols] = _remap_crop(aligned, src_x[:, cols], src_y[:, cols])
                 dst.write(block[None], window=((row0, row0 + rows), (0, width)))
+
+
+def _remap_crop(image: np.ndarray, src_x: np.ndarray, src_y: np.ndarray) -> np.ndarray:
+    """cv2.remap (bilinear, 0 outside) of the part of `image` the coordinates reach; valid zeros raised to 1."""
+    x0 = int(np.clip(np.floor(np.nanmin(src_x)) - 2, 0, image.shape[1] - 1))
+    x1 = int(np.clip(np.ceil(np.nanmax(src_x)) + 3, x0 + 1, image.shape[1]))
+    y0 = int(np.clip(np.floor(np.nanmin(src_y)) - 2, 0, image.shape[0] - 1))
+    y1 = int(np.clip(np.ceil(np.nanmax(src_y)) + 3, y0 + 1, image.shape[0]))
+    crop = image[y0:y1, x0:x1]
+    lifted = np.maximum(crop, 1) if np.issubdtype(crop.dtype, np.integer) else crop
+    return cv2.remap(lifted, (src_x - x0).astype(np.float32), (src_y - y0).astype(np.float32), cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
 def truth_points(field: DisplacementField, width, height, sar_width, sar_height, sar_pixel_scale=1.0, step=None,
