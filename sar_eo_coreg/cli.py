@@ -20,6 +20,7 @@ from . import __version__
 
 EXIT_USER_ERROR = 2
 EXIT_CANCELLED = 130
+EXIT_PAIRS_FAILED = 100  # a batch with N failed pairs exits 100 + N (at most 125)
 
 
 class UsageError(Exception):
@@ -351,9 +352,6 @@ def main(argv=None) -> int:
         if argv is not None:  # called in-process: give the caller its handlers back
             for stop, handler in previous.items():
                 signal.signal(stop, handler)
-
-
-EXIT_PAIRS_FAILED = 100  # a batch with N failed pairs exits 100 + N (at most 125)
 
 
 def options_request(argv):

@@ -17,10 +17,12 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional
 
+from ..cli import EXIT_PAIRS_FAILED  # a batch with failed pairs: its result line holds them
 from ..core.outputs import stage_prefix
 
 PLUGIN_PARENT = str(Path(__file__).resolve().parents[2])  # the folder that holds the sar_eo_coreg package
 CANCEL_GRACE_S = 1.5
+BATCH_CANCEL_GRACE_S = 60.0
 
 
 class WorkerError(Exception):
@@ -49,8 +51,10 @@ class WorkerRun:
     """One worker run of `command` (see engine_command). Iterate `events()` for progress; it returns on
     success (the result payload is then in `result`) and raises WorkerError or WorkerCancelledError."""
 
-    def __init__(self, command: List[str], output: Optional[str] = None, env: Optional[dict] = None):
+    def __init__(self, command: List[str], output: Optional[str] = None, env: Optional[dict] = None,
+                 cancel_grace_s: float = CANCEL_GRACE_S):
         self.command = list(command)
+        self.cancel_grace_s = cancel_grace_s  # a batch needs longer: its running pairs stop, then its cluster
         self.env = env
         self.output = output  # the output folder (or file): the engine stages its files in it (or beside it)
         self.process: Optional[subprocess.Popen] = None
@@ -118,7 +122,7 @@ class WorkerRun:
         code = self.process.wait()
         if self._cancelled or code == 130:
             raise WorkerCancelledError()
-        if code != 0 or self.result is None:
+        if self.result is None or (code != 0 and not EXIT_PAIRS_FAILED <= code <= EXIT_PAIRS_FAILED + 25):
             tail = next((ln for ln in reversed(self.stderr_lines) if ln.strip()), "no message")
             raise WorkerError(f"The worker stopped unexpectedly (exit code {code}): {tail}")
 
@@ -129,14 +133,14 @@ class WorkerRun:
         return self.result
 
     def cancel(self) -> None:
-        """Terminate (the engine cleans up), then kill after CANCEL_GRACE_S and remove what it left."""
+        """Terminate (the engine cleans up), then kill after the grace period and remove what it left."""
         self._cancelled = True
         proc = self.process
         if proc is None or proc.poll() is not None:
             return
         proc.terminate()
         try:
-            proc.wait(CANCEL_GRACE_S)
+            proc.wait(self.cancel_grace_s)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()

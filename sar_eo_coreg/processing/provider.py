@@ -6,6 +6,7 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from .algorithms import CoregisterAlgorithm, DetectTiepointsAlgorithm, WarpFromTiepointsAlgorithm
+from .batch_algorithm import CoregisterManyAlgorithm
 
 PROVIDER_ID = "sar_eo_coreg"
 
@@ -21,5 +22,6 @@ class CoregProvider(QgsProcessingProvider):
         return QIcon(str(Path(__file__).parent.parent / "icons" / "icon.svg"))
 
     def loadAlgorithms(self):  # noqa: N802 (QGIS's name)
-        for algorithm in (CoregisterAlgorithm(), DetectTiepointsAlgorithm(), WarpFromTiepointsAlgorithm()):
+        for algorithm in (CoregisterAlgorithm(), DetectTiepointsAlgorithm(), WarpFromTiepointsAlgorithm(),
+                          CoregisterManyAlgorithm()):
             self.addAlgorithm(algorithm)

@@ -165,3 +165,65 @@ def test_coregister_loads_its_outputs_as_one_styled_group(provider, data_dir, tm
     assert not [node for node in root.children() if not isinstance(node, QgsLayerTreeGroup)]  # nothing loose
     confidence = group.findLayers()[[n.name() for n in group.findLayers()].index("Confidence (run1)")].layer()
     assert confidence.renderer().type() == "singlebandpseudocolor"
+
+
+@pytest.mark.slow
+def test_coregister_many_runs_a_batch_and_loads_the_pairs_by_verdict(provider, data_dir, tmp_path, qgis_new_project):
+    """One EO layer and two SAR layers (one a file that is not a raster): the batch runs both on a local Dask
+    cluster, the good pair's folder is complete, the failed one is reported, and the footprint layer loads in its
+    own group, coloured by verdict."""
+    import processing
+    from qgis.core import QgsLayerTreeGroup, QgsProject, QgsRasterLayer
+
+    broken = tmp_path / "broken.tif"
+    broken.write_bytes(b"not a raster")
+    eo = QgsRasterLayer(str(data_dir / "s1s2_eo.tif"), "eo")
+    good = QgsRasterLayer(str(data_dir / "s1s2_sar.tif"), "Sentinel-1 VH")
+    QgsProject.instance().addMapLayers([eo, good])
+    feedback = RecordingFeedback()
+    errors = []
+    feedback.reportError = lambda text, fatal=False: errors.append(text)
+    manifest = tmp_path / "pairs.csv"
+    manifest.write_text(f"eo,sar,name\n{data_dir / 's1s2_eo.tif'},{data_dir / 's1s2_sar.tif'},good\n"
+                        f"{data_dir / 's1s2_eo.tif'},{broken},broken\n")
+    result = processing.runAndLoadResults("sar_eo_coreg:coregister_many", {
+        "MANIFEST": str(manifest), "MAX_POINTS": 200, "WORKERS": 2, "OUTPUT_FOLDER": str(tmp_path / "many")},
+        feedback=feedback)
+    assert result["DONE"] == 1 and result["FAILED"] == 1
+    assert (tmp_path / "many" / "good" / "report.json").exists() and not (tmp_path / "many" / "broken").exists()
+    assert any(line.startswith("broken: FAILED") for line in errors)
+    assert any("2 pairs: 1 done, 1 failed" in info for info in feedback.infos)
+    group = QgsProject.instance().layerTreeRoot().findGroup("Coregister many (many)")
+    assert isinstance(group, QgsLayerTreeGroup)
+    layer = group.findLayers()[0].layer()
+    assert layer.featureCount() == 2 and layer.renderer().type() == "categorizedSymbol"
+    assert {c.value() for c in layer.renderer().categories()} >= {"aligned", "not_aligned", ""}
+
+    # the EO layer and SAR layers: the manifest is written for them (names from the layers)
+    result = processing.run("sar_eo_coreg:coregister_many", {
+        "EO": eo, "SARS": [good], "MAX_POINTS": 200, "WORKERS": 1, "OUTPUT_FOLDER": str(tmp_path / "layers")})
+    assert result["DONE"] == 1 and (tmp_path / "layers" / "Sentinel-1_VH" / "report.json").exists()
+    with pytest.raises(QgsProcessingException, match="either a manifest"):
+        processing.run("sar_eo_coreg:coregister_many", {"MANIFEST": str(manifest), "EO": eo, "SARS": [good],
+                                                        "OUTPUT_FOLDER": str(tmp_path / "both")})
+
+
+def test_the_dock_s_worker_task_runs_a_batch_in_the_background(data_dir, tmp_path, worker_python, qgis_app):
+    """The same background task as the dock's runs: progress over pairs, and the batch's result as its payload
+    even though a pair failed (the batch's exit status says how many)."""
+    from qgis.core import QgsApplication
+
+    from sar_eo_coreg.ui.task import WorkerTask
+    from tests.in_qgis.conftest import wait_until
+
+    manifest = tmp_path / "pairs.csv"
+    manifest.write_text(f"eo,sar,name\n{data_dir / 's1s2_eo.tif'},{data_dir / 's1s2_sar.tif'},good\n"
+                        f"{data_dir / 's1s2_eo.tif'},{tmp_path / 'absent.tif'},absent\n")
+    done, progress = [], []
+    task = WorkerTask("batch", worker_python, ["batch", "--manifest", str(manifest), "--out", str(tmp_path / "b"),
+                                               "--workers", "1", "--max-points", "200"], done.append)
+    task.progressChanged.connect(progress.append)
+    QgsApplication.taskManager().addTask(task)
+    assert wait_until(qgis_app, lambda: done, 300)
+    assert task.error is None and task.payload["report"]["counts"] == {"done": 1, "failed": 1}
+    assert progress and max(progress) == 100.0
