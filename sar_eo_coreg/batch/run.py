@@ -9,8 +9,11 @@ import json
 import logging
 import os
 import queue
+import signal
+import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
@@ -75,9 +78,24 @@ def _start_client(workers: int, scheduler: Optional[str]):
         return client, None, max(1, len(client.scheduler_info().get("workers", {})))
     threads = str(max(1, (os.cpu_count() or 1) // workers))
     env = {THREADS_ENV: threads, "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR, env=env)
+    with _workers_ignore_ctrl_c():
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR, env=env)
     return Client(cluster), cluster, workers
+
+
+@contextmanager
+def _workers_ignore_ctrl_c():
+    """Worker processes started within inherit SIGINT ignored: a Ctrl-C in the terminal (sent to the whole process
+    group) reaches only this client, which cancels the batch in order, instead of killing the pairs mid-write."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _check_out(out_dir: str) -> Path:
@@ -185,8 +203,14 @@ def _row_of(future, pair: Pair, out: Path) -> PairRow:
     try:
         return future.result()
     except Exception as exc:  # noqa: BLE001 (KilledWorker, a lost connection: this pair's row, not the batch)
-        why = ("its worker died each time it ran (out of memory?)" if type(exc).__name__ == "KilledWorker"
-               else f"{type(exc).__name__}: {exc}")
+        text = " ".join(str(exc).split())
+        if type(exc).__name__ == "KilledWorker":
+            why = "its worker died each time it ran (out of memory?)"
+        elif "deserializ" in text:
+            why = ("the cluster cannot load this tool; start its scheduler and workers where sar_eo_coreg imports "
+                   "(the same environment, PYTHONPATH set to the folder that holds it)")
+        else:
+            why = f"{type(exc).__name__}: {text}"
         return PairRow(pair.name, "failed", pair.eo, pair.sar, str(out / pair.name), error=f"The pair could not be "
                        f"run: {why}. Its folder holds no partial result.")
 

@@ -171,3 +171,25 @@ def test_manifest_mistakes_are_one_line(tmp_path, data_dir):
     assert result.returncode == 2 and "No SAR file matches" in result.stderr
     result = batch("--out", tmp_path / "o")
     assert result.returncode == 2 and "either --manifest" in result.stderr
+
+
+def test_cancel_stops_scheduling_and_keeps_finished_pairs(data_dir, tmp_path):
+    """Cancel (SIGTERM, as the plugin sends; Ctrl-C does the same) after the first pair: it stays complete, the
+    running one stops cleanly, the rest are not run, and no folder holds a partial result."""
+    manifest = tmp_path / "pairs.csv"
+    manifest.write_text("eo,sar,name\n" + "".join(f"{data_dir / 's1s2_eo.tif'},{data_dir / 's1s2_sar.tif'},p{i}\n"
+                                                  for i in range(4)))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "sar_eo_coreg", "batch", "--manifest", manifest, "--out", out,
+                             "--workers", "1", "--progress", "jsonl"], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        if json.loads(line)["type"] == "pair":
+            proc.send_signal(signal.SIGTERM)
+            break
+    rest, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert json.loads(rest.strip().splitlines()[-1])["report"]["cancelled"] is True
+    rows = rows_of(out)
+    assert rows["p0"]["status"] == "done" and {rows[f"p{i}"]["status"] for i in (1, 2, 3)} == {"cancelled"}
+    assert sorted(p.name for p in out.iterdir()) == ["batch.csv", "batch.gpkg", "batch.json", "p0"]
