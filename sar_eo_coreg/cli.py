@@ -326,14 +326,14 @@ def main(argv=None) -> int:
 
     def work():
         from .core import pipeline
-        from .core.request import CoregParams
+        from .core.request import ApplyParams, CoregParams
 
         if args.command == "coregister":
             result = pipeline.coregister(args.eo, args.sar, args.out, CoregParams.from_args(args),
                                          progress=out.progress, descriptors=descriptor_for)
         else:
-            result = pipeline.apply(args.tiepoints, args.eo, args.sar, args.out, args.transform, args.resampling,
-                                    progress=out.progress, eo_crs=args.eo_crs, sar_crs=args.sar_crs)
+            result = pipeline.apply(args.tiepoints, args.eo, args.sar, args.out, ApplyParams.from_args(args),
+                                    progress=out.progress)
         if argv is None:  # exiting resets our handlers (and takes a while): a late stop must not kill a finished run
             for stop in stops:
                 signal.signal(stop, signal.SIG_IGN)

@@ -47,6 +47,13 @@ def engine_command(python: str, args: List[str]) -> List[str]:
     return [python, "-m", "sar_eo_coreg", *args]
 
 
+def engine_run(python: str, args: List[str], output: Optional[str] = None, env: Optional[dict] = None) -> WorkerRun:
+    """A worker run of the engine command `args` (a subcommand and its options), with its progress as JSON
+    lines: the one way the front ends start the engine. A batch gets longer to stop on Cancel."""
+    grace = BATCH_CANCEL_GRACE_S if args[:1] == ["batch"] else CANCEL_GRACE_S
+    return WorkerRun(engine_command(python, [*args, "--progress", "jsonl"]), output, env, grace)
+
+
 class WorkerRun:
     """One worker run of `command` (see engine_command). Iterate `events()` for progress; it returns on
     success (the result payload is then in `result`) and raises WorkerError or WorkerCancelledError."""

@@ -45,7 +45,7 @@ from .raster import (
     sar_radiometry,
 )
 from .report import CoregReport
-from .request import CoregParams
+from .request import ApplyParams, CoregParams
 from .tiepoints import RESIDUAL_DECIMALS, TiePoints, merge_duplicates, read_any, write_csv, write_gpkg, write_points
 from .transforms import FieldModel, ZeroModel, fit_with_residuals, loo_note, rmse
 from .version import __version__
@@ -312,25 +312,26 @@ def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptor
     return _finish(stage, done), tp
 
 
-def apply(tiepoints_path, eo_path, sar_path, out_dir, transform: str = "auto", resampling: str = "bilinear",
-          progress=None, cancelled=None, eo_crs=None, sar_crs=None) -> CoregResult:
+def apply(tiepoints_path, eo_path, sar_path, out_dir, params: Optional[ApplyParams] = None, progress=None,
+          cancelled=None) -> CoregResult:
     """Re-fit from an edited tie-point file (only enabled points) and rewrite all outputs but confidence.tif."""
-    CoregParams(transform=transform, resampling=resampling).validate()
+    params = params or ApplyParams()
+    params.validate()
     report = Reporter(progress, cancelled)
-    eo, sar = _validate_pair(eo_path, sar_path, eo_crs, sar_crs)
+    eo, sar = _validate_pair(eo_path, sar_path, params.eo_crs, params.sar_crs)
     tp = read_any(tiepoints_path, eo, sar)
     out = check_destination(out_dir, {"EO": eo.path, "SAR": sar.path}, OUTPUT_FILES)
     tp.inlier = tp.enabled.copy()  # in a reviewed file, enabled is the analyst's verdict
     duplicates = merge_duplicates(tp)
-    model = _fit_final(tp, transform, eo, reviewed=True)
+    model = _fit_final(tp, params.transform, eo, reviewed=True)
     with Staging(out, _needed_bytes(eo, sar, True, len(tp))) as stage:
         clock = time.perf_counter()
         with stage.writing():
-            _write_all(stage.path, model, tp, eo, sar, resampling, report.stage(0.0, 1.0))
+            _write_all(stage.path, model, tp, eo, sar, params.resampling, report.stage(0.0, 1.0))
         done = _finish(stage, CoregReport(
             command="apply", tiepoints_file=os.path.abspath(os.fspath(tiepoints_path)),
             eo=os.path.abspath(eo.path), sar=os.path.abspath(sar.path),
-            parameters={"transform": transform, "resampling": resampling, "eo_crs": eo_crs, "sar_crs": sar_crs},
+            parameters=asdict(params),
             **_fit_figures(tp, model), duplicates=duplicates,
             timings_s={"write_s": time.perf_counter() - clock}, versions=_versions(),
             outputs=_output_names(True, confidence=False)))

@@ -86,6 +86,35 @@ class CoregParams:
         return argv
 
 
+@dataclass
+class ApplyParams:
+    """The request of an `apply`: re-fit edited tie points with this transform and resample the SAR."""
+
+    transform: str = Transform.AUTO.value
+    resampling: str = "bilinear"
+    eo_crs: Optional[str] = None  # replaces the file's CRS (the CRS set on the layer in QGIS)
+    sar_crs: Optional[str] = None
+
+    def validate(self) -> None:
+        Transform.parse(self.transform)
+        if self.resampling not in RESAMPLINGS:
+            raise CoregError(f"Unknown resampling '{self.resampling}'. Choose one of: {', '.join(RESAMPLINGS)}.")
+
+    @classmethod
+    def from_args(cls, args) -> ApplyParams:
+        """The request a parsed `apply` command line makes: `to_argv` read back."""
+        return cls(transform=args.transform, resampling=args.resampling, eo_crs=args.eo_crs, sar_crs=args.sar_crs)
+
+    def to_argv(self) -> List[str]:
+        """The `apply` options for this request (the tie-point file, inputs and --out are the caller's)."""
+        self.validate()
+        argv = ["--transform", self.transform, "--resampling", self.resampling]
+        for flag, value in (("--eo-crs", self.eo_crs), ("--sar-crs", self.sar_crs)):
+            if value is not None:
+                argv += [flag, str(value)]
+        return argv
+
+
 # The command line's options by the names the dock and Processing give the same fields
 FIELD_NAMES = {"--search-radius-m": "Search radius", "--working-gsd-m": "working resolution",
                "--max-points": "Tie points (at most)", "--eo-bands": "EO band", "--sar-scale": "SAR scale",

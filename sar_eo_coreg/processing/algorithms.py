@@ -40,12 +40,12 @@ from ..bridge.tiepoint_layers import (
     style_points,
     sync_layers,
 )
-from ..bridge.worker import WorkerCancelledError, WorkerError, WorkerRun, engine_command
+from ..bridge.worker import WorkerCancelledError, WorkerError, engine_command, engine_run
 from ..core.choices import DEVICES, RESAMPLINGS, Matcher, Transform
 from ..core.errors import CoregError
 from ..core.outputs import ALIGNED_FILE, CONFIDENCE_FILE, OFFSETS_FILE, STAGE_PREFIX, TIEPOINTS_GPKG
 from ..core.report import CoregReport
-from ..core.request import MAX_POINTS_RANGE, CoregParams, in_field_words
+from ..core.request import MAX_POINTS_RANGE, ApplyParams, CoregParams, in_field_words
 
 # Parameter and output names: what processing.run and qgis_process take and return.
 EO, SAR, MATCHER, MODEL, DEVICE, SEED = "EO", "SAR", "MATCHER", "MODEL", "DEVICE", "SEED"
@@ -217,8 +217,7 @@ class _CoregAlgorithmBase(QgsProcessingAlgorithm):
                 feedback.pushInfo(message)
                 last[0] = message
 
-        run = WorkerRun(engine_command(python, [*args, "--progress", "jsonl"]),
-                        output=out_dir, env=weights_env())
+        run = engine_run(python, args, out_dir, weights_env())
         try:
             return CoregReport.from_dict(run.run(on_event, feedback.isCanceled)["report"])
         except WorkerCancelledError:
@@ -377,7 +376,7 @@ class WarpFromTiepointsAlgorithm(_CoregAlgorithmBase):
             if problem:
                 raise QgsProcessingException(problem)
             transform, resampling = self._fit(parameters, context)
-            args = ["apply", "--tiepoints", edited, *inputs, "--out", out_dir, "--transform", transform,
-                    "--resampling", resampling]
+            args = ["apply", "--tiepoints", edited, *inputs, "--out", out_dir,
+                    *ApplyParams(transform=transform, resampling=resampling).to_argv()]
             report = self._run_worker(args, out_dir, feedback)
         return self._raster_outputs(context, out_dir, report, "Aligned SAR (from edited tie points)")

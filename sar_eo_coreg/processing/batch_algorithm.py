@@ -24,7 +24,7 @@ from qgis.core import (
 from ..batch.progress import pair_line
 from ..bridge.settings import weights_env, worker_python
 from ..bridge.tiepoint_layers import crs_args, source_path
-from ..bridge.worker import BATCH_CANCEL_GRACE_S, WorkerCancelledError, WorkerError, WorkerRun, engine_command
+from ..bridge.worker import WorkerCancelledError, WorkerError, engine_command, engine_run
 from ..core.request import in_field_words
 from .algorithms import EO, OUTPUT_FOLDER, _CoregAlgorithmBase, _work_folder
 
@@ -124,8 +124,7 @@ class CoregisterManyAlgorithm(_CoregAlgorithmBase):
             elif event.get("type") == "pair":
                 (feedback.reportError if event["status"] == "failed" else feedback.pushInfo)(pair_line(event))
 
-        run = WorkerRun(engine_command(python, [*args, "--progress", "jsonl"]), output=out_dir, env=weights_env(),
-                        cancel_grace_s=BATCH_CANCEL_GRACE_S)
+        run = engine_run(python, args, out_dir, weights_env())
         try:
             return run.run(on_event, feedback.isCanceled)
         except WorkerCancelledError:

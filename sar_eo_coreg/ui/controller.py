@@ -21,7 +21,7 @@ from ..bridge.worker import engine_command
 from ..core.errors import CoregError
 from ..core.outputs import ALIGNED_FILE, TIEPOINTS_GPKG
 from ..core.report import CoregReport
-from ..core.request import CoregParams
+from ..core.request import ApplyParams, CoregParams
 from .task import WorkerTask
 from .verdict import verdict_text
 
@@ -178,15 +178,14 @@ class RunController(QObject):
                     lambda task: self._coregistered(task, pending))
         return True
 
-    def apply(self, gpkg: str, transform: str, resampling: str) -> None:
+    def apply(self, gpkg: str, request: ApplyParams) -> None:
         """Re-fit the run from its edited tie points (`gpkg`, synced by the caller) into a new folder."""
         if self.task is not None or self.run is None:
             return
         run = self.run
         run.applied += 1
         out_dir = f"{run.out_dir}_edited{run.applied}"
-        args = ["apply", "--tiepoints", gpkg, *run.inputs, "--out", out_dir, "--transform", transform,
-                "--resampling", resampling]
+        args = ["apply", "--tiepoints", gpkg, *run.inputs, "--out", out_dir, *request.to_argv()]
         self._start(self.tr("Apply edits of {name}").format(name=run.name), args, out_dir,
                     lambda task: self._applied(task, run, out_dir))
 

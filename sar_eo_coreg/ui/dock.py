@@ -39,7 +39,7 @@ from qgis.PyQt.QtWidgets import (
 
 from ..bridge.tiepoint_layers import sar_stretch, source_path, sync_layers
 from ..core.choices import DEVICES, RESAMPLINGS, Matcher, Transform
-from ..core.request import MAX_POINTS_RANGE, CoregParams, in_field_words
+from ..core.request import MAX_POINTS_RANGE, ApplyParams, CoregParams, in_field_words
 from ..core.residual_report import residual_report_html, write_residual_report
 from .compare import CompareItem
 from .controller import RunController, default_output_base
@@ -473,7 +473,8 @@ class CoregDock(QgsDockWidget):
             return
         gpkg = self._synced_gpkg()
         if gpkg is not None:
-            self.controller.apply(gpkg, self.review_transform.currentData(), self.resampling.currentText())
+            self.controller.apply(gpkg, ApplyParams(transform=self.review_transform.currentData(),
+                                                    resampling=self.resampling.currentText()))
 
     def import_tiepoints(self, path: Optional[str] = None) -> None:
         """Load tie points from a .points, SpaceNet 9 .csv or .gpkg file as a new run for review."""

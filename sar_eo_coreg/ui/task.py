@@ -8,7 +8,7 @@ from qgis.core import QgsTask
 from qgis.PyQt.QtCore import pyqtSignal
 
 from ..bridge.settings import weights_env
-from ..bridge.worker import WorkerCancelledError, WorkerError, WorkerRun, engine_command
+from ..bridge.worker import WorkerCancelledError, WorkerError, engine_run
 
 
 class WorkerTask(QgsTask):
@@ -20,8 +20,7 @@ class WorkerTask(QgsTask):
     def __init__(self, description: str, python: str, args: List[str], on_done: Callable[[WorkerTask], None],
                  output: Optional[str] = None):
         super().__init__(description, QgsTask.CanCancel)
-        self.worker = WorkerRun(engine_command(python, [*args, "--progress", "jsonl"]), output,
-                                weights_env())
+        self.worker = engine_run(python, args, output, weights_env())
         self.on_done = on_done
         self.payload: Optional[dict] = None
         self.error: Optional[str] = None

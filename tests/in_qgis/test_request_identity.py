@@ -61,3 +61,28 @@ def test_dock_and_processing_send_the_same_request(dock, project, provider, data
     assert reports[0]["parameters"]["transform"] == "tps" and reports[0]["parameters"]["max_points"] == 150
     with rasterio.open(dock_out / "offsets.tif") as a, rasterio.open(tmp_path / "processing" / "offsets.tif") as b:
         np.testing.assert_array_equal(a.read(), b.read())
+
+    # apply: the dock's Apply & export and Processing's warp_from_tiepoints build it from the same ApplyParams
+    review_tps = dock.review_transform.findData("tps")
+    dock.review_transform.setCurrentIndex(review_tps)
+    dock.apply_edits()
+    assert dock.task is not None, dock.status.text()
+    dock_apply = list(dock.task.worker.command)
+    assert wait_until(qgis_app, lambda: dock.task is None, 300)
+    feedback = CommandFeedback()
+    processing.run("sar_eo_coreg:warp_from_tiepoints", {
+        "TIEPOINTS": str(dock_out / "tiepoints.gpkg") + "|layername=tiepoints", "EO": str(data_dir / "s1s2_eo.tif"),
+        "SAR": str(data_dir / "s1s2_sar.tif"), "TRANSFORM": Transform.names().index("tps"),
+        "RESAMPLING": RESAMPLINGS.index("cubic"), "OUTPUT_FOLDER": str(tmp_path / "processing_apply")},
+        feedback=feedback)
+    processing_apply = feedback.commands[0].split("  [Python from")[0].split(" ") + ["--progress", "jsonl"]
+
+    def options(command):  # the request: what follows the output folder
+        return command[command.index("--out") + 2:]
+
+    assert options(dock_apply) == options(processing_apply)
+    assert options(dock_apply)[:4] == ["--transform", "tps", "--resampling", "cubic"]
+    reports = [json.loads((folder / "report.json").read_text())
+               for folder in (tmp_path / "dock" / f"{dock.run.name}_edited1", tmp_path / "processing_apply")]
+    assert reports[0]["parameters"] == reports[1]["parameters"] == {"transform": "tps", "resampling": "cubic",
+                                                                    "eo_crs": None, "sar_crs": None}

@@ -12,6 +12,7 @@ import rasterio
 from sar_eo_coreg.core import pipeline
 from sar_eo_coreg.core.outputs import OUTPUT_FILES
 from sar_eo_coreg.core.report import CoregReport
+from sar_eo_coreg.core.request import ApplyParams
 from sar_eo_coreg.core.tiepoints import POINT_FIELDS
 from sar_eo_coreg.evaluation import metrics, synthetic
 
@@ -122,7 +123,7 @@ def test_apply_refits_from_edited_tiepoints(scene, tmp_path):
     con.commit()
     enabled_inliers = con.execute("SELECT COUNT(*) FROM tiepoints WHERE enabled").fetchone()[0]
     con.close()
-    applied = pipeline.apply(edited, root / "eo.tif", root / "sar.tif", tmp_path / "applied", transform="tps")
+    applied = pipeline.apply(edited, root / "eo.tif", root / "sar.tif", tmp_path / "applied", ApplyParams(transform="tps"))
     assert applied.report.used == enabled_inliers
     assert applied.report.transform == "tps"
     # a re-fit from reviewed points has no matching confidence to write
@@ -133,7 +134,7 @@ def test_apply_refits_from_edited_tiepoints(scene, tmp_path):
 def test_apply_reads_csv_and_georeferencer_points(scene, tmp_path, suffix):
     root, result, _, _ = scene
     applied = pipeline.apply(root / "out" / f"tiepoints{suffix}", root / "eo.tif", root / "sar.tif", tmp_path / "a",
-                             transform="affine")
+                             ApplyParams(transform="affine"))
     assert applied.report.used == result.report.used
     assert np.allclose(applied.tiepoints.disp[applied.tiepoints.used], result.tiepoints.disp[result.tiepoints.used],
                        atol=0.01)
@@ -145,7 +146,7 @@ def test_every_transform_fits_real_tiepoints(scene, tmp_path, kind):
     and reports finite leave-one-out residuals."""
     root, _, points, truth = scene
     applied = pipeline.apply(root / "out" / "tiepoints.gpkg", root / "eo.tif", root / "sar.tif", tmp_path / kind,
-                             transform=kind)
+                             ApplyParams(transform=kind))
     assert applied.report.transform == kind
     assert np.isfinite(applied.report.residual_rmse_px) and applied.report.residual_rmse_px < 15
     ours = metrics.score(metrics.sample_offsets(tmp_path / kind / "offsets.tif", points), truth)
