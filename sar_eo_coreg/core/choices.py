@@ -84,6 +84,15 @@ class Transform(Choice):
         """The model this choice fits to `n_points` tie points: itself, or for AUTO the model its rule picks."""
         return Transform.for_points(n_points) if self is Transform.AUTO else self
 
+    def require(self, n_points: int, advice: str = "") -> None:
+        """Refuse fewer tie points than this model needs, in one line: the one wording of that rule. `advice`:
+        what to do (default: enable more points, or a simpler transform)."""
+        if n_points >= self.min_points:
+            return
+        simpler = ", or choose a simpler transform (affine needs 3)" if self.min_points > Transform.AFFINE.min_points else ""
+        raise CoregError(f"Too few tie points for the '{self.value}' transform: {n_points} enabled, it needs at least "
+                         f"{self.min_points}. {advice or f'Enable more points{simpler}.'}")
+
     @property
     def short(self) -> str:
         """A name that fits a narrow panel (the `label` goes into its tooltip)."""

@@ -128,13 +128,8 @@ def file_digest(path: str) -> str:
 def _fit_final(tp: TiePoints, kind: str, eo: RasterInfo, reviewed: bool = False):
     n_used = int(tp.used.sum())
     chosen = Transform.parse(kind).fitted_to(n_used)
-    if n_used < chosen.min_points:
-        simpler = "" if chosen.min_points <= Transform.AFFINE.min_points else \
-            ", or choose a simpler transform (affine needs 3)"
-        advice = (f"Enable more points{simpler}." if reviewed else
-                  "Check that the rasters show the same area, or try a larger --search-radius-m.")
-        raise CoregError(f"Too few tie points: {n_used} enabled, the '{chosen}' transform needs at least "
-                         f"{chosen.min_points}. {advice}")
+    chosen.require(n_used, "" if reviewed else "Check that the rasters show the same area, or try a larger "
+                   "--search-radius-m.")
     extent = (0.0, 0.0, float(eo.width - 1), float(eo.height - 1))
     model, tp.residual = fit_with_residuals(chosen, tp.eo_px, tp.disp, tp.used, extent)
     return model

@@ -258,29 +258,21 @@ def fit_model(kind: str, points: np.ndarray, disp: np.ndarray, extent=None) -> M
     """Fit a transform model. `extent` (x0, y0, x1, y1) is the area the grid model covers."""
     if kind not in Transform.fits():
         raise CoregError(f"Unknown transform '{kind}'. Choose one of: {', '.join(Transform.fits())}.")
-    kind = str(kind)  # a Transform or its name
-    needed = Transform(kind).min_points
-    n = len(points)
-    if n < needed:
-        raise CoregError(
-            f"Too few tie points for the '{kind}' transform: {n}, it needs at least {needed}. "
-            "Enable more points or choose a simpler transform (affine needs 3)."
-        )
+    kind = Transform(str(kind))  # a Transform or its name
+    kind.require(len(points))
     points = np.asarray(points, np.float64)
     disp = np.asarray(disp, np.float64)
-    if kind in ("affine", "poly1"):
-        model = PolynomialModel(points, disp, 1)
-        model.kind = kind
-        return model
-    if kind in ("poly2", "poly3"):
-        return PolynomialModel(points, disp, int(kind[-1]))
-    if kind == "projective":
-        return ProjectiveModel(points, disp)
-    if kind == "tps":
-        return TpsModel(points, disp)
-    if extent is None:
-        extent = (*points.min(axis=0), *points.max(axis=0))
-    return GridModel(points, disp, extent)
+    if kind is Transform.GRID:
+        return GridModel(points, disp, extent if extent is not None else (*points.min(axis=0), *points.max(axis=0)))
+    model = _MODELS[kind](points, disp)
+    model.kind = kind.value
+    return model
+
+
+# the models fitted by name alone (GRID also needs the extent it covers)
+_MODELS = {Transform.AFFINE: lambda p, d: PolynomialModel(p, d, 1), Transform.POLY1: lambda p, d: PolynomialModel(p, d, 1),
+           Transform.POLY2: lambda p, d: PolynomialModel(p, d, 2), Transform.POLY3: lambda p, d: PolynomialModel(p, d, 3),
+           Transform.PROJECTIVE: ProjectiveModel, Transform.TPS: TpsModel}
 
 
 # The most points a transform is fitted to (its leave-one-out grows with n^2 to n^3): above, an evenly spread

@@ -257,7 +257,7 @@ def test_the_dock_and_processing_say_the_same_line_when_repeated_points_leave_to
     dock.review_transform.setCurrentIndex(dock.review_transform.findData("projective"))
     apply_and_wait(dock, qgis_app)
     in_dock = dock.status.text()
-    assert "Too few tie points: 1 enabled" in in_dock and "\n" not in in_dock and python_errors == []
+    assert "Too few tie points for the" in in_dock and ": 1 enabled" in in_dock and "\n" not in in_dock and python_errors == []
 
     (tmp_path / "processing").mkdir()
     gpkg = tiepoints_gpkg(data_dir, tmp_path / "processing")
