@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from accuracy import remeasured_truth  # noqa: E402
+from measured import run_measured  # noqa: E402
 from pair_check import reliable_windows  # noqa: E402
 from pairs import aligned_pairs, data_path  # noqa: E402
 
@@ -115,16 +113,10 @@ def main(argv=None):
         run_dir = work / f"run{size}_{args.device}"
         cmd = [sys.executable, "-m", "sar_eo_coreg", "coregister", "--eo", str(eo_path), "--sar", str(sar_path),
                "--out", str(run_dir), "--device", args.device, "--progress", "none"]
-        start = time.perf_counter()
-        with tempfile.TemporaryFile() as stderr:
-            child = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr)
-            _, status, usage = os.wait4(child.pid, 0)  # this run's own peak, not the largest child so far
-            seconds = time.perf_counter() - start
-            peak_mb = usage.ru_maxrss / 1024
-            if os.waitstatus_to_exitcode(status) != 0:
-                stderr.seek(0)
-                print(stderr.read().decode(errors="replace"))
-                raise SystemExit(f"run failed for {size}")
+        seconds, peak_mb, code, stderr = run_measured(cmd, REPO)
+        if code != 0:
+            print(stderr)
+            raise SystemExit(f"run failed for {size}")
         sar_w = int(np.ceil(size / SAR_PIXEL_SCALE))
         points, truth = synthetic.truth_points(field, size, size, sar_w, sar_w, SAR_PIXEL_SCALE, step=size // 64)
         accuracy = metrics.score(metrics.sample_offsets(run_dir / "offsets.tif", points), truth)

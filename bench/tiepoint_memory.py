@@ -1,7 +1,7 @@
 """Memory and time of `apply` on large tie-point files (10^4, 10^5, 10^6 points), per transform.
 
 Points spread over the S1/S2 fixture (512² at 10 m), a shift plus 1 px of noise, written as Georeferencer
-.points files; each run is its own process (peak RSS from os.wait4). A file above MAX_TIEPOINTS is refused
+.points files; each run is its own process (peak RSS through bench/measured.py). A file above MAX_TIEPOINTS is refused
 after a streamed count; the slow leave-one-out transforms fit an even subset (FIT_MAX_POINTS).
 Results: bench/results/tiepoint_memory.{json,md}.
 
@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from measured import run_measured  # noqa: E402
 
 from sar_eo_coreg.core.raster import open_info  # noqa: E402
 from sar_eo_coreg.core.tiepoints import TiePoints, write_points  # noqa: E402
@@ -42,14 +42,9 @@ def points_file(path: Path, count: int) -> Path:
 def run(points: Path, transform: str, out: Path) -> dict:
     cmd = [sys.executable, "-m", "sar_eo_coreg", "apply", "--tiepoints", str(points), "--eo", str(EO), "--sar",
            str(SAR), "--out", str(out), "--transform", transform]
-    start = time.perf_counter()
-    with tempfile.TemporaryFile() as err:
-        child = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)
-        err.seek(0)
-        message = err.read().decode(errors="replace").strip().splitlines()
-    row = {"seconds": time.perf_counter() - start, "peak_rss_mb": usage.ru_maxrss / 1024,
-           "exit": os.waitstatus_to_exitcode(status), "message": message[-1] if message else ""}
+    seconds, peak_mb, code, stderr = run_measured(cmd, REPO)
+    message = stderr.strip().splitlines()
+    row = {"seconds": seconds, "peak_rss_mb": peak_mb, "exit": code, "message": message[-1] if message else ""}
     if row["exit"] == 0:
         report = json.loads((out / "report.json").read_text())
         row.update(used=report["used"], fitted=report.get("fitted_points"), rmse=report["residual_rmse_px"],
