@@ -20,7 +20,6 @@ from . import __version__
 
 EXIT_USER_ERROR = 2
 EXIT_CANCELLED = 130
-EXIT_PAIRS_FAILED = 100  # a batch with N failed pairs exits 100 + N (at most 125)
 
 
 class UsageError(Exception):
@@ -370,7 +369,7 @@ def options_request(argv):
 
 def _batch(args, out) -> int:
     from .batch.manifest import pairs_from_glob, read_manifest
-    from .batch.run import run_batch
+    from .batch.run import EXIT_PAIRS_FAILED, run_batch
     from .core.errors import CoregError
     from .core.request import CoregParams
 

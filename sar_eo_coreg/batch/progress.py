@@ -37,6 +37,7 @@ class BatchOutput:
         print(json.dumps(event), flush=True)
 
     def event(self, event: dict) -> None:
+        """Render one run_batch event (a pair's progress, or a finished pair)."""
         if event["type"] == "pair_progress":
             self.running[event["pair"]] = (float(event["fraction"]), event["message"])
         else:
@@ -69,6 +70,7 @@ class BatchOutput:
         return self.bar
 
     def close(self) -> None:
+        """Close the terminal bar."""
         if self.bar is not None:
             self.bar.close()
             self.bar = None
@@ -90,6 +92,7 @@ class BatchOutput:
             print(f"summary in {result.out_dir}/batch.csv and batch.gpkg")
 
     def error(self, message: str) -> None:
+        """The batch's one-line error (a bad command line or manifest)."""
         self.close()
         if self.mode == "jsonl":
             self._json({"type": "error", "message": message})

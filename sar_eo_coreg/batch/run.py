@@ -18,14 +18,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
-from .. import __version__
 from ..core.errors import CoregError
 from ..core.threads import THREADS_ENV
+from ..core.version import __version__
 from .manifest import Pair
 from .summary import SUMMARY_CSV, SUMMARY_GPKG, footprint, write_csv, write_gpkg
 from .task import PROGRESS_TOPIC, PairRow, completed, run_pair
 
 SUMMARY_JSON = "batch.json"
+EXIT_PAIRS_FAILED = 100  # the batch command's exit status with N failed pairs: 100 + N (at most 125)
 ALLOWED_FAILURES = 2  # times a pair may take its worker down with it before it is given up (then: a failed row)
 CANCEL_WAIT_S = 60.0  # after a cancel, how long running pairs get to stop cleanly
 POLL_S = 0.1
@@ -46,6 +47,7 @@ class BatchResult:
 
     @property
     def failed(self) -> int:
+        """How many pairs failed."""
         return self.counts.get("failed", 0)
 
     def line(self) -> str:

@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
-from .. import __version__
 from ..core.errors import CoregCancelledError, CoregError
 from ..core.outputs import MANIFEST
 from ..core.report import CoregReport
+from ..core.version import __version__
 from .manifest import Pair
 
 PROGRESS_TOPIC = "sar_eo_coreg-pair-progress"

@@ -23,6 +23,7 @@ def managed_venv_dir() -> Path:
 
 
 def venv_python(venv: Path) -> Path:
+    """The Python of the venv that Set up environment makes in the QGIS profile folder."""
     return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
@@ -40,6 +41,7 @@ def worker_python() -> Tuple[str, str]:
 
 
 def set_worker_python(path: str) -> None:
+    """Remember the worker Python in the QGIS settings (empty: back to the default)."""
     QgsSettings().setValue(PYTHON_KEY, path)
 
 

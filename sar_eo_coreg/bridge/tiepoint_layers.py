@@ -135,6 +135,7 @@ def reopen_readers(layers) -> None:
 
 
 def set_enabled(layers, ids, value: bool) -> None:
+    """Enable or disable the tie points `ids` in both layers (their edit buffers when edited)."""
     for layer in layers:
         index = layer.fields().indexOf("enabled")
         fids = [f.id() for f in layer.getFeatures(QgsFeatureRequest().setFilterExpression(
@@ -280,6 +281,7 @@ def style_links(layer: QgsVectorLayer) -> None:
 
 @dataclass
 class RunLayers:
+    """A run's layers in QGIS: its group, the tie points, the links and the fallback regions."""
     group: QgsLayerTreeGroup
     points: QgsVectorLayer
     links: QgsVectorLayer
@@ -371,6 +373,7 @@ def style_confidence(layer: QgsRasterLayer) -> None:
 
 
 def add_raster(group: QgsLayerTreeGroup, path: str, name: str, project: Optional[QgsProject] = None):
+    """Load a raster of a run into its group; None when the file is not there."""
     project = project or QgsProject.instance()
     layer = QgsRasterLayer(path, name)
     project.addMapLayer(layer, False)

@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional
 
-from ..cli import EXIT_PAIRS_FAILED  # a batch with failed pairs: its result line holds them
+from ..batch.run import EXIT_PAIRS_FAILED  # a batch with failed pairs: its result line holds them
 from ..core.outputs import stage_prefix
 
 PLUGIN_PARENT = str(Path(__file__).resolve().parents[2])  # the folder that holds the sar_eo_coreg package
@@ -30,10 +30,12 @@ class WorkerError(Exception):
 
 
 class WorkerCancelledError(Exception):
+    """The worker run was cancelled (by the user, or a stop signal)."""
     pass
 
 
 def worker_env(extra: Optional[dict] = None) -> dict:
+    """The worker's environment: this plugin importable, unbuffered output, no QGIS settings leaking in."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (PLUGIN_PARENT, env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
@@ -44,6 +46,7 @@ def worker_env(extra: Optional[dict] = None) -> dict:
 
 
 def engine_command(python: str, args: List[str]) -> List[str]:
+    """The command line that runs the engine's `args` on `python`."""
     return [python, "-m", "sar_eo_coreg", *args]
 
 
@@ -70,6 +73,7 @@ class WorkerRun:
         self._cancelled = False
 
     def start(self) -> None:
+        """Start the worker process and the threads that read its output."""
         python = self.command[0]
         if not python or not (os.path.isfile(python) or shutil.which(python)):
             raise WorkerError(
@@ -135,6 +139,7 @@ class WorkerRun:
 
     def run(self, on_event: Callable[[dict], None] = lambda e: None, is_cancelled: Callable[[], bool] = lambda: False
             ) -> dict:
+        """Run to the end, passing each event to `on_event`; the result payload, or WorkerError/WorkerCancelledError."""
         for event in self.events(is_cancelled):
             on_event(event)
         return self.result

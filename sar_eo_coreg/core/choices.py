@@ -23,10 +23,12 @@ class Choice(str, Enum):
 
     @classmethod
     def names(cls) -> Tuple[str, ...]:
+        """The members' names, in order (what the command line and the dialogs list)."""
         return tuple(member.value for member in cls)
 
     @classmethod
     def parse(cls, text):
+        """The member named `value`, or a one-line CoregError listing the choices."""
         try:
             return cls(text)
         except ValueError:
@@ -48,6 +50,7 @@ class Matcher(Choice):
 
     @classmethod
     def help(cls) -> str:
+        """The matchers in one line, for help texts."""
         return "; ".join(f"{m.value}: {m.description}" for m in cls)
 
 

@@ -33,6 +33,7 @@ def installed_version(name: str) -> Optional[str]:
 
 
 def check_environment() -> dict:
+    """The worker's Python, package versions, what is missing, the runtime and the device, as a dict."""
     from .device import describe_device
 
     found = {name: installed_version(name) for name in required_packages()}

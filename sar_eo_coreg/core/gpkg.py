@@ -14,6 +14,7 @@ def _blob(srs_id: int, wkb: bytes, xs, ys) -> bytes:
 
 
 def point_blob(srs_id, x, y):
+    """A GeoPackage geometry blob of one point (map units of `srs_id`)."""
     return _blob(srs_id, struct.pack("<BIdd", 1, 1, x, y), [x], [y])
 
 
@@ -23,6 +24,7 @@ def _coords(xs, ys) -> bytes:
 
 
 def line_blob(srs_id, xs, ys):
+    """A GeoPackage geometry blob of a line string through (xs, ys)."""
     return _blob(srs_id, struct.pack("<BI", 1, 2) + _coords(xs, ys), xs, ys)
 
 

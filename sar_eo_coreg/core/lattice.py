@@ -19,15 +19,18 @@ class Lattice:
 
     @classmethod
     def over(cls, width: int, height: int, step: int, k: int = 2) -> Lattice:
+        """A zero lattice of `k` values every `step` pixels over a width x height grid, centred on it."""
         nx, ny = (width - 1) // step + 1, (height - 1) // step + 1
         x0, y0 = ((width - 1) - (nx - 1) * step) // 2, ((height - 1) - (ny - 1) * step) // 2
         return cls(float(x0), float(y0), float(step), np.zeros((ny, nx, k)))
 
     @property
     def shape(self) -> Tuple[int, int]:
+        """(ny, nx): lattice points down and across."""
         return self.values.shape[:2]
 
     def coords(self) -> Tuple[np.ndarray, np.ndarray]:
+        """The lattice points' x (nx,) and y (ny,) in level pixels."""
         ny, nx = self.shape
         return self.x0 + self.step * np.arange(nx), self.y0 + self.step * np.arange(ny)
 

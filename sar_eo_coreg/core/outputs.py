@@ -38,6 +38,7 @@ def result_committed() -> bool:
 
 
 def stage_prefix(pid: Optional[int] = None) -> str:
+    """The name prefix of this (or process `pid`'s) staging folders."""
     return f"{STAGE_PREFIX}{os.getpid() if pid is None else pid}-"
 
 

@@ -58,6 +58,7 @@ FIELD_MAX_SIDE = 2048  # the dense field is computed on a working grid at most t
 
 @dataclass
 class CoregResult:
+    """A finished run: its folder, its report and its tie points."""
     out_dir: str
     report: CoregReport
     tiepoints: TiePoints = field(repr=False)

@@ -19,10 +19,12 @@ class Reporter:
         self._start, self._span = 0.0, 1.0
 
     def stage(self, start: float, end: float) -> Reporter:
+        """Map the next progress fractions 0-1 into [start, end] of the whole run."""
         self._start, self._span = start, end - start
         return self
 
     def check(self) -> None:
+        """Raise CoregCancelledError when the caller has cancelled."""
         if self._cancelled is not None and self._cancelled():
             raise CoregCancelledError("Cancelled by the user.")
 

@@ -30,6 +30,7 @@ STRIP_ROWS = 512  # rows per strip when materialising a level image
 
 @dataclass(frozen=True)
 class RasterInfo:
+    """A raster as the engine needs it: size, bands, type, CRS, geotransform (map units per pixel), nodata."""
     path: str
     width: int
     height: int
@@ -61,6 +62,7 @@ class RasterInfo:
         return self.pixel_size * (self.crs.linear_units_factor[1] if self.crs.linear_units_factor else 1.0)
 
     def bounds_in(self, crs: CRS) -> Tuple[float, float, float, float]:
+        """The raster's bounds (x0, y0, x1, y1) in `crs`, densified when reprojected."""
         xs, ys = zip(*(self.transform * c for c in [(0, 0), (self.width, 0), (0, self.height), (self.width, self.height)]))
         bounds = (min(xs), min(ys), max(xs), max(ys))
         return bounds if crs == self.crs else transform_bounds(self.crs, crs, *bounds, densify_pts=21)
@@ -162,12 +164,14 @@ class Grid:
         return Grid(self.crs, self.transform * Affine.translation(col0, row0), width, height)
 
     def decimated(self, factor: int) -> Grid:
+        """This grid with pixels `factor` times larger (sides rounded up)."""
         return Grid(
             self.crs, self.transform * Affine.scale(factor), math.ceil(self.width / factor), math.ceil(self.height / factor)
         )
 
 
 def eo_grid(info: RasterInfo) -> Grid:
+    """The EO raster's own pixel grid."""
     return Grid(info.crs, info.transform, info.width, info.height)
 
 
@@ -329,6 +333,7 @@ def _decimated_source(src, info: RasterInfo, radiometry: Radiometry, crs: CRS, t
 
 
 def stretch_limits(sample: np.ndarray, role: str, path: str) -> Tuple[float, float]:
+    """The 1st and 99th percentiles of the valid values; one-line CoregError when there are none."""
     finite = sample[np.isfinite(sample)]
     if finite.size < 64:
         raise CoregError(f"{role} raster has no valid pixels over the overlap (all nodata?): {path}.")
@@ -399,6 +404,7 @@ def read_pixel_image(path, role: str) -> np.ndarray:
 
 
 def display_limits(values: np.ndarray, role: str, path: str) -> Tuple[float, float]:
+    """stretch_limits from at most 1024² samples of a large image."""
     step = max(1, math.ceil(max(values.shape) / 1024))  # the percentiles from <= 1024^2 samples
     return stretch_limits(values[::step, ::step], role, path)
 

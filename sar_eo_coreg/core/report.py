@@ -14,6 +14,7 @@ SCHEMA_VERSION = 1  # of report.json and the worker's result line; a reader refu
 
 @dataclass
 class CoregReport:
+    """What report.json holds: the request, counts, residuals (EO pixels), verdict, timings (s) and versions."""
     command: str  # coregister or apply
     eo: str
     sar: str
@@ -51,6 +52,7 @@ class CoregReport:
     fitted_points: Optional[int] = None  # when the transform was fitted to an evenly spread subset of the used points
 
     def to_dict(self) -> dict:
+        """The report as report.json writes it."""
         return asdict(self)
 
     @classmethod
@@ -66,6 +68,7 @@ class CoregReport:
 
     @property
     def aligned(self) -> bool:
+        """False only for a `not_aligned` verdict."""
         return self.verdict != "not_aligned"
 
     def rmse_text(self) -> str:
@@ -83,6 +86,7 @@ class CoregReport:
         return f"{self.message} Mean confidence {self.confidence_mean:.2f}."
 
     def points_line(self) -> str:
+        """The tie points and the residual in one line, for the CLI and the front ends."""
         repeated = f" ({self.duplicates} duplicates merged)" if self.duplicates else ""
         if self.fitted_points:
             repeated += f" (fitted to {self.fitted_points}, spread evenly; the others held out)"

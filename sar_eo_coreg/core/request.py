@@ -17,6 +17,7 @@ MAX_POINTS_RANGE = (1, 100_000)
 
 @dataclass
 class CoregParams:
+    """The request of a coregistration (metres and pixels as named); `to_argv`/`from_args` cross the worker boundary."""
     matcher: str = Matcher.STRUCTURAL.value
     model: Optional[str] = None  # learned: weights name or .pt path (default: the shipped default model)
     transform: str = Transform.AUTO.value  # auto: the dense field; else a model fitted to the tie points
@@ -33,6 +34,7 @@ class CoregParams:
     sar_crs: Optional[str] = None
 
     def validate(self) -> None:
+        """Refuse an impossible request in one line (CoregError) before any work."""
         Matcher.parse(self.matcher)
         Transform.parse(self.transform)
         if self.resampling not in RESAMPLINGS:
@@ -49,6 +51,7 @@ class CoregParams:
 
     @property
     def uses_model(self) -> bool:
+        """Whether the matcher needs a descriptor model."""
         return Matcher.parse(self.matcher).needs_model
 
     @classmethod
@@ -96,6 +99,7 @@ class ApplyParams:
     sar_crs: Optional[str] = None
 
     def validate(self) -> None:
+        """Refuse an unknown transform or resampling in one line (CoregError)."""
         Transform.parse(self.transform)
         if self.resampling not in RESAMPLINGS:
             raise CoregError(f"Unknown resampling '{self.resampling}'. Choose one of: {', '.join(RESAMPLINGS)}.")

@@ -57,6 +57,7 @@ class TiePoints:
 
     @property
     def residual_norm(self) -> np.ndarray:
+        """Length of each point's residual vector, EO pixels (NaN where none)."""
         return np.hypot(self.residual[:, 0], self.residual[:, 1])
 
     @property
@@ -261,6 +262,7 @@ def check_on_rasters(tp: TiePoints, eo: RasterInfo, sar: RasterInfo, path) -> No
 
 # ---- SpaceNet 9 CSV ------------------------------------------------------------------------------
 def write_csv(path, tp: TiePoints, eo: RasterInfo, sar: RasterInfo) -> None:
+    """Write the tie points as a SpaceNet 9 CSV (SAR and optical row/col, score, inlier)."""
     sar_c, sar_r = _sar_pixels(tp, eo, sar)
     with open(path, "w", newline="") as fh:
         writer = csv.writer(fh)

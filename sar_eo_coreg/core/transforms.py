@@ -41,6 +41,7 @@ class _Normaliser:
 
 
 class Model(ABC):
+    """A displacement model fitted to tie points: predicts (dx, dy) in EO pixels at EO pixel positions."""
     kind = ""
     loo: np.ndarray  # (N, 2) leave-one-out residual vectors at the fitted points
     fitted_points: Optional[int] = None  # how many points fit_with_residuals fitted it to
@@ -51,6 +52,7 @@ class Model(ABC):
 
     @property
     def loo_norm(self) -> np.ndarray:
+        """Length of each fitted point's leave-one-out residual, EO pixels."""
         return np.hypot(self.loo[:, 0], self.loo[:, 1])
 
 
@@ -66,6 +68,7 @@ def _monomials(xy: np.ndarray, degree: int) -> np.ndarray:
 
 
 class PolynomialModel(Model):
+    """A polynomial of x and y per displacement component (degree 1 is the affine)."""
     def __init__(self, points, disp, degree):
         self.kind = f"poly{degree}"
         self.degree = degree
@@ -77,6 +80,7 @@ class PolynomialModel(Model):
         self.loo = _loo_from_hat(disp - a @ self.coef, hat)
 
     def predict(self, points):
+        """Displacements (N, 2) at EO pixel positions (N, 2)."""
         return _monomials(self.norm(points), self.degree) @ self.coef
 
 
@@ -96,6 +100,7 @@ def _apply_h(h, xy):
 
 
 class ProjectiveModel(Model):
+    """A homography from EO pixels to SAR positions, as a displacement model."""
     kind = "projective"
 
     def __init__(self, points, disp):
@@ -111,6 +116,7 @@ class ProjectiveModel(Model):
         self.loo = loo
 
     def predict(self, points):
+        """Displacements (N, 2) at EO pixel positions (N, 2)."""
         src = self.norm(points)
         return _apply_h(self.h, src) * self.norm.scale + self.norm.centre - np.asarray(points, np.float64)
 
@@ -124,6 +130,7 @@ def _tps_kernel(a, b):
 
 
 class TpsModel(Model):
+    """A thin-plate spline per displacement component, smoothed by generalised cross-validation."""
     kind = "tps"
 
     def __init__(self, points, disp, smoothing=None, lam=None, norm=None):
@@ -157,6 +164,7 @@ class TpsModel(Model):
         self.loo = _loo_from_hat(residual, hat)
 
     def predict(self, points):
+        """Displacements (N, 2) at EO pixel positions (N, 2)."""
         xy = self.norm(points)
         out = np.zeros((len(xy), 2))
         for start in range(0, len(xy), 4096):
@@ -228,6 +236,7 @@ class GridModel(Model):
         return sp.vstack([dxx, dyy, dxy]).tocsr()
 
     def predict(self, points):
+        """Displacements (N, 2) at EO pixel positions (N, 2)."""
         return np.asarray(self._weights(points) @ self.values)
 
 
@@ -241,6 +250,7 @@ class FieldModel(Model):
         self.lattice = lattice
 
     def predict(self, points):
+        """Displacements (N, 2) at EO pixel positions (N, 2)."""
         points = np.asarray(points, np.float64).reshape(-1, 2)
         return self.lattice.sample(points[:, 0], points[:, 1])
 
@@ -251,6 +261,7 @@ class ZeroModel(Model):
     kind = "none"
 
     def predict(self, points):
+        """Zero displacements (N, 2): the input georeference."""
         return np.zeros((len(points), 2))
 
 
@@ -346,4 +357,5 @@ def loo_note(n_used: int, kind: str) -> str:
 
 
 def rmse(residual: np.ndarray) -> float:
+    """Root mean square length of residual vectors (N, 2), in their units; NaN for none."""
     return float(np.sqrt(np.mean(np.sum(residual**2, axis=1)))) if len(residual) else float("nan")

@@ -28,6 +28,7 @@ COARSE_WARP_FRACTION = 0.06  # local deviation from the global model the coarses
 
 @dataclass
 class LevelLog:
+    """What one pyramid level did: its scale, size, search radius (px), points matched and confident, robust scale (px)."""
     scale: int
     size: Tuple[int, int]
     radius: int
@@ -38,6 +39,7 @@ class LevelLog:
 
 @dataclass
 class DenseResult:
+    """The coarse-to-fine engine's result on the working grid: the field, the finest level's matches and their weights."""
     field: Lattice  # total displacement, working-grid pixels
     measured: np.ndarray  # (ny, nx, 2) finest-level matched displacement
     confidence: np.ndarray  # (ny, nx) matching confidence at the finest level
@@ -49,6 +51,7 @@ class DenseResult:
 
 
 def pyramid_factors(width: int, height: int, max_side: int) -> int:
+    """The smallest power-of-two decimation that brings the larger side to at most `max_side` pixels."""
     factor = 1
     while max(width, height) / factor > max_side:
         factor *= 2

@@ -48,6 +48,7 @@ SCALES = (0.97, 1.0, 1.03)
 
 @dataclass
 class GlobalInit:
+    """The global search's answer: an affine displacement model (level pixels) and how strongly it was found."""
     affine: np.ndarray  # (2, 3): displacement d(p) = A @ [x, y, 1], level pixels
     reliable: bool
     z: float  # peak height in robust deviations of the correlation surface
@@ -61,6 +62,7 @@ class GlobalInit:
 
 
 def valid_mask(image: np.ndarray, erode: int) -> np.ndarray:
+    """1.0 where the image has data (> 0), eroded by `erode` pixels from the edges; float64 (H, W)."""
     mask = (image > 0).astype(np.uint8)
     if erode > 0:
         mask = cv2.erode(mask, np.ones((2 * erode + 1, 2 * erode + 1), np.uint8), borderType=cv2.BORDER_CONSTANT,
@@ -105,6 +107,7 @@ class _Correlator:
 
 
 def masked_mean(desc, mask):
+    """Per-channel mean of descriptors (C, H, W) over the mask; (C, 1, 1)."""
     return (desc * mask).sum(axis=(1, 2), keepdims=True) / max(mask.sum(), 1.0)
 
 
