@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from qgis.core import QgsApplication
-from qgis.PyQt.QtCore import Qt, QTimer
+from qgis.core import QgsApplication, QgsSettings
+from qgis.PyQt.QtCore import QCoreApplication, Qt, QTimer, QTranslator
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction
 
@@ -14,12 +14,26 @@ MENU = "SAR–EO Coregistration"
 ICON_PATH = Path(__file__).parent / "icons" / "icon.svg"
 
 
+def install_translation():
+    """The translator of QGIS's locale (i18n/sar_eo_coreg_<lang>.qm, built by lrelease), when there is one."""
+    lang = str(QgsSettings().value("locale/userLocale", "") or "")[:2]
+    path = Path(__file__).parent / "i18n" / f"sar_eo_coreg_{lang}.qm"
+    if not lang or not path.exists():
+        return None
+    translator = QTranslator()
+    if translator.load(str(path)):
+        QCoreApplication.installTranslator(translator)
+        return translator
+    return None
+
+
 class SarEoCoregPlugin:
     def __init__(self, iface):
         self.iface = iface
         self.action = None
         self.dock = None
         self.provider = None
+        self.translator = install_translation()  # kept: Qt uses it while it lives
 
     def initProcessing(self):  # noqa: N802 (QGIS's name)
         if self.provider is None:  # QGIS may call this before initGui does
@@ -60,3 +74,6 @@ class SarEoCoregPlugin:
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None
+        if self.translator is not None:
+            QCoreApplication.removeTranslator(self.translator)
+            self.translator = None

@@ -136,10 +136,9 @@ class ChipViewer(QWidget):
     def _build_coordinates(self) -> QGridLayout:
         """EO x, y and SAR x, y of the point, in the layers' CRS: typed, then *Set* (this point) or *Add* (new)."""
         grid = QGridLayout()
-        self.eo_x, self.eo_y = (_coordinate_box(self, self.tr(f"EO end {a}, map units of the tie-point layers"))
-                                for a in "xy")
-        self.sar_x, self.sar_y = (_coordinate_box(self, self.tr(f"SAR end {a}, map units of the tie-point layers"))
-                                  for a in "xy")
+        tip = self.tr("{end} end {axis}, map units of the tie-point layers")
+        self.eo_x, self.eo_y = (_coordinate_box(self, tip.format(end="EO", axis=a)) for a in "xy")
+        self.sar_x, self.sar_y = (_coordinate_box(self, tip.format(end="SAR", axis=a)) for a in "xy")
         self.set_button, self.new_button = QPushButton(self.tr("Set"), self), QPushButton(self.tr("Add"), self)
         self.set_button.setToolTip(self.tr("Move the selected point's ends to the typed coordinates."))
         self.new_button.setToolTip(self.tr("Add a tie point with the typed coordinates."))

@@ -4,12 +4,11 @@ in a WorkerTask) go through a RunController, which has no widgets; the dock show
 from __future__ import annotations
 
 import os
+from contextlib import suppress
 from typing import Optional
 
 from qgis.core import (
     Qgis,
-    QgsCoordinateTransform,
-    QgsLayerTreeGroup,
     QgsMapLayerProxyModel,
     QgsProject,
     QgsSettings,
@@ -30,24 +29,22 @@ from qgis.PyQt.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QSlider,
     QSpinBox,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from ..bridge.tiepoint_layers import sar_stretch, source_path, sync_layers
+from ..bridge.tiepoint_layers import source_path, sync_layers
 from ..core.choices import DEVICES, RESAMPLINGS, Matcher, Transform
 from ..core.request import MAX_POINTS_RANGE, ApplyParams, CoregParams, in_field_words
 from ..core.residual_report import residual_report_html, write_residual_report
-from .compare import CompareItem
+from .compare_controls import CompareControls
 from .controller import RunController, default_output_base
+from .map_view import hide_earlier_runs, zoom_to_features, zoom_to_overlap
 from .review import ReviewPanel
 from .review_state import ReviewSession
 from .verdict import VerdictBanner
-
-RUN_GROUP = "sar_eo_coreg/run"  # custom property of the layer-tree groups of this plugin's runs
 
 
 def _add_transforms(combo: QComboBox) -> None:
@@ -81,7 +78,7 @@ class CoregDock(QgsDockWidget):
         c.progressed.connect(self.progress.setValue)
         c.busy.connect(self._set_running)
         c.loaded.connect(self._bind_review)
-        c.aligned_changed.connect(self.update_compare)
+        c.aligned_changed.connect(lambda: self.compare.refresh())
         c.environment_checked.connect(self._environment_checked)
         c.verdict.connect(self._show_verdict)
         for banner in (self.run_banner, self.review_banner):
@@ -113,19 +110,16 @@ class CoregDock(QgsDockWidget):
                 "output": (self.output.filePath, self.output.setFilePath)}
 
     def save_options(self) -> None:
-        settings = QgsSettings()
         for name, (get, _) in self._option_widgets().items():
-            settings.setValue(self.OPTIONS_KEY + name, get())
+            QgsSettings().setValue(self.OPTIONS_KEY + name, get())
 
     def restore_options(self) -> None:
         settings = QgsSettings()
         for name, (_, put) in self._option_widgets().items():
             value = settings.value(self.OPTIONS_KEY + name, None)
             if value not in (None, ""):
-                try:
+                with suppress(TypeError, ValueError):  # a hand-edited or old setting: keep the default
                     put(value)
-                except (TypeError, ValueError):  # a hand-edited or old setting: keep the default
-                    pass
 
     def _build_run_tab(self) -> QWidget:
         page = QWidget(self)
@@ -251,75 +245,11 @@ class CoregDock(QgsDockWidget):
         for button in (self.apply_button, self.import_button, self.export_button, self.report_button):
             buttons.addWidget(button)
         layout.addLayout(buttons)
-        layout.addLayout(self._build_compare_row(page))
+        self.compare = CompareControls(self.iface.mapCanvas(), self.sar_combo.currentLayer, self._aligned_layer,
+                                       lambda: self.run is not None and self.run.verdict != "not_aligned",
+                                       self.say, page)
+        layout.addWidget(self.compare)
         return page
-
-    def _build_compare_row(self, page) -> QHBoxLayout:
-        """Compare in the canvas: the aligned or the input SAR over the map through a swipe or a checkerboard."""
-        row = QHBoxLayout()
-        row.addWidget(QLabel(self.tr("Compare"), page))
-        self.compare_mode = QComboBox(page)
-        for label, mode in (("off", None), ("swipe", "swipe"), ("checkerboard", "checkerboard")):
-            self.compare_mode.addItem(label, mode)
-        self.compare_mode.setToolTip(self.tr("Draw a SAR over the map through a swipe line or a checkerboard, to "
-                                             "follow edges from the EO into the SAR."))
-        self.compare_layer = QComboBox(page)
-        self.compare_layer.addItem(self.tr("after"), "aligned")
-        self.compare_layer.addItem(self.tr("before"), "input")
-        self.compare_layer.setToolTip(self.tr("after: the aligned SAR over the EO; before: the input SAR over the EO, "
-                                              "in the same stretch."))
-        self.compare_slider = QSlider(Qt.Orientation.Horizontal, page)
-        self.compare_slider.setRange(0, 100)
-        self.compare_slider.setValue(50)
-        self.compare_slider.setToolTip(self.tr("Swipe: position of the line. Checkerboard: size of the cells."))
-        self.compare_mode.currentIndexChanged.connect(lambda: self.update_compare())
-        self.compare_layer.currentIndexChanged.connect(lambda: self.update_compare())
-        self.compare_slider.valueChanged.connect(lambda: self.update_compare())
-        for widget in (self.compare_mode, self.compare_layer, self.compare_slider):
-            row.addWidget(widget, 1 if widget is self.compare_slider else 0)
-        self.compare_item = None
-        return row
-
-    def _aligned_layer(self):
-        """The run's aligned SAR layer, None when there is none (or the analyst removed it)."""
-        layer = self.run.layers.aligned if self.run is not None and self.run.layers is not None else None
-        return None if layer is None or sip.isdeleted(layer) else layer
-
-    def _compare_source(self):
-        if self.compare_layer.currentData() == "input":
-            return self.sar_combo.currentLayer()
-        return self._aligned_layer()
-
-    def update_compare(self) -> None:
-        """Draw the chosen SAR through the swipe or checkerboard over the EO alone: while comparing, the SAR
-        layers are hidden in the canvas, so the other side shows EO pixels. Both SARs share one stretch."""
-        mode = self.compare_mode.currentData()
-        source = self._compare_source() if mode else None
-        if self.compare_item is not None and (source is not self.compare_item.layer or mode is None):
-            self.compare_item.remove()
-            self.compare_item = None
-        self._show_sar_layers(mode is None)
-        if mode is None:
-            return
-        if source is None:
-            self.say(self.tr("Nothing to compare yet: run a coregistration first."), error=True)
-            return
-        value = self.compare_slider.value()
-        value = value / 100.0 if mode == "swipe" else 8 + value * 2.4  # swipe: 0-1; checkerboard: 8-248 px
-        if self.compare_item is None:
-            aligned = self._aligned_layer()
-            stretch = sar_stretch(aligned) if aligned is not None and aligned.isValid() else None
-            self.compare_item = CompareItem(self.iface.mapCanvas(), source, mode, stretch)
-        self.compare_item.set_mode(mode, value)
-
-    def _show_sar_layers(self, visible: bool) -> None:
-        """The input SAR stays hidden after a run; the run's aligned SAR shows only when not comparing."""
-        root = QgsProject.instance().layerTreeRoot()
-        sar, aligned = self.sar_combo.currentLayer(), self._aligned_layer()
-        for layer, show in ((sar, False), (aligned, visible and self.run is not None and self.run.verdict != "not_aligned")):
-            node = root.findLayer(layer.id()) if layer is not None else None
-            if node is not None:
-                node.setItemVisibilityChecked(show)
 
     def _fill_bands(self, layer) -> None:
         self.eo_band.clear()
@@ -392,16 +322,15 @@ class CoregDock(QgsDockWidget):
     def _bind_review(self) -> None:
         """A new run is on screen: earlier runs leave the view; an aligned run is reviewed and compared with the
         EO (swipe); a run that did not align has nothing to review."""
-        self._hide_earlier_runs()
+        hide_earlier_runs(self.run.layers.group if self.run.layers is not None else None)
         index = self.review_transform.findData(self.transform.currentData())
         self.review_transform.setCurrentIndex(max(index, 0))
         self.review.transform = self.review_transform.currentData()
         if self.run.verdict == "not_aligned":
             self.review.clear(self.tr("Not aligned: there are no tie points to review. The outputs keep the input "
                                       "georeference."))
-            self.compare_mode.setCurrentIndex(0)
-            self._show_sar_layers(False)
-            self._zoom_to_overlap()
+            self.compare.show_run(False)
+            zoom_to_overlap(self.iface.mapCanvas(), self.eo_combo.currentLayer(), self.sar_combo.currentLayer())
             return
         if self.run.verdict is None:  # imported tie points: no verdict of the engine's
             for banner in (self.run_banner, self.review_banner):
@@ -411,35 +340,11 @@ class CoregDock(QgsDockWidget):
         self.review.chip_layers = lambda: (QgsProject.instance().mapLayer(eo_id), QgsProject.instance().mapLayer(sar_id))
         self.review.bind(ReviewSession(self.run.layers, self.run.eo_path), self.iface.mapCanvas())
         if self.run.verdict is not None:
-            self.compare_mode.setCurrentIndex(self.compare_mode.findData("swipe"))
-            self.compare_layer.setCurrentIndex(self.compare_layer.findData("aligned"))
-            self._zoom_to_overlap()
-        self.update_compare()
+            self.compare.show_run(True)
+            zoom_to_overlap(self.iface.mapCanvas(), self.eo_combo.currentLayer(), self.sar_combo.currentLayer())
+        else:
+            self.compare.refresh()
         self.tabs.setCurrentIndex(1)
-
-    def _hide_earlier_runs(self) -> None:
-        current = self.run.layers.group if self.run is not None and self.run.layers is not None else None
-        for group in QgsProject.instance().layerTreeRoot().children():
-            if isinstance(group, QgsLayerTreeGroup) and group is not current and group.customProperty(RUN_GROUP):
-                group.setItemVisibilityChecked(False)
-                group.setExpanded(False)
-        if current is not None:
-            current.setCustomProperty(RUN_GROUP, True)
-
-    def _zoom_to(self, rect, crs) -> None:
-        canvas = self.iface.mapCanvas()
-        to_canvas = QgsCoordinateTransform(crs, canvas.mapSettings().destinationCrs(), QgsProject.instance())
-        canvas.setExtent(to_canvas.transformBoundingBox(rect))
-        canvas.refresh()
-
-    def _zoom_to_overlap(self) -> None:
-        eo, sar = self.eo_combo.currentLayer(), self.sar_combo.currentLayer()
-        if eo is None or sar is None:
-            return
-        to_eo = QgsCoordinateTransform(sar.crs(), eo.crs(), QgsProject.instance())
-        overlap = eo.extent().intersect(to_eo.transformBoundingBox(sar.extent()))
-        if not overlap.isEmpty():
-            self._zoom_to(overlap, eo.crs())
 
     def _show_verdict(self, verdict: str, text: str, details: str) -> None:
         for banner in (self.run_banner, self.review_banner):
@@ -449,12 +354,13 @@ class CoregDock(QgsDockWidget):
 
     def zoom_to_fallback(self) -> None:
         """Zoom the map to the regions where the self-check kept the global model."""
-        layer = self.run.layers.fallback if self.run is not None and self.run.layers is not None else None
-        if layer is not None and layer.featureCount():
-            layer.updateExtents()
-            rect = layer.extent()
-            rect.scale(1.2)
-            self._zoom_to(rect, layer.crs())
+        if self.run is not None and self.run.layers is not None:
+            zoom_to_features(self.iface.mapCanvas(), self.run.layers.fallback)
+
+    def _aligned_layer(self):
+        """The run's aligned SAR layer, None when there is none (or the analyst removed it)."""
+        layer = self.run.layers.aligned if self.run is not None and self.run.layers is not None else None
+        return None if layer is None or sip.isdeleted(layer) else layer
 
     # ---- apply, import, export -----------------------------------------------------------------
     def _synced_gpkg(self) -> Optional[str]:
@@ -517,15 +423,14 @@ class CoregDock(QgsDockWidget):
         details = {"EO": self.run.eo_path, "SAR": self.run.sar_path, "Run folder": self.run.out_dir,
                    "CRS of the coordinates": self.run.layers.points.crs().authid(),
                    "Verdict": self.run_banner.label.text() if self.run.verdict else "imported tie points"}
-        size = self.review.session.to_pixel.extent
+        _, _, last_col, last_row = self.review.session.to_pixel.extent
         page = residual_report_html(table, f"Residual report: {self.run.name}", self.review.session.summary(),
-                                    details, (int(size[2]) + 1, int(size[3]) + 1))
+                                    details, (int(last_col) + 1, int(last_row) + 1))
         try:
             write_residual_report(path, page)
+            self.say(self.tr("Residual report written: {path}").format(path=path))
         except OSError as exc:
-            self.say(self.tr(f"Cannot write the report: {exc}"), error=True)
-            return
-        self.say(self.tr(f"Residual report written: {path}"))
+            self.say(self.tr("Cannot write the report: {error}").format(error=exc), error=True)
 
     def closeEvent(self, event):  # noqa: N802 (Qt's name)
         if self.task is not None:
@@ -536,16 +441,10 @@ class CoregDock(QgsDockWidget):
                 event.ignore()
                 return
             self.cancel()
-        self.remove_compare()
+        self.compare.remove()
         super().closeEvent(event)
 
     def shutdown(self) -> None:
         """Before the panel is deleted (unloading the plugin): nothing of it stays on the canvas or calls back."""
         self.controller.stop_checks()
-        self.remove_compare()
-
-    def remove_compare(self) -> None:
-        """Take the comparison off the canvas."""
-        if self.compare_item is not None:
-            self.compare_item.remove()
-            self.compare_item = None
+        self.compare.remove()

@@ -64,11 +64,11 @@ def test_an_aligned_run_is_green_and_swipes_the_aligned_sar_over_the_eo_alone(do
     assert not root.findLayer(sar.id()).isVisible()  # the input SAR is hidden ...
     aligned = dock.run.layers.aligned
     assert not root.findLayer(aligned.id()).isVisible()  # ... and so is the aligned one while comparing
-    assert dock.compare_mode.currentData() == "swipe" and dock.compare_item.layer is aligned
+    assert dock.compare.mode.currentData() == "swipe" and dock.compare.item.layer is aligned
     assert canvas.extent().intersects(eo.extent())
 
     # the rendered canvas: EO pixels on the map side of the swipe, the aligned SAR on the other
-    item = dock.compare_item
+    item = dock.compare.item
     assert wait_for_render(item)
     for layer in (dock.run.layers.points, dock.run.layers.links):  # the symbols aside, for the pixel check
         root.findLayer(layer.id()).setItemVisibilityChecked(False)
@@ -142,7 +142,7 @@ def test_a_run_that_does_not_align_is_red_clears_the_review_and_hides_the_last_r
     assert dock.review.table.rowCount() == 0 and "transform" not in dock.review.rmse_label.text().lower()
     assert "--" not in dock.status.text()  # the panel's words, not the command line's
     assert not first.layers.group.isVisible()  # the previous run's layers leave the view
-    assert dock.compare_item is None
+    assert dock.compare.item is None
 
 
 def _bounds(path):
@@ -219,8 +219,8 @@ def test_the_project_keeps_no_stray_comparison(dock, project, data_dir, tmp_path
     """Unloading the panel takes its comparison off the canvas."""
     fixture_layers(dock, project, data_dir, tmp_path / "runs")
     _run(dock, qgis_app)
-    item = dock.compare_item
+    item = dock.compare.item
     assert item is not None and item.scene() is iface.mapCanvas().scene()
-    dock.remove_compare()
-    assert dock.compare_item is None and item not in iface.mapCanvas().scene().items()
+    dock.compare.remove()
+    assert dock.compare.item is None and item not in iface.mapCanvas().scene().items()
     assert QgsProject.instance().mapLayer(dock.run.layers.aligned.id()) is not None

@@ -103,8 +103,8 @@ def test_compare_draws_the_sar_through_a_swipe_or_a_checkerboard(dock, project, 
     canvas.setDestinationCrs(eo.crs())
     canvas.setLayers([eo])
     canvas.setExtent(eo.extent())
-    dock.compare_mode.setCurrentIndex(dock.compare_mode.findData("swipe"))
-    assert dock.compare_item is None and "Nothing to compare" in dock.status.text()
+    dock.compare.mode.setCurrentIndex(dock.compare.mode.findData("swipe"))
+    assert dock.compare.item is None and "Nothing to compare" in dock.status.text()
     dock.import_tiepoints(str(points_with_wrong_matches(data_dir, tmp_path / "hand.points")))
     assert wait_until(qgis_app, lambda: dock.task is None, 120)
     dock.apply_edits()  # writes and loads an aligned SAR, styled to let the EO show through
@@ -112,13 +112,13 @@ def test_compare_draws_the_sar_through_a_swipe_or_a_checkerboard(dock, project, 
     aligned = dock.run.layers.aligned
     assert aligned is not None and aligned.renderer().opacity() < 1
 
-    item = dock.compare_item
+    item = dock.compare.item
     assert item is not None and item.layer is aligned and wait_for_render(item)
     w, h = item.image.width(), item.image.height()
     covered = [x for x in range(w) if item.image.pixelColor(x, h // 2).alpha() > 0]  # where the SAR is drawn
     assert len(covered) > 4
     line = (covered[0] + covered[-1]) / 2 / w
-    dock.compare_slider.setValue(int(round(100 * line)))
+    dock.compare.slider.setValue(int(round(100 * line)))
     assert item.position == pytest.approx(round(100 * line) / 100)
     assert item.region().boundingRect().width() == round(item.position * w)
 
@@ -134,15 +134,15 @@ def test_compare_draws_the_sar_through_a_swipe_or_a_checkerboard(dock, project, 
     assert canvas_image.pixelColor(right, h // 2).alpha() == 0
 
     # checkerboard: alternate cells; the input SAR instead of the aligned one; off removes the item
-    dock.compare_mode.setCurrentIndex(dock.compare_mode.findData("checkerboard"))
-    dock.compare_slider.setValue(0)
+    dock.compare.mode.setCurrentIndex(dock.compare.mode.findData("checkerboard"))
+    dock.compare.slider.setValue(0)
     region, n = item.region(), item.cell_px
     assert item.mode == "checkerboard" and n == 8 and len(region.rects()) > 4
     assert region.contains(QPoint(1, 1)) and not region.contains(QPoint(n + 1, 1)) and region.contains(QPoint(n + 1, n + 1))
-    dock.compare_layer.setCurrentIndex(dock.compare_layer.findData("input"))
-    assert dock.compare_item is not item and dock.compare_item.layer is sar
-    dock.compare_mode.setCurrentIndex(dock.compare_mode.findData(None))
-    assert dock.compare_item is None
+    dock.compare.side.setCurrentIndex(dock.compare.side.findData("input"))
+    assert dock.compare.item is not item and dock.compare.item.layer is sar
+    dock.compare.mode.setCurrentIndex(dock.compare.mode.findData(None))
+    assert dock.compare.item is None
 
 
 def test_chip_viewer_shows_the_selected_point_and_a_click_moves_its_sar_end(dock, project, data_dir, tmp_path,

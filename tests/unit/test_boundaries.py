@@ -129,19 +129,17 @@ def test_the_parts_of_the_plugin_import_each_other_without_a_circle():
 DOCUMENTED_DIRS = ["core", "bridge", "batch"]
 
 
+def _undocumented(node, path, prefix=""):
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and not child.name.startswith("_"):
+            if not ast.get_docstring(child):
+                yield f"{path.relative_to(REPO)}:{child.lineno} {prefix}{child.name}"
+            if isinstance(child, ast.ClassDef):
+                yield from _undocumented(child, path, f"{prefix}{child.name}.")
+
+
 def test_every_public_class_and_function_of_the_engine_and_bridge_says_what_it_is():
     """A docstring on each public class, function and method of core/, bridge/ and batch/."""
-    missing = []
-    for sub in DOCUMENTED_DIRS:
-        for path in sorted((REPO / "sar_eo_coreg" / sub).rglob("*.py")):
-            def visit(node, prefix=""):
-                for child in ast.iter_child_nodes(node):
-                    if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
-                            and not child.name.startswith("_"):
-                        if not ast.get_docstring(child):
-                            missing.append(f"{path.relative_to(REPO)}:{child.lineno} {prefix}{child.name}")
-                        if isinstance(child, ast.ClassDef):
-                            visit(child, f"{prefix}{child.name}.")
-
-            visit(ast.parse(path.read_text()))
+    missing = [line for sub in DOCUMENTED_DIRS for path in sorted((REPO / "sar_eo_coreg" / sub).rglob("*.py"))
+               for line in _undocumented(ast.parse(path.read_text()), path)]
     assert missing == [], f"{len(missing)} without a docstring: {missing}"

@@ -41,3 +41,15 @@ def test_zip_checker_rejects_caches_and_missing_metadata(tmp_path):
     found = problems(bad)
     assert any("metadata.txt is missing" in p for p in found)
     assert any("must not be packaged" in p for p in found)
+
+
+def test_the_translation_template_holds_every_tr_string():
+    """i18n/sar_eo_coreg.ts is rebuilt from the tr() strings (tools/i18n.py) and Qt's lrelease reads it."""
+    check = subprocess.run([sys.executable, "tools/i18n.py", "--check"], cwd=REPO, capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    text = (REPO / "sar_eo_coreg" / "i18n" / "sar_eo_coreg.ts").read_text()
+    assert "<name>CoregDock</name>" in text and "<source>Report…</source>" in text
+    if shutil.which("lrelease"):
+        done = subprocess.run(["lrelease", "sar_eo_coreg/i18n/sar_eo_coreg.ts", "-qm", "/dev/null"], cwd=REPO,
+                              capture_output=True, text=True)
+        assert done.returncode == 0 and "untranslated source text" in done.stdout
