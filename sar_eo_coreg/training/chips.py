@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..core.align.peaks import parabola_offset
+from ..core.align.peaks import surface_peaks
 from ..models.heatmap import MARGIN
 from ..models.torch_ops import CfogFeatures, resolve_device, zncc
 
@@ -25,39 +25,17 @@ class MatchBatch:
     valid: np.ndarray  # (N,) bool: a clear peak inside the search area
 
 
-def find_peaks(surfaces: np.ndarray, radius: int, usable: np.ndarray, guide: np.ndarray = None) -> MatchBatch:
-    """Best peak of each surface with a sub-pixel parabola fit, and a confidence from its height and its
-    margin over the runner-up. `guide` (N, 2r+1, 2r+1), if given, picks the peak (e.g. an aggregate of
-    neighbouring surfaces); the position is then refined on the point's own surface nearby."""
-    n, size, _ = surfaces.shape
+def find_peaks(surfaces: np.ndarray, radius: int, usable: np.ndarray) -> MatchBatch:
+    """Best peak of each surface (N, 2r+1, 2r+1), sub-pixel, with a confidence from its height and its margin
+    over the runner-up: the engine's peak finder (core.align.peaks), one surface per chip."""
+    n = len(surfaces)
     if n == 0:
         return MatchBatch(np.zeros((0, 2)), np.zeros(0), np.zeros(0, bool))
-    pick = surfaces if guide is None else guide
-    index = pick.reshape(n, -1).argmax(axis=1)
-    by, bx = np.divmod(index, size)
-    if guide is not None:  # the own surface's best within ±1 px of the guided peak
-        offsets = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
-        cand_y = np.clip(by[:, None] + np.array([o[0] for o in offsets]), 0, size - 1)
-        cand_x = np.clip(bx[:, None] + np.array([o[1] for o in offsets]), 0, size - 1)
-        values = surfaces[np.arange(n)[:, None], cand_y, cand_x]
-        choice = values.argmax(axis=1)
-        by, bx = cand_y[np.arange(n), choice], cand_x[np.arange(n), choice]
-    rows = np.arange(n)
-    best = surfaces[rows, by, bx]
-    yy, xx = np.mgrid[0:size, 0:size]
-    near = (np.abs(yy[None] - by[:, None, None]) <= SECOND_PEAK_EXCLUSION) & (
-        np.abs(xx[None] - bx[:, None, None]) <= SECOND_PEAK_EXCLUSION)
-    second = np.where(near, -1.0, pick).reshape(n, -1).max(axis=1)
-    first = pick[rows, by, bx]
-    inner = (bx > 0) & (bx < size - 1) & (by > 0) & (by < size - 1)
-    bxc, byc = np.clip(bx, 1, size - 2), np.clip(by, 1, size - 2)
-    dx = parabola_offset(surfaces[rows, byc, bxc - 1], surfaces[rows, byc, bxc], surfaces[rows, byc, bxc + 1])
-    dy = parabola_offset(surfaces[rows, byc - 1, bxc], surfaces[rows, byc, bxc], surfaces[rows, byc + 1, bxc])
-    shift = np.c_[bx + dx - radius, by + dy - radius].astype(np.float64)
-    distinct = np.clip((first - second) / np.maximum(1.0 - second, 1e-3), 0.0, 1.0)
+    shift, best, second, inner = (a[:, 0] for a in surface_peaks(np.moveaxis(surfaces, 0, -1)[..., None], radius,
+                                                                   SECOND_PEAK_EXCLUSION))
+    distinct = np.clip((best - second) / np.maximum(1.0 - second, 1e-3), 0.0, 1.0)
     score = np.sqrt(np.clip(best, 0.0, 1.0) * distinct)
-    valid = inner & (best > 0.05) & usable
-    return MatchBatch(shift, score.astype(np.float64), valid)
+    return MatchBatch(shift.astype(np.float64), score.astype(np.float64), inner & (best > 0.05) & usable)
 
 
 class StructuralChipMatcher:

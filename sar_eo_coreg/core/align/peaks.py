@@ -15,16 +15,16 @@ def parabola_offset(minus, centre, plus):
 
 
 
-def surface_peaks(surfaces: np.ndarray, radius: int):
-    """surfaces (S, S, ny, nx) over shifts -> sub-pixel best shift (ny, nx, 2), peak, runner-up (more than 1 px
-    away) and whether the peak lies inside the search area (not on its border)."""
+def surface_peaks(surfaces: np.ndarray, radius: int, exclusion: int = 1):
+    """surfaces (S, S, ny, nx) over shifts -> sub-pixel best shift (ny, nx, 2), peak, runner-up (more than
+    `exclusion` px away) and whether the peak lies inside the search area (not on its border)."""
     size = surfaces.shape[0]
     flat = surfaces.reshape(size * size, *surfaces.shape[2:])
     best = flat.argmax(axis=0)
     by, bx = np.divmod(best, size)
     peak = np.take_along_axis(flat, best[None], 0)[0]
     grid_y, grid_x = np.divmod(np.arange(size * size), size)
-    far = (np.abs(grid_y[:, None, None] - by[None]) > 1) | (np.abs(grid_x[:, None, None] - bx[None]) > 1)
+    far = (np.abs(grid_y[:, None, None] - by[None]) > exclusion) | (np.abs(grid_x[:, None, None] - bx[None]) > exclusion)
     second = np.where(far, flat, -1.0).max(axis=0)
     inner = (bx > 0) & (bx < size - 1) & (by > 0) & (by < size - 1)
     byc, bxc = np.clip(by, 1, size - 2), np.clip(bx, 1, size - 2)
