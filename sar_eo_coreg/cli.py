@@ -308,11 +308,13 @@ def main(argv=None) -> int:
         from .batch.progress import BatchOutput
 
         out = BatchOutput(args.progress)
-        previous = signal.signal(signal.SIGTERM, _cancel_on_stop)  # the plugin's Cancel: as Ctrl-C
+        stops = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])  # Cancel, a closed terminal
+        previous = {stop: signal.signal(stop, _cancel_on_stop) for stop in stops}  # as Ctrl-C
         try:
             return _guarded(lambda: _batch(args, out), out)
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for stop, handler in previous.items():
+                signal.signal(stop, handler)
 
     out = _Output(args.progress)
     stops = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
@@ -368,8 +370,9 @@ def options_request(argv):
 
 
 def _batch(args, out) -> int:
+    from .batch import EXIT_PAIRS_FAILED
     from .batch.manifest import pairs_from_glob, read_manifest
-    from .batch.run import EXIT_PAIRS_FAILED, run_batch
+    from .batch.run import run_batch
     from .core.errors import CoregError
     from .core.request import CoregParams
 
@@ -382,7 +385,7 @@ def _batch(args, out) -> int:
     elif not (args.eo and args.sar):
         raise CoregError("--eo and --sar go together: --eo EO --sar 'GLOB'.")
     else:
-        pairs = pairs_from_glob(args.eo, args.sar, base)
+        pairs = pairs_from_glob(args.eo, args.sar, base, args.out)
     result = run_batch(pairs, args.out, args.workers, args.scheduler, args.force, out.event)
     out.finish(result)
     if result.cancelled:

@@ -10,14 +10,17 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, List
 
 from ..core.errors import CoregError
 from ..core.request import CoregParams
 
 # manifest columns that are not options
 PAIR_COLUMNS = ("eo", "sar", "name")
-SWITCHES = {"tiepoints_only"}  # options without a value: yes/no in the manifest
+SWITCHES = {"tiepoints_only"}  # options without a value: yes/no in the manifest (yes switches it on for the row)
+YES, NO = ("1", "yes", "true", "y"), ("0", "no", "false", "n")
+RESERVED = {"batch.csv", "batch.gpkg", "batch.json", "con", "prn", "aux", "nul",
+            *(f"{d}{i}" for d in ("com", "lpt") for i in range(1, 10))}  # the summary's files; Windows device names
 
 
 @dataclass
@@ -36,17 +39,32 @@ def option_columns() -> List[str]:
 
 
 def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "pair"
+    """A folder name: letters, digits, . _ -; never a name the batch's summary or Windows reserves."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "pair"
+    return f"{name}_pair" if name.lower() in RESERVED or name.lower().split(".")[0] in RESERVED else name
 
 
 def _unique(names: List[str]) -> List[str]:
-    seen: Dict[str, int] = {}
+    """The names made distinct (case-insensitively, as folders on some file systems are): _2, _3 … added."""
+    taken = set()
     out = []
     for name in names:
-        key = name.lower()  # folders differ on case-insensitive file systems too
-        seen[key] = seen.get(key, 0) + 1
-        out.append(name if seen[key] == 1 else f"{name}_{seen[key]}")
+        candidate, k = name, 1
+        while candidate.lower() in taken:
+            k += 1
+            candidate = f"{name}_{k}"
+        taken.add(candidate.lower())
+        out.append(candidate)
     return out
+
+
+def _input_path(cell: str, folder: Path) -> str:
+    """A manifest cell as a path: ~ expanded; relative to the manifest's folder unless absolute, a GDAL /vsi path
+    or a URL."""
+    cell = os.path.expanduser(cell)
+    if os.path.isabs(cell) or cell.startswith("/vsi") or re.match(r"^[a-z][a-z0-9+.-]*://", cell, re.I):
+        return cell
+    return str((folder / cell).resolve())
 
 
 def _flag(column: str) -> str:
@@ -60,7 +78,13 @@ def read_manifest(path: str, base_argv: List[str], parse: Callable[[List[str]], 
     try:
         with open(where, newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
-            rows = list(reader)
+            rows = []
+            for row in reader:
+                if None in row:  # more cells than the header names
+                    raise CoregError(f"{path} line {reader.line_num}: more cells than columns. Quote a path that "
+                                     'holds a comma ("a,b.tif").')
+                if any((v or "").strip() for v in row.values()):  # rows of empty cells (spreadsheets) are skipped
+                    rows.append((reader.line_num, row))
             columns = [c.strip() for c in reader.fieldnames or []]
     except FileNotFoundError:
         raise CoregError(f"The manifest {path} does not exist. Give a CSV with columns eo,sar[,name][,options].") from None
@@ -78,18 +102,20 @@ def read_manifest(path: str, base_argv: List[str], parse: Callable[[List[str]], 
     if not rows:
         raise CoregError(f"The manifest {path} lists no pairs.")
     pairs, names = [], []
-    for line, row in enumerate(rows, start=2):
+    for line, row in rows:
         row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
         if not row.get("eo") or not row.get("sar"):
             raise CoregError(f"{path} line {line}: the eo and sar cells must both name a raster.")
-        eo, sar = (str((where.parent / row[c]).resolve()) if not os.path.isabs(row[c]) else row[c] for c in ("eo", "sar"))
+        eo, sar = (_input_path(row[c], where.parent) for c in ("eo", "sar"))
         argv = list(base_argv)
         for column in option_columns():
             value = row.get(column, "")
             if not value:
                 continue
             if column in SWITCHES:
-                if value.lower() in ("1", "yes", "true"):
+                if value.lower() not in YES + NO:
+                    raise CoregError(f"{path} line {line}: {column} must be yes or no, got '{value}'.")
+                if value.lower() in YES:
                     argv.append(_flag(column))
                 continue
             argv += [_flag(column), value]
@@ -104,9 +130,12 @@ def read_manifest(path: str, base_argv: List[str], parse: Callable[[List[str]], 
     return pairs
 
 
-def pairs_from_glob(eo: str, pattern: str, params: CoregParams) -> List[Pair]:
-    """One EO against every SAR the glob matches (sorted), each named after its SAR file."""
-    sars = sorted(p for p in glob.glob(os.path.expanduser(pattern), recursive=True) if os.path.isfile(p))
+def pairs_from_glob(eo: str, pattern: str, params: CoregParams, out_dir: str = "") -> List[Pair]:
+    """One EO against every SAR the glob matches (sorted), each named after its SAR file; files under the batch's
+    own output folder (`out_dir`: earlier results) are not inputs."""
+    out = os.path.abspath(out_dir) + os.sep if out_dir else None
+    sars = sorted(p for p in glob.glob(os.path.expanduser(pattern), recursive=True)
+                  if os.path.isfile(p) and not (out and os.path.abspath(p).startswith(out)))
     if not sars:
         raise CoregError(f"No SAR file matches '{pattern}'. Quote the pattern so the shell does not expand it, e.g. "
                          "--sar 'scenes/*.tif'.")

@@ -21,15 +21,15 @@ from typing import Callable, Dict, List, Optional
 from ..core.errors import CoregError
 from ..core.threads import THREADS_ENV
 from ..core.version import __version__
+from . import CANCEL_WAIT_S
 from .manifest import Pair
 from .summary import SUMMARY_CSV, SUMMARY_GPKG, footprint, write_csv, write_gpkg
 from .task import PROGRESS_TOPIC, PairRow, completed, run_pair
 
 SUMMARY_JSON = "batch.json"
-EXIT_PAIRS_FAILED = 100  # the batch command's exit status with N failed pairs: 100 + N (at most 125)
 ALLOWED_FAILURES = 2  # times a pair may take its worker down with it before it is given up (then: a failed row)
-CANCEL_WAIT_S = 60.0  # after a cancel, how long running pairs get to stop cleanly
 POLL_S = 0.1
+WORKERS_WAIT_S = 30.0  # a cluster given by address: how long to wait for its first worker
 
 
 @dataclass
@@ -73,6 +73,7 @@ def _start_client(workers: int, scheduler: Optional[str]):
     # Dask's nanny sets MALLOC_TRIM_THRESHOLD_ for its workers, which turns off glibc's adaptive mmap threshold:
     # every large array of the engine then costs fresh pages (17 % slower per pair here); the local cluster's go
     dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                     "distributed.scheduler.worker-saturation": 1.0,  # no pair queued behind a running one
                      "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
     if scheduler:
         try:
@@ -80,7 +81,13 @@ def _start_client(workers: int, scheduler: Optional[str]):
         except (OSError, TimeoutError, ValueError) as exc:
             raise CoregError(f"Cannot reach the Dask scheduler at {scheduler} ({exc}). Start one (dask scheduler, "
                              "dask worker ADDRESS), or leave out --scheduler for a local cluster.") from None
-        return client, None, max(1, len(client.scheduler_info().get("workers", {})))
+        try:
+            client.wait_for_workers(1, timeout=WORKERS_WAIT_S)
+        except (OSError, TimeoutError):
+            client.close()
+            raise CoregError(f"The Dask cluster at {scheduler} has no workers (waited {WORKERS_WAIT_S:.0f} s). Start "
+                             f"some: dask worker {scheduler}") from None
+        return client, None, len(client.scheduler_info().get("workers", {}))
     threads = str(max(1, (os.cpu_count() or 1) // workers))
     env = {THREADS_ENV: threads, "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
     with _workers_ignore_ctrl_c():
@@ -166,11 +173,12 @@ def _run(client, todo: List[Pair], out: Path, rows: Dict[str, PairRow], total: i
     """Submit the pairs and collect them as they end; True when cancelled (Ctrl-C)."""
     from distributed import Event
 
-    cancel_name = f"sar_eo_coreg-cancel-{uuid.uuid4().hex}"
+    batch_id = uuid.uuid4().hex
+    cancel_name, topic = f"sar_eo_coreg-cancel-{batch_id}", f"{PROGRESS_TOPIC}-{batch_id}"
     events: queue.Queue = queue.Queue()
-    client.subscribe_topic(PROGRESS_TOPIC, lambda event: events.put(event[1]))
-    pending = {client.submit(run_pair, pair, str(out / pair.name), cancel_name, key=f"coregister-{pair.name}-"
-                             f"{uuid.uuid4().hex[:8]}", pure=False, retries=1): pair for pair in todo}
+    client.subscribe_topic(topic, lambda event: events.put(event[1]))
+    pending = {client.submit(run_pair, pair, str(out / pair.name), cancel_name, topic, key=f"coregister-{pair.name}-"
+                             f"{batch_id[:8]}", pure=False, retries=1): pair for pair in todo}
 
     def collect():
         while not events.empty():
@@ -200,7 +208,7 @@ def _run(client, todo: List[Pair], out: Path, rows: Dict[str, PairRow], total: i
             pass  # a second Ctrl-C: stop waiting; a pair cut short leaves only its hidden staging folder
         return True
     finally:
-        client.unsubscribe_topic(PROGRESS_TOPIC)
+        client.unsubscribe_topic(topic)
 
 
 def _row_of(future, pair: Pair, out: Path) -> PairRow:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-import resource
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,7 +18,7 @@ from ..core.report import CoregReport
 from ..core.version import __version__
 from .manifest import Pair
 
-PROGRESS_TOPIC = "sar_eo_coreg-pair-progress"
+PROGRESS_TOPIC = "sar_eo_coreg-pair-progress"  # a batch's own topic: this with the batch's id
 EVENT_EVERY_S = 0.25  # a pair's progress events, at most this often
 CANCEL_POLL_S = 0.5  # the batch's cancel flag (on the scheduler), looked at most this often
 
@@ -47,12 +47,16 @@ def _row(pair: Pair, out_dir: str, status: str, report: Optional[CoregReport] = 
 
 
 def completed(pair: Pair, out_dir: str) -> Optional[CoregReport]:
-    """The report of the pair's complete result in `out_dir`, when it was made by this version from inputs with
-    the same fingerprints (core.pipeline.file_digest) and the same request; else None."""
+    """The report of the pair's complete result in `out_dir`, when it was made by this version, after the last
+    change of its inputs (their sidecars and model included), from inputs with the same fingerprints
+    (core.pipeline.file_digest) and with the same request; else None."""
     from ..core.pipeline import file_digest
 
+    manifest = Path(out_dir) / MANIFEST
     try:
-        report = CoregReport.from_dict(json.loads((Path(out_dir) / MANIFEST).read_text()))
+        if manifest.stat().st_mtime_ns <= _newest_input_ns(pair):  # an input changed after the result was made
+            return None
+        report = CoregReport.from_dict(json.loads(manifest.read_text()))
         same = (report.command == "coregister" and report.versions.get("sar_eo_coreg") == __version__
                 and report.parameters == json.loads(json.dumps(asdict(pair.params)))
                 and report.eo_digest == file_digest(pair.eo) and report.sar_digest == file_digest(pair.sar)
@@ -62,11 +66,34 @@ def completed(pair: Pair, out_dir: str) -> Optional[CoregReport]:
     return report if same else None
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+SIDECARS = (".aux.xml", ".ovr", ".msk")  # beside a raster, named after it whole
+WORLD_FILES = (".tfw", ".tifw", ".wld", ".prj")  # beside a raster, named after its stem
 
 
-def run_pair(pair: Pair, out_dir: str, cancel_event: Optional[str] = None) -> PairRow:
+def _newest_input_ns(pair: Pair) -> int:
+    """The latest change (ns) of the pair's inputs, their georeferencing sidecars and a learned model's card."""
+    paths = []
+    for raster in (pair.eo, pair.sar):
+        stem = os.path.splitext(raster)[0]
+        paths += [raster, *(raster + s for s in SIDECARS), *(stem + w for w in WORLD_FILES)]
+    if pair.params.uses_model:
+        from ..models.descriptor import find_model
+
+        paths.append(str(find_model(pair.params.model or "default")))
+    return max(os.stat(p).st_mtime_ns for p in paths if os.path.exists(p))
+
+
+def _peak_mb() -> Optional[float]:
+    """This worker process's peak resident memory so far, MB (None where the platform does not say)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024.0  # bytes on macOS, KiB on Linux
+
+
+def run_pair(pair: Pair, out_dir: str, cancel_event: Optional[str] = None, topic: str = PROGRESS_TOPIC) -> PairRow:
     """Coregister one pair (on a Dask worker, or in this process when called directly). Never raises for the
     pair's own failure: its row carries the one-line error."""
     import cv2
@@ -83,7 +110,7 @@ def run_pair(pair: Pair, out_dir: str, cancel_event: Optional[str] = None) -> Pa
         now = time.monotonic()
         if worker is not None and (now - last["event"] >= EVENT_EVERY_S or fraction >= 1.0):
             last["event"] = now
-            worker.log_event(PROGRESS_TOPIC, {"pair": pair.name, "fraction": round(float(fraction), 4), "message": str(message),
+            worker.log_event(topic, {"pair": pair.name, "fraction": round(float(fraction), 4), "message": str(message),
                                               "pid": os.getpid()})
 
     def cancelled() -> bool:

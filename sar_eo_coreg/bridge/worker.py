@@ -17,12 +17,12 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional
 
-from ..batch.run import EXIT_PAIRS_FAILED  # a batch with failed pairs: its result line holds them
+from ..batch import CANCEL_WAIT_S, EXIT_PAIRS_FAILED  # a batch with failed pairs: its result line holds them
 from ..core.outputs import stage_prefix
 
 PLUGIN_PARENT = str(Path(__file__).resolve().parents[2])  # the folder that holds the sar_eo_coreg package
 CANCEL_GRACE_S = 1.5
-BATCH_CANCEL_GRACE_S = 60.0
+BATCH_CANCEL_GRACE_S = CANCEL_WAIT_S + 30.0  # its running pairs stop, then it writes its summary
 
 
 class WorkerError(Exception):

@@ -94,13 +94,14 @@ def merge_duplicates(tp: TiePoints) -> int:
 def _records(tp: TiePoints, eo: RasterInfo):
     eo_x, eo_y = pixel_to_map(eo, tp.eo_px[:, 0], tp.eo_px[:, 1])
     sar_x, sar_y = pixel_to_map(eo, tp.eo_px[:, 0] + tp.disp[:, 0], tp.eo_px[:, 1] + tp.disp[:, 1])
-    residual = tp.residual_norm
+    components = np.round(tp.residual, RESIDUAL_DECIMALS)
+    residual = np.hypot(components[:, 0], components[:, 1])  # of the components as written: the same when read back
     off, threshold = global_deviation(tp.eo_px, tp.disp, tp.used)
     for i in range(len(tp)):
         yield (i + 1, float(eo_x[i]), float(eo_y[i]), float(sar_x[i]), float(sar_y[i]), float(tp.disp[i, 0]),
                float(tp.disp[i, 1]), float(tp.score[i]), int(tp.inlier[i]), int(tp.enabled[i]),
                *(None if not np.isfinite(v) else round(float(v), RESIDUAL_DECIMALS)
-                 for v in (residual[i], *tp.residual[i], off[i])),
+                 for v in (residual[i], *components[i], off[i])),
                int(bool(off[i] > threshold)), None if not np.isfinite(tp.uncertainty[i]) else float(tp.uncertainty[i]))
 
 

@@ -195,11 +195,13 @@ class ChipViewer(QWidget):
 
     def _typed(self) -> Optional[Tuple[Tuple[float, float], Tuple[float, float]]]:
         try:
-            x0, y0, x1, y1 = (float(b.text().replace(",", ".")) for b in (self.eo_x, self.eo_y, self.sar_x, self.sar_y))
+            values = [float(b.text().replace(",", ".")) for b in (self.eo_x, self.eo_y, self.sar_x, self.sar_y)]
         except ValueError:
+            values = []
+        if len(values) != 4 or not all(math.isfinite(v) for v in values):
             self.caption.setText(self.tr("Type four numbers: the EO end's x and y, the SAR end's x and y."))
             return None
-        return (x0, y0), (x1, y1)
+        return (values[0], values[1]), (values[2], values[3])
 
     def _set_typed(self) -> None:
         typed = self._typed()

@@ -5,7 +5,8 @@ from qgis.PyQt.QtWidgets import QDockWidget
 
 import sar_eo_coreg
 
-ALGORITHMS = {"sar_eo_coreg:coregister", "sar_eo_coreg:detect_tiepoints", "sar_eo_coreg:warp_from_tiepoints"}
+ALGORITHMS = {"sar_eo_coreg:coregister", "sar_eo_coreg:detect_tiepoints", "sar_eo_coreg:warp_from_tiepoints",
+              "sar_eo_coreg:coregister_many"}
 
 
 def _provider():

@@ -16,8 +16,6 @@ import rasterio
 
 from tests.conftest import REPO
 
-pytest.importorskip("distributed")
-
 
 def shifted_sar(data_dir, path, metres=(30.0, -20.0)):
     """The S1/S2 fixture's SAR georeferenced 30 m east and 20 m south of the truth: a pair with a known shift."""
@@ -118,12 +116,13 @@ def test_a_rerun_skips_finished_pairs_and_retries_the_failed_one(first_run, mani
     assert [rows[n]["status"] for n in before] == ["skipped"] * 3 and rows["missing"]["status"] == "failed"
     assert rows["airport"]["verdict"] and rows["airport"]["rmse_px"]  # the figures come from the result there
     assert before == {name: (out / name / "report.json").stat().st_mtime_ns for name in before}
-    # another option for a pair is another result: that pair runs again
+    # another option for a pair is another result, and so is an input changed since: those pairs run again
     changed = manifest.with_name("changed.csv")
     changed.write_text(manifest.read_text().replace(",s1s2,\n", ",s1s2,300\n", 1))
+    os.utime(manifest.with_name("s1s2_sar_shifted.tif"))  # rewritten (its first MiB and size may not change)
     result = batch("--manifest", changed, "--out", out, "--workers", 2, "--progress", "none")
     rows = rows_of(out)
-    assert rows["s1s2"]["status"] == "done" and rows["airport"]["status"] == "skipped"
+    assert [rows[n]["status"] for n in ("s1s2", "s1s2_shifted", "airport")] == ["done", "done", "skipped"]
 
 
 def test_a_killed_worker_s_pair_completes_on_retry(data_dir, tmp_path):
@@ -193,3 +192,27 @@ def test_cancel_stops_scheduling_and_keeps_finished_pairs(data_dir, tmp_path):
     rows = rows_of(out)
     assert rows["p0"]["status"] == "done" and {rows[f"p{i}"]["status"] for i in (1, 2, 3)} == {"cancelled"}
     assert sorted(p.name for p in out.iterdir()) == ["batch.csv", "batch.gpkg", "batch.json", "p0"]
+
+
+def test_manifest_rows_names_and_cells(tmp_path):
+    """Blank rows skipped with true line numbers; an extra cell, a bad yes/no, are one line; names never clash
+    with each other (whatever the sanitiser makes of them) nor with the batch's own files."""
+    from sar_eo_coreg.batch.manifest import read_manifest
+    from sar_eo_coreg.cli import options_request
+    from sar_eo_coreg.core.errors import CoregError
+
+    path = tmp_path / "m.csv"
+    path.write_text("eo,sar,name,tiepoints_only\n,,,\na.tif,b.tif,site 1,\na.tif,c.tif,site/1,yes\n"
+                    "a.tif,d.tif,site_1_2,\na.tif,e.tif,batch.csv,\na.tif,f.tif,NUL,\n\na.tif,~/g.tif,,no\n")
+    pairs = read_manifest(str(path), [], options_request)
+    names = [p.name for p in pairs]
+    assert len(set(n.lower() for n in names)) == len(names) == 6
+    assert names[:3] == ["site_1", "site_1_2", "site_1_2_2"] and names[3:5] == ["batch.csv_pair", "NUL_pair"]
+    assert pairs[1].params.tiepoints_only and not pairs[0].params.tiepoints_only
+    assert pairs[0].eo == str(tmp_path / "a.tif") and pairs[5].sar == os.path.expanduser("~/g.tif")
+    for text, expected in {"eo,sar\n\na.tif,b.tif,extra\n": "line 3: more cells than columns",
+                           "eo,sar,tiepoints_only\na.tif,b.tif,maybe\n": "line 2: tiepoints_only must be yes or no",
+                           "eo,sar\n\n\na.tif,\n": "line 4: the eo and sar cells"}.items():
+        path.write_text(text)
+        with pytest.raises(CoregError, match=expected):
+            read_manifest(str(path), [], options_request)
