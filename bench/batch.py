@@ -22,6 +22,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from pairs import aligned_pairs, data_path  # noqa: E402
+from publish import publish  # noqa: E402
 
 from sar_eo_coreg.batch.manifest import Pair  # noqa: E402
 from sar_eo_coreg.batch.run import run_batch  # noqa: E402
@@ -82,8 +83,7 @@ def main(argv=None):
         lines.append(f"| {r['workers']} | {r['wall_s']:.1f} | {r['startup_s']:.1f} | {r['pairs_per_min']:.1f} | "
                      f"{r['pairs_per_min_after_startup']:.1f} | {r['task_s_mean']:.2f} | {r['overhead_s_per_pair']:.2f} | "
                      f"{r['peak_worker_mb']:.0f} |")
-    (out / "batch.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    publish(out / "batch.md", lines)
 
 
 if __name__ == "__main__":

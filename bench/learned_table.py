@@ -13,6 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
+from publish import publish  # bench/ is the script's folder
+
 RESULTS = Path(__file__).resolve().parent / "results"
 WARPS = ("random", "strong", "relief", "sine")
 
@@ -42,8 +44,7 @@ def main(argv=None):
                 lines.append(f"| {warp} | {source} | {row['scenes']} | {row['zero_shift_mean']:.1f} | {name} | "
                              f"{row['headline_mean']:.2f} | {row['headline_median']:.2f} | {row['headline_pck3']:.1%} | "
                              f"{row['not_aligned']} | {row['seconds_per_scene']:.2f} |")
-    (RESULTS / "learned.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    publish(RESULTS / "learned.md", lines)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from pairs import EXTRA, aligned_pairs, data_path  # noqa: E402
+from publish import publish  # noqa: E402
 
 from sar_eo_coreg.core.align.peaks import parabola_offset  # noqa: E402
 from sar_eo_coreg.core.features import CfogDescriptor  # noqa: E402
@@ -138,8 +139,7 @@ def main(argv=None):
         lines.append(f"| {source} | {len(rs)} | {count['aligned']} | {count['partly misaligned']} | "
                      f"{count['misaligned']} | {count['unverifiable']} | "
                      f"{np.median(medians) if medians else float('nan'):.2f} |")
-    (out / "pair_check.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    publish(out / "pair_check.md", lines)
 
 
 if __name__ == "__main__":
