@@ -44,17 +44,17 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../ui/chips.py" line="200"/>
+        <location filename="../ui/chips.py" line="204"/>
         <source>Type four numbers: the EO end's x and y, the SAR end's x and y.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../ui/chips.py" line="217"/>
+        <location filename="../ui/chips.py" line="221"/>
         <source>Add point: click a feature in the EO chip.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../ui/chips.py" line="222"/>
+        <location filename="../ui/chips.py" line="226"/>
         <source>Add point: now click the same ground in the SAR chip.</source>
         <translation type="unfinished"></translation>
     </message>
@@ -363,57 +363,57 @@
 <context>
     <name>ReviewPanel</name>
     <message>
-        <location filename="../ui/review.py" line="65"/>
+        <location filename="../ui/review.py" line="64"/>
         <source>Run a coregistration to review its tie points.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../ui/review.py" line="85"/>
+        <location filename="../ui/review.py" line="84"/>
         <source>Disable</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../ui/review.py" line="86"/>
+        <location filename="../ui/review.py" line="85"/>
         <source>Enable</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../ui/review.py" line="87"/>
+        <location filename="../ui/review.py" line="86"/>
         <source>Delete</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../ui/review.py" line="99"/>
+        <location filename="../ui/review.py" line="98"/>
         <source>suspect</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../ui/review.py" line="100"/>
+        <location filename="../ui/review.py" line="99"/>
         <source>Disable the enabled suspect points (red triangles): off the robust global model, a large residual, or at the image's edge.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../ui/review.py" line="103"/>
+        <location filename="../ui/review.py" line="102"/>
         <source>conf. &lt;</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../ui/review.py" line="104"/>
+        <location filename="../ui/review.py" line="103"/>
         <source>Disable the enabled points whose confidence is below this value.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../ui/review.py" line="110"/>
+        <location filename="../ui/review.py" line="109"/>
         <source>Undo</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../ui/review.py" line="111"/>
+        <location filename="../ui/review.py" line="110"/>
         <source>Undo the last enable/disable action of this panel.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../ui/review.py" line="186"/>
+        <location filename="../ui/review.py" line="188"/>
         <source>The tie-point layers of this run were removed from the project.</source>
         <translation type="unfinished"></translation>
     </message>

@@ -187,6 +187,8 @@ class ChipViewer(QWidget):
         self._view = None
         self.eo_chip.clear()
         self.sar_chip.clear()
+        for box in (self.eo_x, self.eo_y, self.sar_x, self.sar_y):
+            box.clear()
         self.set_button.setEnabled(False)
         self.caption.setText(self.tr("Select a tie point to see its EO and SAR chips."))
 

@@ -410,7 +410,7 @@ class CoregDock(QgsDockWidget):
 
     def residual_report(self, path: Optional[str] = None) -> None:
         """Save the review's residual report (HTML), as the Georeferencer writes one."""
-        table = self.review.residual_table()
+        table = self.review.session.residual_table() if self.review.session is not None else None
         if self.run is None or table is None:
             self.say(self.tr("Nothing to report yet: run a coregistration and wait for the fit."), error=True)
             return

@@ -24,7 +24,6 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..bridge.tiepoint_layers import reopen_readers, set_enabled, write_review_fields
-from ..core.residual_report import ResidualTable
 from ..core.transforms import SUSPECT_MIN_PX, SUSPECT_SIGMAS
 from .chips import ChipViewer
 from .review_state import ReviewFit, ReviewSession
@@ -116,6 +115,7 @@ class ReviewPanel(QWidget):
             quick.addWidget(widget)
         layout.addLayout(quick)
         self.chips = ChipViewer(self)
+        self.chips.new_button.setEnabled(False)  # until there are points to add to
         self.chips.move_ends = self.move_ends
         self.chips.add_point = self.add_point
         layout.addWidget(self.chips)
@@ -130,6 +130,7 @@ class ReviewPanel(QWidget):
     # ---- binding -------------------------------------------------------------------------------
     def bind(self, session: ReviewSession, canvas=None) -> None:
         self.session = session
+        self.chips.new_button.setEnabled(True)
         self.canvas = canvas
         self._undo = []
         self.undo_button.setEnabled(False)
@@ -152,6 +153,7 @@ class ReviewPanel(QWidget):
         self.table.setRowCount(0)
         self.rmse_label.setText(message)
         self.chips.clear()
+        self.chips.new_button.setEnabled(False)
 
     def set_transform(self, transform: str) -> None:
         self.transform = transform
@@ -384,6 +386,8 @@ class ReviewPanel(QWidget):
     def add_point(self, eo_xy, sar_xy) -> None:
         """A tie point of the analyst's: enabled, confidence 1, in both layers (their edit buffers when edited)."""
         session = self.session
+        if session is None:
+            return
         pid = int(session.rows.ids.max()) + 1 if len(session.rows) else 1
         eo_px, sar_px = session.to_pixel(np.array([eo_xy, sar_xy], np.float64))
         values = {"id": pid, "eo_x": eo_xy[0], "eo_y": eo_xy[1], "sar_x": sar_xy[0], "sar_y": sar_xy[1],
@@ -427,15 +431,6 @@ class ReviewPanel(QWidget):
         reopen_readers([session.run.points, session.run.links])  # a reload drops the selection: restored below
         self.refresh()
         session.run.points.selectByIds([session.rows.point_fids[pid]])
-
-    def residual_table(self) -> Optional[ResidualTable]:
-        """The points and their residuals as shown now (None before a fit returns)."""
-        session = self.session
-        if session is None or session.rows is None or session.fit is None:
-            return None
-        rows = session.rows
-        return ResidualTable(rows.ids, rows.enabled, session.px, rows.eo_xy, rows.sar_xy, session.disp,
-                             session.residual, session.suspect)
 
     def _zoom_to_row(self, row: int, column: int) -> None:
         if self.session is None or self.canvas is None:

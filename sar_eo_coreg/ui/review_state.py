@@ -13,6 +13,7 @@ import numpy as np
 from ..bridge.eo_pixels import EoPixels
 from ..bridge.tiepoint_layers import RunLayers, TiePointRows, read_rows
 from ..core.errors import CoregError
+from ..core.residual_report import ResidualTable
 from ..core.transforms import SUSPECT_MIN_PX, SUSPECT_SIGMAS, fit_with_residuals, global_deviation, loo_note, rmse
 
 EDGE_PX = 8  # closer than this to the EO edge, a quarter or more of a point's 33-px window was off the image
@@ -110,3 +111,10 @@ class ReviewSession:
         value = self.rmse
         figure = f"RMSE {value:.2f} px" if np.isfinite(value) else f"RMSE {loo_note(n_used, self.fit.kind)}"
         return f"Transform {self.fit.kind}: {figure} (leave-one-out, {n_used} of {len(self.rows)} points enabled)"
+
+    def residual_table(self) -> Optional[ResidualTable]:
+        """The points and their residuals as shown now (None before a fit returns)."""
+        if self.rows is None or self.fit is None:
+            return None
+        return ResidualTable(self.rows.ids, self.rows.enabled, self.px, self.rows.eo_xy, self.rows.sar_xy, self.disp,
+                             self.residual, self.suspect)

@@ -127,6 +127,9 @@ def test_a_run_that_does_not_align_is_red_clears_the_review_and_hides_the_last_r
     _run(dock, qgis_app)
     first = dock.run
     assert first.verdict == "aligned" and dock.review.table.rowCount() > 0
+    dock.review.table.selectRow(0)
+    qgis_app.processEvents()
+    assert dock.review.chips.eo_x.text() and dock.review.chips.new_button.isEnabled()
 
     unrelated = tmp_path / "unrelated.tif"  # other ground (the airport SAR), claiming the EO's place
     gdal.Translate(str(unrelated), str(data_dir / "airport_sar.tif"), width=512, height=512,
@@ -143,6 +146,8 @@ def test_a_run_that_does_not_align_is_red_clears_the_review_and_hides_the_last_r
     assert "--" not in dock.status.text()  # the panel's words, not the command line's
     assert not first.layers.group.isVisible()  # the previous run's layers leave the view
     assert dock.compare.item is None
+    chips = dock.review.chips  # nothing of the earlier run's point stays, and there is nothing to add a point to
+    assert not chips.eo_x.text() and not chips.sar_y.text() and not chips.new_button.isEnabled()
 
 
 def _bounds(path):
