@@ -37,8 +37,8 @@ def template() -> str:
     lines = ['<?xml version="1.0" encoding="utf-8"?>', "<!DOCTYPE TS>", '<TS version="2.1" sourcelanguage="en">']
     for context, entries in sorted(messages().items()):
         lines += ["<context>", f"    <name>{context}</name>"]
-        for source, file, line in sorted(entries, key=lambda e: (e[1], e[2])):
-            lines += ["    <message>", f'        <location filename="../{file}" line="{line}"/>',
+        for source, file, _line in sorted(entries, key=lambda e: (e[1], e[2])):
+            lines += ["    <message>", f'        <location filename="../{file}"/>',
                       f"        <source>{escape(source)}</source>", '        <translation type="unfinished"></translation>',
                       "    </message>"]
         lines.append("</context>")
