@@ -127,40 +127,42 @@ def file_digest(path: str) -> str:
 
 
 def _fit_final(tp: TiePoints, kind: str, eo: RasterInfo, reviewed: bool = False):
+    """(model, leave-one-out residuals (N, 2), EO px) of the transform fitted to the used tie points."""
     n_used = int(tp.used.sum())
     chosen = Transform.parse(kind).fitted_to(n_used)
     chosen.require(n_used, "" if reviewed else "Check that the rasters show the same area, or try a larger "
                    "--search-radius-m.")
     extent = (0.0, 0.0, float(eo.width - 1), float(eo.height - 1))
-    model, tp.residual = fit_with_residuals(chosen, tp.eo_px, tp.disp, tp.used, extent)
-    return model
+    return fit_with_residuals(chosen, tp.eo_px, tp.disp, tp.used, extent)
 
 
 def _engine_model(tp: TiePoints, kind: str, eo: RasterInfo, alignment):
-    """The model that writes the offsets: the dense field (auto), a model fitted to the tie points (any other
-    transform), or zero shift when the engine could not align. Tie points get leave-one-out residuals where a
-    fit is possible, else their distance to the field."""
+    """(model, residuals of the tie points): the model that writes the offsets is the dense field (auto), a model
+    fitted to the tie points (any other transform), or zero shift when the engine could not align. The residuals
+    are leave-one-out where a fit is possible, else the points' distance to the field."""
     if alignment.verdict == "not_aligned":
-        return ZeroModel()
+        return ZeroModel(), tp.residual
     if kind != "auto":
         return _fit_final(tp, kind, eo)
     field = FieldModel(alignment.field)
     n_used = int(tp.used.sum())
     if n_used >= Transform.AUTO.fitted_to(n_used).min_points:
-        _fit_final(tp, "auto", eo)
-    else:
-        tp.residual = tp.disp - field.predict(tp.eo_px)
-    return field
+        return field, _fit_final(tp, "auto", eo)[1]
+    return field, tp.disp - field.predict(tp.eo_px)
 
 
-def _locate_fallback(engine: dict, grid: Grid, factor: int) -> None:
-    """The self-check's fallback regions on the EO grid: `eo_px` [col0, row0, col1, row1] (pixel edges) and
-    `bounds` [xmin, ymin, xmax, ymax] in the EO CRS, for the report (it says where, not only how many)."""
-    for region in engine.get("self_check", {}).get("fallback_regions", []):
-        c0, r0, c1, r1 = region.pop("working_px")
+def _located(regions: list, grid: Grid, factor: int) -> list:
+    """The self-check's fallback regions (boxes in working pixels, `working_px`) located on the EO grid: `eo_px`
+    [col0, row0, col1, row1] (pixel edges) and `bounds` [xmin, ymin, xmax, ymax] in the EO CRS, for the report (it
+    says where, not only how many)."""
+    located = []
+    for region in regions:
+        c0, r0, c1, r1 = region["working_px"]
         xs, ys = grid.transform * (np.array([c0, c1, c1, c0]), np.array([r0, r0, r1, r1]))
-        region["eo_px"] = [round(v * factor, 1) for v in (c0, r0, c1, r1)]
-        region["bounds"] = [float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())]
+        located.append({**{k: v for k, v in region.items() if k != "working_px"},
+                        "eo_px": [round(v * factor, 1) for v in (c0, r0, c1, r1)],
+                        "bounds": [float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())]})
+    return located
 
 
 def _write_all(tmp: Path, model, tp: TiePoints, eo, sar, resampling, report: Reporter, rasters: bool = True,
@@ -275,7 +277,9 @@ def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptor
     alignment = align(eo_img, sar_img, describe, radius_m / gsd_work, params.max_points, report.stage(0.2, 0.6),
                       eo_per_working=factor)
     del eo_img, sar_img
-    _locate_fallback(alignment.report, grid, factor)
+    check = alignment.report.get("self_check", {})
+    if "fallback_regions" in check:  # the engine's log says where in its working grid; the report says where on the EO
+        check["fallback_regions"] = _located(check["fallback_regions"], grid, factor)
     alignment = alignment.scaled(factor)  # EO pixels from here on
     if native is not None and alignment.verdict != "not_aligned":
         alignment = refine_at_pixel(alignment, native, describe, factor, params.max_points, report.stage(0.6, 0.7))
@@ -284,7 +288,7 @@ def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptor
     timings["match_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    model = _engine_model(tp, params.transform, eo, alignment)
+    model, tp.residual = _engine_model(tp, params.transform, eo, alignment)
     confidence = alignment.confidence
     timings["fit_s"] = time.perf_counter() - clock
 
@@ -319,7 +323,7 @@ def apply(tiepoints_path, eo_path, sar_path, out_dir, params: Optional[ApplyPara
     out = check_destination(out_dir, {"EO": eo.path, "SAR": sar.path}, OUTPUT_FILES)
     tp.inlier = tp.enabled.copy()  # in a reviewed file, enabled is the analyst's verdict
     duplicates = merge_duplicates(tp)
-    model = _fit_final(tp, params.transform, eo, reviewed=True)
+    model, tp.residual = _fit_final(tp, params.transform, eo, reviewed=True)
     with Staging(out, _needed_bytes(eo, sar, True, len(tp))) as stage:
         clock = time.perf_counter()
         with stage.writing():
