@@ -34,7 +34,7 @@ from .outputs import (
     Staging,
     check_destination,
 )
-from .progress import Reporter
+from .progress import ProgressTracker
 from .raster import (
     DisplaySource,
     Grid,
@@ -165,14 +165,14 @@ def _located(regions: list, grid: Grid, factor: int) -> list:
     return located
 
 
-def _write_all(tmp: Path, model, tp: TiePoints, eo, sar, resampling, report: Reporter, rasters: bool = True,
+def _write_all(tmp: Path, model, tp: TiePoints, eo, sar, resampling, tracker: ProgressTracker, rasters: bool = True,
                confidence=None, fallback_regions=None):
     write_gpkg(tmp / TIEPOINTS_GPKG, tp, eo, fallback_regions)
     write_csv(tmp / TIEPOINTS_CSV, tp, eo, sar)
     write_points(tmp / TIEPOINTS_POINTS, tp, eo, sar)
     if rasters:
         write_aligned_outputs(model, eo, sar, tmp / OFFSETS_FILE, tmp / ALIGNED_FILE, resampling,
-                              progress=report, cancel=report.check, confidence=confidence,
+                              progress=tracker, cancel=tracker.check, confidence=confidence,
                               confidence_path=tmp / CONFIDENCE_FILE)
 
 
@@ -221,16 +221,16 @@ def coregister(eo_path, sar_path, out_dir, params: Optional[CoregParams] = None,
     for: the engine's CFOG when None; the front ends pass `models.descriptor.descriptor_for` (learned too)."""
     params = params or CoregParams()
     params.validate()
-    report = Reporter(progress, cancelled)
+    tracker = ProgressTracker(progress, cancelled)
     eo, sar = _validate_pair(eo_path, sar_path, params.eo_crs, params.sar_crs)
     out = check_destination(out_dir, {"EO": eo.path, "SAR": sar.path}, OUTPUT_FILES)
     needed = _needed_bytes(eo, sar, not params.tiepoints_only, params.max_points)
     with Staging(out, needed) as stage:  # made now: a folder that cannot take the result is refused before the run
-        done, tp = _coregister(eo, sar, params, descriptors, report, stage)
+        done, tp = _coregister(eo, sar, params, descriptors, tracker, stage)
     return CoregResult(str(out), done, tp, stage.late_cancel)
 
 
-def _read_pair(eo: RasterInfo, sar: RasterInfo, eo_rad, sar_rad, params: CoregParams, report: Reporter):
+def _read_pair(eo: RasterInfo, sar: RasterInfo, eo_rad, sar_rad, params: CoregParams, tracker: ProgressTracker):
     """Both rasters on the working grid (the EO grid, decimated to the working GSD and to at most
     FIELD_MAX_SIDE pixels): (EO image, SAR image, grid, decimation factor, the refinement source or None).
     When FIELD_MAX_SIDE made the working grid coarser than the working GSD, the field is refined at that GSD."""
@@ -243,10 +243,10 @@ def _read_pair(eo: RasterInfo, sar: RasterInfo, eo_rad, sar_rad, params: CoregPa
     grid = eo_grid(eo).decimated(factor)
     _check_overlap_size(eo, sar, factor)
     eo_source, sar_source = DisplaySource(eo, eo_rad, "EO"), DisplaySource(sar, sar_rad, "SAR")
-    report.stage(0.0, 0.2)(0.0, "Reading EO")
-    eo_img = eo_source.read(grid, report.check)
-    report(0.5, "Reading SAR")
-    sar_img = sar_source.read(grid, report.check)
+    tracker.stage(0.0, 0.2)(0.0, "Reading EO")
+    eo_img = eo_source.read(grid, tracker.check)
+    tracker(0.5, "Reading SAR")
+    sar_img = sar_source.read(grid, tracker.check)
     if not ((sar_img > 0) & (eo_img > 0)).any():
         raise CoregError("The EO and SAR rasters have no valid pixels in common (all nodata over the overlap).")
     from .align.native import MIN_FACTOR, NativeSource
@@ -258,11 +258,11 @@ def _read_pair(eo: RasterInfo, sar: RasterInfo, eo_rad, sar_rad, params: CoregPa
     return eo_img, sar_img, grid, factor, native
 
 
-def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptors, report: Reporter, stage: Staging):
+def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptors, tracker: ProgressTracker, stage: Staging):
     timings = {}
     clock = time.perf_counter()
     eo_rad, sar_rad = eo_radiometry(eo, params.eo_bands), sar_radiometry(sar, params.sar_scale)
-    eo_img, sar_img, grid, factor, native = _read_pair(eo, sar, eo_rad, sar_rad, params, report)
+    eo_img, sar_img, grid, factor, native = _read_pair(eo, sar, eo_rad, sar_rad, params, tracker)
     timings["read_s"] = time.perf_counter() - clock
 
     from .align import align
@@ -274,15 +274,15 @@ def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptor
     gsd_work = eo.pixel_size_m * factor
     scene_m = max(grid.width, grid.height) * gsd_work
     radius_m = min(params.search_radius_m or DEFAULT_RADIUS_FRACTION * scene_m, scene_m)  # no shift beyond the scene
-    alignment = align(eo_img, sar_img, describe, radius_m / gsd_work, params.max_points, report.stage(0.2, 0.6),
+    alignment = align(eo_img, sar_img, describe, radius_m / gsd_work, params.max_points, tracker.stage(0.2, 0.6),
                       eo_per_working=factor)
     del eo_img, sar_img
-    check = alignment.report.get("self_check", {})
+    check = alignment.log.get("self_check", {})
     if "fallback_regions" in check:  # the engine's log says where in its working grid; the report says where on the EO
         check["fallback_regions"] = _located(check["fallback_regions"], grid, factor)
     alignment = alignment.scaled(factor)  # EO pixels from here on
     if native is not None and alignment.verdict != "not_aligned":
-        alignment = refine_at_pixel(alignment, native, describe, factor, params.max_points, report.stage(0.6, 0.7))
+        alignment = refine_at_pixel(alignment, native, describe, factor, params.max_points, tracker.stage(0.6, 0.7))
     found = alignment.tiepoints
     tp = TiePoints(found["eo_px"], found["disp"], found["score"], found["inlier"], uncertainty=found["uncertainty"])
     timings["match_s"] = time.perf_counter() - clock
@@ -294,8 +294,8 @@ def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptor
 
     clock = time.perf_counter()
     with stage.writing():
-        _write_all(stage.path, model, tp, eo, sar, params.resampling, report.stage(0.7, 1.0), not params.tiepoints_only,
-                   confidence, alignment.report.get("self_check", {}).get("fallback_regions"))
+        _write_all(stage.path, model, tp, eo, sar, params.resampling, tracker.stage(0.7, 1.0), not params.tiepoints_only,
+                   confidence, alignment.log.get("self_check", {}).get("fallback_regions"))
     timings["write_s"] = time.perf_counter() - clock
     timings["total_s"] = sum(timings.values())
     done = CoregReport(
@@ -307,7 +307,7 @@ def _coregister(eo: RasterInfo, sar: RasterInfo, params: CoregParams, descriptor
         notes=_input_notes(eo, sar, sar_rad),
         verdict=alignment.verdict, message=alignment.message,
         confidence_mean=round(float(alignment.confidence.values.mean()), 4),
-        engine=alignment.report, **_fit_figures(tp, model), timings_s=timings,
+        engine=alignment.log, **_fit_figures(tp, model), timings_s=timings,
         versions=_versions(), outputs=_output_names(not params.tiepoints_only))
     return _finish(stage, done), tp
 
@@ -317,7 +317,7 @@ def apply(tiepoints_path, eo_path, sar_path, out_dir, params: Optional[ApplyPara
     """Re-fit from an edited tie-point file (only enabled points) and rewrite all outputs but confidence.tif."""
     params = params or ApplyParams()
     params.validate()
-    report = Reporter(progress, cancelled)
+    tracker = ProgressTracker(progress, cancelled)
     eo, sar = _validate_pair(eo_path, sar_path, params.eo_crs, params.sar_crs)
     tp = read_any(tiepoints_path, eo, sar)
     out = check_destination(out_dir, {"EO": eo.path, "SAR": sar.path}, OUTPUT_FILES)
@@ -327,7 +327,7 @@ def apply(tiepoints_path, eo_path, sar_path, out_dir, params: Optional[ApplyPara
     with Staging(out, _needed_bytes(eo, sar, True, len(tp))) as stage:
         clock = time.perf_counter()
         with stage.writing():
-            _write_all(stage.path, model, tp, eo, sar, params.resampling, report.stage(0.0, 1.0))
+            _write_all(stage.path, model, tp, eo, sar, params.resampling, tracker.stage(0.0, 1.0))
         done = _finish(stage, CoregReport(
             command="apply", tiepoints_file=os.path.abspath(os.fspath(tiepoints_path)),
             eo=os.path.abspath(eo.path), sar=os.path.abspath(sar.path),

@@ -10,7 +10,7 @@ ProgressFn = Callable[[float, str], None]
 CancelFn = Callable[[], bool]
 
 
-class Reporter:
+class ProgressTracker:
     """Maps stage-local progress into an overall fraction and checks for cancellation."""
 
     def __init__(self, progress: Optional[ProgressFn] = None, cancelled: Optional[CancelFn] = None):
@@ -18,7 +18,7 @@ class Reporter:
         self._cancelled = cancelled
         self._start, self._span = 0.0, 1.0
 
-    def stage(self, start: float, end: float) -> Reporter:
+    def stage(self, start: float, end: float) -> ProgressTracker:
         """Map the next progress fractions 0-1 into [start, end] of the whole run."""
         self._start, self._span = start, end - start
         return self

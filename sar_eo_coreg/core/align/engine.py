@@ -27,7 +27,7 @@ class Alignment:
     verdict: str  # aligned | aligned_partly | not_aligned
     message: str
     tiepoints: dict  # eo_px, disp, score, inlier, uncertainty (working pixels)
-    report: dict
+    log: dict  # what the engine did (global search, levels, self-check): report.json's `engine`
     local_weight: Optional[Lattice] = None  # (ny, nx, 1): 1 = local field, 0 = the self-check kept the global model
 
     def scaled(self, factor: float) -> Alignment:
@@ -39,7 +39,7 @@ class Alignment:
         tp["disp"], tp["uncertainty"] = tp["disp"] * factor, tp["uncertainty"] * factor
         weight = None if self.local_weight is None else self.local_weight.scaled(factor, displacement=False)
         return Alignment(self.field.scaled(factor), self.confidence.scaled(factor, displacement=False), self.verdict,
-                         self.message, tp, self.report, weight)
+                         self.message, tp, self.log, weight)
 
 
 
@@ -49,9 +49,9 @@ def align(eo: np.ndarray, sar: np.ndarray, describe: Descriptor, radius_px: floa
     peak is unreliable, or the result is not measurably better than the input, the answer is zero shift.
     `eo_per_working`: EO pixels per working pixel, for the confidence's 3 EO px."""
     h, w = eo.shape
-    report = progress or (lambda fraction, message: None)
+    step = progress or (lambda fraction, message: None)
     scale = pyramid_factors(w, h, GLOBAL_MAX_SIDE)
-    report(0.0, f"Global search over +-{radius_px:.0f} px")
+    step(0.0, f"Global search over +-{radius_px:.0f} px")
     start = global_init(downsample(eo, scale), downsample(sar, scale), describe, (radius_px / scale,) * 2)
     info = {"global": {"z": round(start.z, 2), "quadrants": start.quadrants, "ncc": round(start.ncc, 4),
                        "ratio": round(start.ratio, 2), "rotation_deg": start.rotation_deg, "scale": start.scale,
@@ -68,9 +68,9 @@ def align(eo: np.ndarray, sar: np.ndarray, describe: Descriptor, radius_px: floa
                             f"{start.quadrants} of 4 quadrants, {start.ratio:.2f} times the runner-up). Check that both "
                             "rasters show the same area" + (", or widen the search radius." if radius_px < 0.5 * max(w, h)
                                                             else " (the search already spans the scene).") + small)
-    result = refine(eo, sar, describe, start, scale, lambda f, m: report(0.1 + 0.75 * f, m))
+    result = refine(eo, sar, describe, start, scale, lambda f, m: step(0.1 + 0.75 * f, m))
     info["levels"] = [level.__dict__ for level in result.levels]
-    report(0.85, "Self-check against the input and the global model")
+    step(0.85, "Self-check against the input and the global model")
     final, keep, stats, gain, t = self_check(eo, sar, describe, result)
     info["self_check"] = stats
     if stats["similarity_input"] is None:

@@ -101,13 +101,13 @@ def refine_at_pixel(alignment: Alignment, source: NativeSource, describe: Descri
         tiepoints = working.tiepoints
     used = confidence * robust >= CONFIDENT
     shift = np.hypot(*np.moveaxis(correction, -1, 0))
-    report = dict(alignment.report)
-    report["native"] = {"grid": [source.grid.width, source.grid.height], "eo_px_per_px": r,
+    log = dict(alignment.log)
+    log["native"] = {"grid": [source.grid.width, source.grid.height], "eo_px_per_px": r,
                         "points": int(confidence.size), "confident": int(used.sum()), "radius_px": radius,
                         "sigma_px": round(float(sigma), 3) if np.isfinite(sigma) else None,
                         "correction_median_px": round(float(np.median(shift[used])) * r, 3) if used.any() else None,
                         "seconds": round(time.perf_counter() - clock, 2)}
-    return Alignment(refined, combined, alignment.verdict, alignment.message, tiepoints, report,
+    return Alignment(refined, combined, alignment.verdict, alignment.message, tiepoints, log,
                      working.local_weight).scaled(r)
 
 
