@@ -17,7 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sar_eo_coreg.models.heatmap import load_weights  # noqa: E402
+from sar_eo_coreg.models.card import load_weights  # noqa: E402
 from sar_eo_coreg.models.registry import MODEL_NAMES  # noqa: E402
 from sar_eo_coreg.models.torch_ops import resolve_device  # noqa: E402
 from sar_eo_coreg.training.chips import StructuralChipMatcher  # noqa: E402

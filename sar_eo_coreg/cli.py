@@ -146,9 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("env", help="print versions, missing packages and the compute device as JSON")
 
     from .core.choices import DEVICES
-    from .models.heatmap import LOSSES
     from .models.registry import MODEL_NAMES
     from .training.commands import add_data_args
+    from .training.heatmap_task import LOSSES
 
     p = sub.add_parser("train", help="train a heatmap model (U-Net family) on aligned pairs and/or SpaceNet 9 data")
     p.add_argument("--model", required=True, choices=MODEL_NAMES)

@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .card import ModelCard, card_dict
 from .descriptor import CARD_FORMAT, MODALITIES
-from .heatmap import ModelCard, card_dict
 
 OPSET = 17
 TRACE_SIZE = 128  # the traced image size (height and width stay dynamic)

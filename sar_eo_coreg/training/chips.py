@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from ..core.align.peaks import surface_peaks
-from ..models.heatmap import MARGIN
 from ..models.torch_ops import CfogFeatures, resolve_device, zncc
+from .heatmap_task import MARGIN
 
 CHIP_PRE_SIGMA, CHIP_FEATURE_SIGMA = 2.0, 3.0  # the CFOG smoothing the chip task was built with
 BATCH = 256

@@ -100,7 +100,7 @@ def run_evaluate(args) -> int:
     """EPE and PCK@1/3/5/10/20 of each model (and the structural matcher) on the held-out fold's tiles."""
     import torch
 
-    from ..models.heatmap import load_weights
+    from ..models.card import load_weights
     from ..models.torch_ops import resolve_device
     from .chips import StructuralChipMatcher
     from .data import draw_samples

@@ -4,7 +4,7 @@ SAR on one working grid, as the engine reads them, plus points whose SAR displac
 
 A sample: an EO chip centred on a point and a SAR chip around a position shifted by a random sub-pixel
 offset (with a small random rotation/scale and a random flip/90° rotation, applied consistently to both
-chips and the label), cut with the engine's chip geometry (models.heatmap)."""
+chips and the label), cut with the engine's chip geometry (training.heatmap_task)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ import numpy as np
 
 from ..core.errors import CoregError
 from ..core.raster import read_pixel_image
-from ..models.heatmap import MARGIN, MAX_RADIUS, TEMPLATE_HALF, Normalisation
+from ..models.card import Normalisation
 from .candidates import pick_candidates
+from .heatmap_task import MARGIN, MAX_RADIUS, TEMPLATE_HALF
 
 WITHDRAWN = ("srif_optsar",)  # sources never trained on (srif_optsar: not aligned)
 SPACENET_COLUMNS = ("sar_row", "sar_col", "optical_row", "optical_col")

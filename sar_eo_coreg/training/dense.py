@@ -181,8 +181,8 @@ def train_dense(pairs: List[TrainPair], cfg: DenseConfig, out_stem, log=print):
     out_stem.{eo,sar}.onnx + out_stem.json; returns the card's path."""
     import torch
 
+    from ..models.card import ModelCard
     from ..models.export import export_onnx
-    from ..models.heatmap import ModelCard
     from ..models.registry import build_model, count_parameters, model_config
     from ..models.torch_ops import resolve_device
 

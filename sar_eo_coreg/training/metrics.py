@@ -6,9 +6,10 @@ from typing import Sequence
 
 import numpy as np
 
-from ..models.heatmap import TEMPLATE_HALF, Normalisation, heatmap_surfaces, prepare_inputs
+from ..models.card import Normalisation
 from .chips import find_peaks
 from .data import Sample
+from .heatmap_task import TEMPLATE_HALF, heatmap_surfaces, prepare_inputs
 
 PCK_THRESHOLDS = (1, 3, 5, 10, 20)
 BATCH = 64

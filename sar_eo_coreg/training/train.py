@@ -15,9 +15,10 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from ..core.errors import CoregError
-from ..models.heatmap import LOSSES, ModelCard, Normalisation, gaussian_targets, prepare_inputs, save_weights
+from ..models.card import ModelCard, Normalisation, save_weights
 from ..models.registry import build_model, count_parameters, model_config
 from .data import PairImages, Sample, draw_sample, draw_samples, normalisation
+from .heatmap_task import LOSSES, gaussian_targets, prepare_inputs
 from .metrics import evaluate_samples
 
 

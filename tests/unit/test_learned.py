@@ -17,9 +17,9 @@ from sar_eo_coreg.core import pipeline
 from sar_eo_coreg.core.errors import CoregError
 from sar_eo_coreg.core.raster import read_pixel_image
 from sar_eo_coreg.core.request import CoregParams
+from sar_eo_coreg.models.card import ModelCard, Normalisation
 from sar_eo_coreg.models.descriptor import LearnedDescriptor, descriptor_for, find_model, read_card
 from sar_eo_coreg.models.export import export_onnx
-from sar_eo_coreg.models.heatmap import ModelCard, Normalisation
 from sar_eo_coreg.models.registry import MODEL_NAMES, build_model
 from sar_eo_coreg.training.dense import DenseConfig, draw, load_pairs, train_dense
 from tests.conftest import REPO

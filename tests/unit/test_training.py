@@ -139,7 +139,7 @@ def test_resume_continues_an_interrupted_run(pair, tmp_path):
 
 
 def test_corrupt_weights_are_refused(trained, tmp_path):
-    from sar_eo_coreg.models.heatmap import load_weights
+    from sar_eo_coreg.models.card import load_weights
 
     out, _ = trained
     broken = tmp_path / "broken.pt"
