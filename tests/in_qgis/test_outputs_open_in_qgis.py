@@ -62,9 +62,7 @@ def test_the_regions_that_follow_the_global_model_are_drawn_with_the_run(qgis_ap
     result = pipeline.coregister(eo_path, data_dir / "s1s2_sar.tif", tmp_path / "run", pipeline.CoregParams())
     _, _, (_, _, stats) = worse_regions(eo_path, data_dir / "s1s2_sar.tif")
     eo = open_info(eo_path, "EO")
-    engine = {"self_check": stats}
-    pipeline._locate_fallback(engine, eo_grid(eo), 1)
-    regions = engine["self_check"]["fallback_regions"]
+    regions = pipeline._located(stats["fallback_regions"], eo_grid(eo), 1)
     write_gpkg(tmp_path / "run" / "tiepoints.gpkg", result.tiepoints, eo, regions)
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     report["engine"]["self_check"]["fallback_regions"] = regions
