@@ -306,10 +306,11 @@ def main(argv=None) -> int:
         return _guarded(lambda: _convert(args, out), out)
     if args.command == "batch":
         from .batch.progress import BatchOutput
+        from .batch.run import request_stop
 
         out = BatchOutput(args.progress)
-        stops = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])  # Cancel, a closed terminal
-        previous = {stop: signal.signal(stop, _cancel_on_stop) for stop in stops}  # as Ctrl-C
+        stops = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+        previous = {stop: signal.signal(stop, request_stop) for stop in stops}  # Ctrl-C, Cancel, a closed terminal
         try:
             return _guarded(lambda: _batch(args, out), out)
         finally:

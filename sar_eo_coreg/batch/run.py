@@ -56,6 +56,17 @@ class BatchResult:
         return f"{len(self.rows)} pairs: {', '.join(parts) or 'none run'} ({self.wall_s:.1f} s)"
 
 
+STOP = threading.Event()  # a stop signal came (request_stop): the batch cancels in order at its next look
+
+
+def request_stop(signum=None, frame=None) -> None:
+    """The handler of a stop signal (Ctrl-C, the plugin's Cancel, a closed terminal): the running batch cancels
+    in order at its next look, within POLL_S; a second signal stops the waiting for running pairs."""
+    if STOP.is_set():
+        raise KeyboardInterrupt
+    STOP.set()
+
+
 def default_workers() -> int:
     """Worker processes on this machine: one per two cores (the engine threads within a pair), at least 1."""
     return max(1, (os.cpu_count() or 1) // 2)
@@ -145,7 +156,9 @@ def run_batch(pairs: List[Pair], out_dir: str, workers: Optional[int] = None, sc
     client = cluster = None
     n_workers, startup, cancelled = workers or default_workers(), 0.0, False
     try:
-        if todo:
+        if todo and STOP.is_set():  # stopped before any pair started
+            cancelled = True
+        elif todo:
             client, cluster, n_workers = _start_client(n_workers, scheduler)
             startup = time.perf_counter() - start
             cancelled = _run(client, todo, out, rows, total, on_event)
@@ -156,6 +169,7 @@ def run_batch(pairs: List[Pair], out_dir: str, workers: Optional[int] = None, sc
             client.close()
         if cluster is not None:
             cluster.close()
+        STOP.clear()  # the next batch of this process starts afresh
     for pair in pairs:  # not started before a cancel
         rows.setdefault(pair.name, PairRow(pair.name, "cancelled", pair.eo, pair.sar, str(out / pair.name),
                                            error="Not run: the batch was cancelled."))
@@ -190,6 +204,8 @@ def _run(client, todo: List[Pair], out: Path, rows: Dict[str, PairRow], total: i
 
     try:
         while pending:
+            if STOP.is_set():
+                raise KeyboardInterrupt
             collect()
             time.sleep(POLL_S)
         return False

@@ -186,8 +186,8 @@ def test_cancel_stops_scheduling_and_keeps_finished_pairs(data_dir, tmp_path):
         if json.loads(line)["type"] == "pair":
             proc.send_signal(signal.SIGTERM)
             break
-    rest, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 130
+    rest, errors = proc.communicate(timeout=120)
+    assert proc.returncode == 130, errors[-2000:]
     assert json.loads(rest.strip().splitlines()[-1])["report"]["cancelled"] is True
     rows = rows_of(out)
     assert rows["p0"]["status"] == "done" and {rows[f"p{i}"]["status"] for i in (1, 2, 3)} == {"cancelled"}
