@@ -4,3 +4,4 @@ batch.gpkg (summary). This file holds only what the QGIS process needs: no impor
 
 EXIT_PAIRS_FAILED = 100  # the batch command's exit status with N failed pairs: 100 + N (at most 125)
 CANCEL_WAIT_S = 60.0  # after a cancel, how long running pairs get to stop cleanly
+SUMMARY_CSV, SUMMARY_GPKG, SUMMARY_JSON = "batch.csv", "batch.gpkg", "batch.json"  # beside the pairs' folders

@@ -14,12 +14,13 @@ from typing import Callable, List
 
 from ..core.errors import CoregError
 from ..core.request import CoregParams
+from . import SUMMARY_CSV, SUMMARY_GPKG, SUMMARY_JSON
 
 # manifest columns that are not options
 PAIR_COLUMNS = ("eo", "sar", "name")
 SWITCHES = {"tiepoints_only"}  # options without a value: yes/no in the manifest (yes switches it on for the row)
 YES, NO = ("1", "yes", "true", "y"), ("0", "no", "false", "n")
-RESERVED = {"batch.csv", "batch.gpkg", "batch.json", "con", "prn", "aux", "nul",
+RESERVED = {SUMMARY_CSV, SUMMARY_GPKG, SUMMARY_JSON, "con", "prn", "aux", "nul",
             *(f"{d}{i}" for d in ("com", "lpt") for i in range(1, 10))}  # the summary's files; Windows device names
 
 

@@ -5,8 +5,11 @@ pair, then the result."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Dict, Tuple
+
+from . import SUMMARY_CSV, SUMMARY_GPKG
 
 STATUS_MARK = {"done": "ok", "skipped": "skipped", "failed": "FAILED", "cancelled": "cancelled"}
 
@@ -89,7 +92,7 @@ class BatchOutput:
                     if row.status == "failed":
                         print(f"error: {row.pair}: {row.error}", file=sys.stderr)
             print(line)
-            print(f"summary in {result.out_dir}/batch.csv and batch.gpkg")
+            print(f"summary in {os.path.join(result.out_dir, SUMMARY_CSV)} and {SUMMARY_GPKG}")
 
     def error(self, message: str) -> None:
         """The batch's one-line error (a bad command line or manifest)."""

@@ -13,20 +13,20 @@ import signal
 import threading
 import time
 import uuid
+from collections import Counter
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 from ..core.errors import CoregError
 from ..core.threads import THREADS_ENV
 from ..core.version import __version__
-from . import CANCEL_WAIT_S
+from . import CANCEL_WAIT_S, SUMMARY_CSV, SUMMARY_GPKG, SUMMARY_JSON
 from .manifest import Pair
-from .summary import SUMMARY_CSV, SUMMARY_GPKG, footprint, write_csv, write_gpkg
-from .task import PROGRESS_TOPIC, PairRow, completed, run_pair
+from .summary import footprint, write_csv, write_gpkg
+from .task import PROGRESS_TOPIC, PairRow, completed, pair_row, run_pair
 
-SUMMARY_JSON = "batch.json"
 ALLOWED_FAILURES = 2  # times a pair may take its worker down with it before it is given up (then: a failed row)
 POLL_S = 0.1
 WORKERS_WAIT_S = 30.0  # a cluster given by address: how long to wait for its first worker
@@ -43,7 +43,11 @@ class BatchResult:
     startup_s: float  # starting (or reaching) the cluster
     wall_s: float  # the whole batch, start-up included
     cancelled: bool = False
-    counts: Dict[str, int] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> Dict[str, int]:
+        """Pairs by status (done, skipped, failed, cancelled)."""
+        return dict(Counter(row.status for row in self.rows))
 
     @property
     def failed(self) -> int:
@@ -148,9 +152,8 @@ def run_batch(pairs: List[Pair], out_dir: str, workers: Optional[int] = None, sc
     for pair in pairs:
         report = None if force else completed(pair, str(out / pair.name))
         if report is not None:
-            rows[pair.name] = PairRow(pair.name, "skipped", pair.eo, pair.sar, str(out / pair.name), report.verdict,
-                                      report.residual_rmse_px, report.confidence_mean,
-                                      error="complete result already there (same inputs and options)")
+            rows[pair.name] = pair_row(pair, str(out / pair.name), "skipped", report,
+                                       error="complete result already there (same inputs and options)")
             on_event({"type": "pair", "row": asdict(rows[pair.name]), "finished": len(rows), "total": total})
     todo = [p for p in pairs if p.name not in rows]
     client = cluster = None
@@ -170,15 +173,10 @@ def run_batch(pairs: List[Pair], out_dir: str, workers: Optional[int] = None, sc
         if cluster is not None:
             cluster.close()
         STOP.clear()  # the next batch of this process starts afresh
-    for pair in pairs:  # not started before a cancel
-        rows.setdefault(pair.name, PairRow(pair.name, "cancelled", pair.eo, pair.sar, str(out / pair.name),
-                                           error="Not run: the batch was cancelled."))
-    ordered = [rows[p.name] for p in pairs]
-    counts: Dict[str, int] = {}
-    for row in ordered:
-        counts[row.status] = counts.get(row.status, 0) + 1
+    ordered = [rows.get(p.name) or pair_row(p, str(out / p.name), "cancelled", error="Not run: the batch was "
+                                            "cancelled.") for p in pairs]  # not started before a cancel
     result = BatchResult(str(out), ordered, n_workers, scheduler or "local", startup, time.perf_counter() - start,
-                         cancelled, counts)
+                         cancelled)
     _write_summary(result, pairs)
     return result
 
@@ -212,8 +210,9 @@ def _run(client, todo: List[Pair], out: Path, rows: Dict[str, PairRow], total: i
     except KeyboardInterrupt:
         Event(cancel_name, client=client).set()
         running = {key for keys in client.processing().values() for key in keys}
-        client.cancel([f for f in pending if f.key not in running])
-        for future in [f for f in pending if f.key not in running]:
+        queued = [f for f in pending if f.key not in running]
+        client.cancel(queued)
+        for future in queued:
             pending.pop(future)
         deadline = time.monotonic() + CANCEL_WAIT_S
         try:
@@ -240,8 +239,8 @@ def _row_of(future, pair: Pair, out: Path) -> PairRow:
                    "(the same environment, PYTHONPATH set to the folder that holds it)")
         else:
             why = f"{type(exc).__name__}: {text}"
-        return PairRow(pair.name, "failed", pair.eo, pair.sar, str(out / pair.name), error=f"The pair could not be "
-                       f"run: {why}. Its folder holds no partial result.")
+        return pair_row(pair, str(out / pair.name), "failed",
+                        error=f"The pair could not be run: {why}. Its folder holds no partial result.")
 
 
 def _write_summary(result: BatchResult, pairs: List[Pair]) -> None:

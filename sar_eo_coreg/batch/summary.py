@@ -14,7 +14,6 @@ import numpy as np
 from ..core import gpkg
 from .task import PairRow
 
-SUMMARY_CSV, SUMMARY_GPKG = "batch.csv", "batch.gpkg"
 COLUMNS = [f.name for f in fields(PairRow)]
 EDGE_POINTS = 16  # points per footprint edge: straight in the SAR's CRS, curved in WGS 84
 VERDICT_COLOURS = (("aligned", "Aligned", "26,150,65"), ("aligned_partly", "Partly aligned", "253,174,97"),

@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
@@ -40,7 +41,8 @@ class PairRow:
     worker_peak_mb: Optional[float] = None  # the worker process's peak resident memory so far, MB
 
 
-def _row(pair: Pair, out_dir: str, status: str, report: Optional[CoregReport] = None, **extra) -> PairRow:
+def pair_row(pair: Pair, out_dir: str, status: str, report: Optional[CoregReport] = None, **extra) -> PairRow:
+    """A pair's row: its status, the figures of its report (when there is one) and `extra` fields."""
     figures = {} if report is None else {"verdict": report.verdict, "rmse_px": report.residual_rmse_px,
                                          "confidence": report.confidence_mean}
     return PairRow(pair.name, status, pair.eo, pair.sar, out_dir, **figures, **extra)
@@ -50,8 +52,6 @@ def completed(pair: Pair, out_dir: str) -> Optional[CoregReport]:
     """The report of the pair's complete result in `out_dir`, when it was made by this version, after the last
     change of its inputs (their sidecars and model included), from inputs with the same fingerprints
     (core.pipeline.file_digest) and with the same request; else None."""
-    from ..core.pipeline import file_digest
-
     manifest = Path(out_dir) / MANIFEST
     try:
         if manifest.stat().st_mtime_ns <= _newest_input_ns(pair):  # an input changed after the result was made
@@ -59,11 +59,25 @@ def completed(pair: Pair, out_dir: str) -> Optional[CoregReport]:
         report = CoregReport.from_dict(json.loads(manifest.read_text()))
         same = (report.command == "coregister" and report.versions.get("sar_eo_coreg") == __version__
                 and report.parameters == json.loads(json.dumps(asdict(pair.params)))
-                and report.eo_digest == file_digest(pair.eo) and report.sar_digest == file_digest(pair.sar)
+                and report.eo_digest == _digest(pair.eo) and report.sar_digest == _digest(pair.sar)
                 and all((Path(out_dir) / name).is_file() for name in report.outputs))
     except (OSError, ValueError, TypeError, CoregError):
         return None
     return report if same else None
+
+
+def _digest(path: str) -> str:
+    """core.pipeline.file_digest, read once per file and version of it in this process (one EO against many SARs
+    is read once, not once per pair)."""
+    stat = os.stat(path)
+    return _digest_of(os.path.abspath(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=1024)
+def _digest_of(path: str, mtime_ns: int, size: int) -> str:
+    from ..core.pipeline import file_digest
+
+    return file_digest(path)
 
 
 SIDECARS = (".aux.xml", ".ovr", ".msk")  # beside a raster, named after it whole
@@ -126,15 +140,15 @@ def run_pair(pair: Pair, out_dir: str, cancel_event: Optional[str] = None, topic
         result = pipeline.coregister(pair.eo, pair.sar, out_dir, pair.params, progress=progress, cancelled=cancelled,
                                      descriptors=descriptor_for)
     except CoregCancelledError:
-        return _row(pair, out_dir, "cancelled", seconds=time.perf_counter() - start, error="Cancelled.",
+        return pair_row(pair, out_dir, "cancelled", seconds=time.perf_counter() - start, error="Cancelled.",
                     worker_peak_mb=_peak_mb())
     except CoregError as exc:
-        return _row(pair, out_dir, "failed", seconds=time.perf_counter() - start, error=str(exc),
+        return pair_row(pair, out_dir, "failed", seconds=time.perf_counter() - start, error=str(exc),
                     worker_peak_mb=_peak_mb())
     except Exception as exc:  # noqa: BLE001 (a bug in one pair must not stop the batch; its row says what)
-        return _row(pair, out_dir, "failed", seconds=time.perf_counter() - start,
+        return pair_row(pair, out_dir, "failed", seconds=time.perf_counter() - start,
                     error=f"Internal error ({type(exc).__name__}: {exc}); please report it.", worker_peak_mb=_peak_mb())
-    return _row(pair, out_dir, "done", result.report, seconds=time.perf_counter() - start, worker_peak_mb=_peak_mb())
+    return pair_row(pair, out_dir, "done", result.report, seconds=time.perf_counter() - start, worker_peak_mb=_peak_mb())
 
 
 def _worker_and_cancel(cancel_event: Optional[str]):

@@ -21,6 +21,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
+from ..batch import SUMMARY_GPKG
 from ..batch.progress import pair_line
 from ..bridge.settings import weights_env, worker_python
 from ..bridge.tiepoint_layers import crs_args, source_path
@@ -107,7 +108,7 @@ class CoregisterManyAlgorithm(_CoregAlgorithmBase):
             result = self._run_batch(args, out_dir, feedback)
         counts = result["report"]["counts"]
         feedback.pushInfo(result["report"]["line"])
-        summary = f"{os.path.join(out_dir, 'batch.gpkg')}|layername=pairs"
+        summary = f"{os.path.join(out_dir, SUMMARY_GPKG)}|layername=pairs"
         run = os.path.basename(os.path.normpath(out_dir))
         self._load_on_completion(context, summary, f"Pairs ({run})", SUMMARY, f"Coregister many ({run})",
                                  _stored_style)
