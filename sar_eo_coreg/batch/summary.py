@@ -40,27 +40,20 @@ def write_csv(rows: List[PairRow], path: str) -> None:
 
 
 def footprint(sar_path: str, sar_crs: Optional[str] = None) -> Optional[Tuple[list, list]]:
-    """The SAR raster's outline in WGS 84 (lon, lat lists), or None when it cannot be read or has no CRS."""
-    import rasterio
-    from rasterio.crs import CRS
-    from rasterio.transform import from_gcps
+    """The SAR raster's outline in WGS 84 (lon, lat lists), georeferenced as the engine reads it (GCPs, a CRS
+    override), or None when it cannot be read."""
     from rasterio.warp import transform as reproject
 
+    from ..core.raster import open_info
+
     try:
-        with rasterio.open(sar_path) as ds:
-            crs, affine = ds.crs, ds.transform
-            if crs is None and ds.gcps[0]:
-                gcps, crs = ds.gcps
-                affine = from_gcps(gcps)
-            crs = CRS.from_user_input(sar_crs) if sar_crs else crs
-            width, height = ds.width, ds.height
-        if crs is None:
-            return None
+        info = open_info(sar_path, "SAR", sar_crs)
         t = np.linspace(0.0, 1.0, EDGE_POINTS, endpoint=False)
-        cols = np.concatenate([t * width, np.full_like(t, width), (1 - t) * width, np.zeros_like(t)])
-        rows = np.concatenate([np.zeros_like(t), t * height, np.full_like(t, height), (1 - t) * height])
-        xs, ys = affine * (cols, rows)
-        lon, lat = reproject(crs, "EPSG:4326", list(xs), list(ys))
+        w, h = info.width, info.height
+        cols = np.concatenate([t * w, np.full_like(t, w), (1 - t) * w, np.zeros_like(t)])
+        rows = np.concatenate([np.zeros_like(t), t * h, np.full_like(t, h), (1 - t) * h])
+        xs, ys = info.transform * (cols, rows)
+        lon, lat = reproject(info.crs, "EPSG:4326", list(xs), list(ys))
     except Exception:  # noqa: BLE001 (no footprint is a missing shape, not a failed batch)
         return None
     if not (np.isfinite(lon).all() and np.isfinite(lat).all()):

@@ -291,11 +291,10 @@ class CoregDock(QgsDockWidget):
 
     # ---- running -------------------------------------------------------------------------------
     def say(self, text: str, error: bool = False) -> None:
-        text = in_field_words(text)
-        self.status.setText(text)
-        self.log.appendPlainText(text)
+        self.status.setText(in_field_words(text))
+        self.log.appendPlainText(self.status.text())
         if error:
-            self.iface.messageBar().pushMessage(self.windowTitle(), text, Qgis.Warning, 8)
+            self.iface.messageBar().pushMessage(self.windowTitle(), self.status.text(), Qgis.Warning, 8)
 
     def request(self) -> CoregParams:
         """The request the options on screen make."""
@@ -447,4 +446,5 @@ class CoregDock(QgsDockWidget):
     def shutdown(self) -> None:
         """Before the panel is deleted (unloading the plugin): nothing of it stays on the canvas or calls back."""
         self.controller.stop_checks()
+        self.review.shutdown()
         self.compare.remove()

@@ -146,6 +146,11 @@ class ReviewPanel(QWidget):
         points.selectionChanged.connect(self._layer_selection_changed)
         self.refresh()
 
+    def shutdown(self) -> None:
+        """Before the panel goes (unloading the plugin): no fit runs on or calls back."""
+        self._poll.stop()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
     def clear(self, message: str) -> None:
         """No run to review (it did not align): an empty table and why."""
         self.session = None
