@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional
 
-from ..batch import CANCEL_WAIT_S, EXIT_PAIRS_FAILED  # a batch with failed pairs: its result line holds them
+from ..batch import CANCEL_WAIT_S
 from ..core.outputs import stage_prefix
 
 PLUGIN_PARENT = str(Path(__file__).resolve().parents[2])  # the folder that holds the sar_eo_coreg package
@@ -133,7 +133,7 @@ class WorkerRun:
         code = self.process.wait()
         if self._cancelled or code == 130:
             raise WorkerCancelledError()
-        if self.result is None or (code != 0 and not EXIT_PAIRS_FAILED <= code <= EXIT_PAIRS_FAILED + 25):
+        if self.result is None:  # a result line is the run's result (a batch with failed pairs exits non-zero)
             tail = next((ln for ln in reversed(self.stderr_lines) if ln.strip()), "no message")
             raise WorkerError(f"The worker stopped unexpectedly (exit code {code}): {tail}")
 
